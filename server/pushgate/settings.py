@@ -1,0 +1,119 @@
+"""One frozen Settings object: every field has a default, a help text, a flag and a PUSHGATE_* variable.
+
+The CLI builds its options from `SETTINGS_FIELDS`, so flag, environment variable and the README's
+settings table (checked by tests/test_docs.py) can never drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_PORT = 8080
+DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_IN_FLIGHT_PER_HOST = 200
+DEFAULT_BATCH_SIZE = 500
+
+
+def default_database() -> str:
+    """SQLite under the user's data directory, so the working directory stays untouched."""
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{data_home / 'pushgate' / 'pushgate.db'}"
+
+
+def _setting(default: Any, help: str, *, flag: str | None = None, **extra: Any) -> Any:
+    meta = {"help": help, "flag": flag}
+    if callable(default):
+        return field(default_factory=default, metadata=meta | extra)
+    return field(default=default, metadata=meta | extra)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address to listen on.")
+    port: int = _setting(DEFAULT_PORT, "TCP port to listen on.")
+    database: str = _setting(
+        default_database,
+        "Database URL: sqlite:///PATH (default: $XDG_DATA_HOME/pushgate/pushgate.db).",
+    )
+    public_url: str = _setting("", "The gateway's public base URL (default: http://HOST:PORT).")
+    vapid_subject: str = _setting(
+        "", "VAPID contact sent to push services: a mailto: or https: URL (required by serve)."
+    )
+    allowed_push_hosts: tuple[str, ...] = _setting(
+        tuple, "Extra host[:port] entries allowed as subscription endpoints, comma-separated."
+    )
+    push_timeout: float = _setting(
+        DEFAULT_PUSH_TIMEOUT_SECONDS, "Seconds to wait for a push service's answer."
+    )
+    max_in_flight_per_host: int = _setting(
+        DEFAULT_MAX_IN_FLIGHT_PER_HOST, "Concurrent requests at most to one push-service host."
+    )
+    encrypt_workers: int = _setting(
+        0, "Encryption worker processes (0: one per CPU core, capped at 4)."
+    )
+    log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def sqlite_path(self) -> Path:
+        # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
+        prefix = "sqlite:///"
+        if not self.database.startswith(prefix) or len(self.database) == len(prefix):
+            raise SettingsError(f"PUSHGATE_DATABASE must be sqlite:///PATH, got {self.database!r}")
+        return Path(self.database[len(prefix) :])
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message says what to set."""
+
+
+def env_var(name: str) -> str:
+    return f"PUSHGATE_{name.upper()}"
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+SETTINGS_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def parse_push_hosts(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip().lower() for item in items if item.strip())
+
+
+def validate_vapid_subject(subject: str) -> str:
+    """RFC 8292 §2.1: a mailto: or https: contact. Apple refuses localhost and spaces (BadJwtToken)."""
+    what = "Set PUSHGATE_VAPID_SUBJECT (or --vapid-subject) to a mailto: or https: URL"
+    if not subject:
+        raise SettingsError(f"{what}, e.g. mailto:ops@example.com.")
+    if any(c.isspace() for c in subject):
+        raise SettingsError(f"{what} without spaces; got {subject!r}.")
+    parts = urlsplit(subject)
+    if parts.scheme == "mailto":
+        address = parts.path
+        host = address.rpartition("@")[2]
+        if "@" not in address or not host:
+            raise SettingsError(f"{what}; {subject!r} has no address.")
+    elif parts.scheme == "https":
+        host = parts.hostname or ""
+        if not host:
+            raise SettingsError(f"{what}; {subject!r} has no host.")
+    else:
+        raise SettingsError(f"{what}; {subject!r} is neither.")
+    if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(".localhost"):
+        raise SettingsError(f"{what} whose host is not localhost (Apple refuses it); got {subject!r}.")
+    return subject

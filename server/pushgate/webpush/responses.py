@@ -1,0 +1,76 @@
+"""What a push service's answer means for the delivery (RFC 8030 §5-§8 and the services' docs)."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+MAX_BACKOFF_SECONDS = 15 * 60.0
+BASE_BACKOFF_SECONDS = 1.0
+DEFAULT_RETRY_AFTER_SECONDS = 30.0
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"  # 2xx: the push service holds the message
+    GONE = "gone"  # 404/410: the subscription no longer exists; delete it
+    RETRY = "retry"  # try again later (after `delay`), until the TTL runs out
+    FAILED = "failed"  # permanent: auth problem, payload too large, bad request
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    status: int  # HTTP status, or 0 for a network error or timeout
+    reason: str = ""
+    delay: float = 0.0  # seconds to wait before retrying (RETRY only)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+    ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * (2 ** max(0, attempt)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def classify(
+    status: int,
+    retry_after: str | None,
+    body_excerpt: str = "",
+    *,
+    attempt: int = 0,
+    now: datetime | None = None,
+) -> Outcome:
+    """Map a push-service answer (status 0: no answer) to what the engine does next."""
+    reason = f"{status} {body_excerpt.strip()[:200]}".strip()
+    if 200 <= status < 300:
+        return Outcome(Verdict.ACCEPTED, status)
+    if status in (404, 410):
+        return Outcome(Verdict.GONE, status, reason)
+    # 429 rate limit, 503 overload, and WNS's 406 "throttled" all carry Retry-After advice.
+    if status in (429, 503, 406):
+        advised = parse_retry_after(retry_after, now)
+        delay = advised if advised is not None else backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
+        return Outcome(Verdict.RETRY, status, reason, delay)
+    if status == 0 or status >= 500 or status == 408:
+        return Outcome(Verdict.RETRY, status, reason or "no answer", backoff_delay(attempt))
+    # 400 bad request, 401/403 VAPID key or JWT problem, 413 payload too large: retrying
+    # cannot help, and the operator needs the reason.
+    return Outcome(Verdict.FAILED, status, reason)
