@@ -1,0 +1,1 @@
+importScripts("{{GATEWAY}}/sw/pushgate-sw.js");

@@ -1,0 +1,193 @@
+"""The demo: the gateway and a small news site on another origin, registered and ready to subscribe.
+
+`run_demo(settings)` is what `pushgate demo` (and the README's first command) runs. The demo site
+is the `demo-site/` folder, served with two placeholders filled in: `{{GATEWAY}}` (the gateway's
+public URL) and `{{SITE_ID}}`. `python -m pushgate.demo --gateway-url … --site-id … --port …`
+serves a site folder alone, which the browser tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from pushgate.settings import Settings
+
+DEFAULT_DEMO_PORT = 8081
+DEMO_SITE_DIR = Path(__file__).resolve().parents[2] / "demo-site"
+TEMPLATED_SUFFIXES = {".html", ".js", ".css", ".json", ".webmanifest"}
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+}
+FIRST_ARTICLE = "/articles/one-line-push.html"
+
+
+def create_site_app(root: Path, replacements: Mapping[str, str]) -> Starlette:
+    """A static site whose text files get `{{NAME}}` placeholders replaced; nothing is cached."""
+    root = root.resolve()
+
+    async def serve(request: Request) -> Response:
+        path = _resolve(root, request.path_params["path"])
+        if path is None:
+            return PlainTextResponse("Not found", status_code=404)
+        media_type = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+        headers = {"Cache-Control": "no-cache"}
+        if path.suffix not in TEMPLATED_SUFFIXES:
+            return Response(path.read_bytes(), media_type=media_type, headers=headers)
+        text = path.read_text(encoding="utf-8")
+        for name, value in replacements.items():
+            text = text.replace("{{" + name + "}}", value)
+        return Response(text, media_type=media_type, headers=headers)
+
+    return Starlette(routes=[Route("/{path:path}", serve)])
+
+
+def _resolve(root: Path, url_path: str) -> Path | None:
+    candidate = (root / url_path).resolve()
+    if candidate != root and root not in candidate.parents:
+        return None  # ../ outside the site
+    if candidate.is_dir():
+        candidate = candidate / "index.html"
+    return candidate if candidate.is_file() else None
+
+
+def demo_origins(host: str, port: int) -> list[str]:
+    """The origins a browser may show for the demo site: both loopback spellings when local."""
+    origins = [f"http://{host}:{port}"]
+    if host in {"127.0.0.1", "localhost"}:
+        origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    return origins
+
+
+def _key_file(settings: Settings, port: int) -> Path:
+    # The API key is stored hashed, so the demo keeps its own copy to print it on every start.
+    return settings.sqlite_path.parent / f"demo-{port}.api-key"
+
+
+async def ensure_demo_site(settings: Settings, origins: list[str], port: int) -> tuple[str, str]:
+    """Create the demo site registration once, or reuse it; return (site id, API key)."""
+    from pushgate.store import open_store
+
+    name = f"Demo news site ({origins[0].split('//', 1)[1]})"
+    key_file = _key_file(settings, port)
+    async with open_store(settings.database) as store:
+        site = await store.find_site_by_name(name)
+        if site is not None and key_file.exists():
+            return site.id, key_file.read_text().strip()
+        if site is not None:
+            name = f"{name} {os.urandom(3).hex()}"  # its key was lost: register a fresh one
+        site, api_key = await store.create_site(name, origins)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.touch(mode=0o600)
+    key_file.write_text(api_key + "\n")
+    return site.id, api_key
+
+
+def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> str:
+    """What `pushgate demo` prints: the two URLs and two ways to send a first notification."""
+    body = (
+        '{"title": "Breaking: pushgate works", "body": "Your first notification.", '
+        f'"url": "{demo_url}{FIRST_ARTICLE}", "icon": "{demo_url}/icon.png"}}'
+    )
+    curl = (
+        f"curl -X POST {gateway_url}/api/v1/notifications -H 'Authorization: Bearer {api_key}' "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    send = (
+        f"pushgate send --api-key {api_key} --gateway {gateway_url} "
+        f"--title 'Breaking: pushgate works' --body 'Your first notification.' "
+        f"--url {demo_url}{FIRST_ARTICLE}"
+    )
+    return "\n".join(
+        [
+            f"pushgate gateway:  {gateway_url}",
+            f"demo news site:    {demo_url}   (site id {site_id})",
+            "",
+            "Open the demo site, press 'Get breaking news', then send a first notification:",
+            f"  {curl}",
+            "or",
+            f"  {send}",
+            "",
+        ]
+    )
+
+
+class _DemoSiteServer(uvicorn.Server):
+    # The gateway's server owns Ctrl-C; this one stops when the gateway stops.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_demo(settings: Settings, *, demo_port: int = DEFAULT_DEMO_PORT) -> None:
+    """Register the demo site, then serve the gateway and the demo site until interrupted."""
+    from pushgate.app import create_app
+
+    origins = demo_origins(settings.host, demo_port)
+    site_id, api_key = await ensure_demo_site(settings, origins, demo_port)
+    demo_url = origins[0]
+    replacements = {"GATEWAY": settings.base_url, "SITE_ID": site_id}
+    site_server = _DemoSiteServer(
+        uvicorn.Config(
+            create_site_app(DEMO_SITE_DIR, replacements),
+            host=settings.host,
+            port=demo_port,
+            log_level="warning",
+        )
+    )
+    gateway_server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
+    )
+    site_task = asyncio.create_task(site_server.serve())
+    print(first_steps(settings.base_url, demo_url, site_id, api_key), flush=True)
+    try:
+        await gateway_server.serve()
+    finally:
+        site_server.should_exit = True
+        await site_task
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one site folder with the placeholders filled in (used by tests/browser)."""
+    parser = argparse.ArgumentParser(prog="python -m pushgate.demo", description=main.__doc__)
+    parser.add_argument("--gateway-url", required=True)
+    parser.add_argument("--site-id", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT)
+    parser.add_argument("--root", type=Path, default=DEMO_SITE_DIR)
+    args = parser.parse_args(argv)
+    replacements = {"GATEWAY": args.gateway_url.rstrip("/"), "SITE_ID": args.site_id}
+    print(f"demo site listening on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(
+        create_site_app(args.root, replacements),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()
