@@ -29,8 +29,8 @@ _CODES = [
     ErrorCode("not_found", 404, "No such site, subscription or notification (for this API key)."),
     ErrorCode("method_not_allowed", 405, "The route does not accept this HTTP method."),
     ErrorCode("idempotency_conflict", 409, "The Idempotency-Key was used before with another body."),
+    ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
-    ErrorCode("unsupported_media_type", 415, "The request body must be application/json."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached."),
     ErrorCode("internal_error", 500, "An unexpected error; the server log has the details."),
 ]

@@ -1,0 +1,112 @@
+"""Admin API for a site's back end: `Authorization: Bearer <site API key>` on every call."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pushgate.api.context import context
+from pushgate.api.http import json_response, read_json
+from pushgate.api.notification_request import notification_request
+from pushgate.api.render import notification_json, subscription_json
+from pushgate.errors import ApiError
+from pushgate.store import IdempotencyConflict
+from pushgate.store.models import Site
+
+MAX_NOTIFICATION_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class Unauthorized(ApiError):
+    headers = {"WWW-Authenticate": 'Bearer realm="pushgate"'}
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unauthorized", message)
+
+
+async def authenticated_site(request: Request) -> Site:
+    scheme, _, api_key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not api_key.strip():
+        raise Unauthorized("send the site's API key as Authorization: Bearer <key>")
+    # The key is looked up by its SHA-256, so no secret-dependent string comparison happens.
+    site = await context(request).store.site_for_api_key(api_key.strip())
+    if site is None:
+        raise Unauthorized("the API key is not valid")
+    return site
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise ApiError("invalid_request", "Idempotency-Key must be 1-255 visible ASCII characters")
+    return key
+
+
+async def create_notification(request: Request) -> Response:
+    site = await authenticated_site(request)
+    ctx = context(request)
+    body = await read_json(request, MAX_NOTIFICATION_BODY_BYTES)
+    new = notification_request(body, _idempotency_key(request), ctx.events_url)
+    try:
+        notification, created = await ctx.store.create_notification(site.id, new)
+    except IdempotencyConflict as exc:
+        raise ApiError(
+            "idempotency_conflict", "this Idempotency-Key was used with a different request body"
+        ) from exc
+    if created and ctx.engine is not None:
+        ctx.engine.wake()
+    return json_response(
+        {"id": notification.id, "status": notification.status}, 202
+    )
+
+
+async def get_notification(request: Request) -> Response:
+    site = await authenticated_site(request)
+    notification = await context(request).store.get_notification(
+        site.id, request.path_params["notification_id"]
+    )
+    if notification is None:
+        raise ApiError("not_found", "no such notification for this site")
+    return json_response(notification_json(notification))
+
+
+async def list_subscriptions(request: Request) -> Response:
+    site = await authenticated_site(request)
+    limit_text = request.query_params.get("limit", str(DEFAULT_PAGE_SIZE))
+    cursor = request.query_params.get("cursor") or "0"
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
+        raise ApiError("invalid_request", f"limit must be 1-{MAX_PAGE_SIZE}")
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise ApiError("invalid_request", "cursor must be a next_cursor value from a previous page")
+    items, next_key = await context(request).store.list_subscriptions(
+        site.id, limit=int(limit_text), after=int(cursor)
+    )
+    return json_response(
+        {
+            "data": [subscription_json(s) for s in items],
+            "next_cursor": None if next_key is None else str(next_key),
+        }
+    )
+
+
+async def delete_subscription(request: Request) -> Response:
+    site = await authenticated_site(request)
+    removed = await context(request).store.remove_subscription(
+        site.id, request.path_params["subscription_id"]
+    )
+    if not removed:
+        raise ApiError("not_found", "no such subscription for this site")
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/v1/notifications", create_notification, methods=["POST"]),
+    Route("/api/v1/notifications/{notification_id}", get_notification, methods=["GET"]),
+    Route("/api/v1/subscriptions", list_subscriptions, methods=["GET"]),
+    Route("/api/v1/subscriptions/{subscription_id}", delete_subscription, methods=["DELETE"]),
+]

@@ -1,0 +1,29 @@
+"""What the handlers need, built once by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from pushgate.delivery.engine import DeliveryEngine
+from pushgate.settings import Settings
+from pushgate.store import Store
+from pushgate.webpush.allowlist import EndpointPolicy
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    policy: EndpointPolicy
+    engine: DeliveryEngine | None
+    event_secret: bytes
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.settings.base_url}/v1/events"
+
+
+def context(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]

@@ -1,0 +1,121 @@
+"""Parse `POST /api/v1/notifications` into the payload, audience and delivery options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from pushgate.api.validation import (
+    audience_of,
+    http_url,
+    invalid,
+    optional_bool,
+    optional_str,
+    require_object,
+)
+from pushgate.delivery.payload import build_template
+from pushgate.errors import ApiError
+from pushgate.store.models import NewNotification
+from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
+
+DEFAULT_TTL_SECONDS = 28 * 24 * 3600  # 4 weeks; a TTL of 0 drops messages for offline browsers
+MAX_TTL_SECONDS = DEFAULT_TTL_SECONDS
+URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 §5.3
+MAX_ACTIONS = 2  # what Chrome and Firefox show (Notification.maxActions)
+TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 §5.4: base64url, at most 32
+_NOTIFICATION_ID_EXAMPLE = "0" * 32
+
+
+def validate_topic(value: Any) -> str | None:
+    """RFC 8030 §5.4, plus Apple's rule that a base64url length of 4n+1 is impossible."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not TOPIC.match(value) or len(value) % 4 == 1:
+        raise ApiError(
+            "invalid_topic",
+            "topic must be 1-32 base64url characters (A-Z a-z 0-9 - _) whose length is not "
+            "one more than a multiple of 4",
+        )
+    return value
+
+
+def _actions(value: Any) -> list[dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ACTIONS:
+        raise invalid(f"actions must be a list of at most {MAX_ACTIONS} buttons")
+    actions = []
+    for index, item in enumerate(value):
+        data = require_object(item, f"actions[{index}]")
+        action = optional_str(data, "action", 64)
+        title = optional_str(data, "title", 64)
+        if action is None or title is None:
+            raise invalid(f"actions[{index}] needs action and title")
+        entry = {"action": action, "title": title}
+        if (url := http_url(data, "url")) is not None:
+            entry["navigate"] = url
+        actions.append(entry)
+    return actions
+
+
+def _notification_member(data: dict[str, Any]) -> dict[str, Any]:
+    """The Declarative Web Push `notification` member; absent fields stay absent."""
+    title = optional_str(data, "title", 256)
+    if title is None:
+        raise invalid("title is required")
+    fields: dict[str, Any] = {
+        "title": title,
+        "body": optional_str(data, "body", 2048),
+        "navigate": http_url(data, "url"),
+        "icon": http_url(data, "icon"),
+        "image": http_url(data, "image"),
+        "badge": http_url(data, "badge"),
+        "tag": optional_str(data, "tag", 128),
+        "lang": optional_str(data, "lang", 35),
+        "renotify": optional_bool(data, "renotify"),
+        "require_interaction": optional_bool(data, "require_interaction"),
+        "silent": optional_bool(data, "silent"),
+        "actions": _actions(data.get("actions")),
+        "data": data.get("data"),
+        "timestamp": int(time.time() * 1000),
+    }
+    if fields["data"] is not None and not isinstance(fields["data"], dict):
+        raise invalid("data must be a JSON object")
+    if fields["renotify"] and not fields["tag"]:
+        raise invalid("renotify needs a tag (browsers refuse renotify without one)")
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _ttl(data: dict[str, Any]) -> int:
+    ttl = data.get("ttl", DEFAULT_TTL_SECONDS)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_SECONDS:
+        raise invalid(f"ttl must be whole seconds from 1 to {MAX_TTL_SECONDS} (4 weeks)")
+    return ttl
+
+
+def notification_request(body: Any, idempotency_key: str | None, events_url: str) -> NewNotification:
+    data = require_object(body, "body")
+    notification = _notification_member(data)
+    urgency = data.get("urgency")
+    if urgency is not None and urgency not in URGENCIES:
+        raise invalid(f"urgency must be one of {', '.join(URGENCIES)}")
+    size = build_template(notification, _NOTIFICATION_ID_EXAMPLE, events_url).size
+    if size > MAX_PLAINTEXT_BYTES:
+        raise ApiError(
+            "payload_too_large",
+            f"the push payload would be {size} bytes of plaintext; at most {MAX_PLAINTEXT_BYTES} "
+            "fit in one Web Push message (shorten body, data or URLs)",
+        )
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return NewNotification(
+        payload=notification,
+        audience=audience_of(data.get("audience")),
+        ttl=_ttl(data),
+        urgency=urgency,
+        topic=validate_topic(data.get("topic")),
+        idempotency_key=idempotency_key,
+        request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    )

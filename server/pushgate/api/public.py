@@ -1,0 +1,137 @@
+"""Browser-facing routes: site config, subscribe, unsubscribe, events. CORS per site."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pushgate.api.context import context
+from pushgate.api.http import error_response, json_response, read_json
+from pushgate.api.render import subscription_json
+from pushgate.api.validation import endpoint_of, require_object, subscription_request
+from pushgate.delivery.tokens import read_token
+from pushgate.errors import ApiError
+from pushgate.store.models import Site
+
+MAX_SUBSCRIBE_BODY_BYTES = 8 * 1024
+MAX_EVENT_BODY_BYTES = 2 * 1024
+EVENT_TYPES = ("delivered", "clicked", "dismissed")
+
+
+def cors_headers(origin: str, methods: str) -> dict[str, str]:
+    # The exact origin, never "*": subscriptions and events are per site.
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": "content-type",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
+async def _site_and_origin(request: Request, *, require_origin: bool) -> tuple[Site, dict[str, str]]:
+    site = await context(request).store.get_site(request.path_params["site_id"])
+    if site is None:
+        raise ApiError("not_found", "no such site")
+    origin = request.headers.get("origin")
+    if origin is None and not require_origin:
+        return site, {}
+    if not site.allows_origin(origin):
+        raise ApiError("origin_not_allowed", f"origin {origin!r} is not registered for this site")
+    assert origin is not None
+    return site, cors_headers(origin, "GET, POST, DELETE, OPTIONS")
+
+
+async def preflight(request: Request) -> Response:
+    _, headers = await _site_and_origin(request, require_origin=True)
+    return Response(status_code=204, headers=headers)
+
+
+async def site_config(request: Request) -> Response:
+    site, headers = await _site_and_origin(request, require_origin=False)
+    base = context(request).settings.base_url
+    return json_response(
+        {
+            "site_id": site.id,
+            "vapid_public_key": site.vapid.public_key,
+            "prompt": {"text": site.prompt_text, "accept": "Allow", "dismiss": "Not now",
+                       "snooze_days": 7},
+            "subscriptions_url": f"{base}/v1/sites/{site.id}/subscriptions",
+            "events_url": f"{base}/v1/events",
+        },
+        headers=headers | {"Cache-Control": "no-cache"},
+    )
+
+
+def _browser_family(user_agent: str) -> str | None:
+    for marker, family in (("Edg/", "edge"), ("Firefox/", "firefox"), ("Chrome/", "chrome"),
+                           ("Safari/", "safari")):
+        if marker in user_agent:
+            return family
+    return None
+
+
+async def subscribe(request: Request) -> Response:
+    site, headers = await _site_and_origin(request, require_origin=True)
+    ctx = context(request)
+    try:
+        body = await read_json(request, MAX_SUBSCRIBE_BODY_BYTES)
+        new = subscription_request(
+            body, ctx.policy, _browser_family(request.headers.get("user-agent", ""))
+        )
+    except ApiError as error:
+        return error_response(error, headers)
+    subscription, created = await ctx.store.upsert_subscription(site.id, new)
+    return json_response(subscription_json(subscription), 201 if created else 200, headers)
+
+
+async def unsubscribe(request: Request) -> Response:
+    site, headers = await _site_and_origin(request, require_origin=True)
+    try:
+        endpoint = endpoint_of(await read_json(request, MAX_SUBSCRIBE_BODY_BYTES))
+    except ApiError as error:
+        return error_response(error, headers)
+    await context(request).store.remove_subscription_by_endpoint(site.id, endpoint)
+    return Response(status_code=204, headers=headers)
+
+
+async def events_preflight(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    if origin is None or not await context(request).store.origin_is_registered(origin):
+        raise ApiError("origin_not_allowed", f"origin {origin!r} is not registered for any site")
+    return Response(status_code=204, headers=cors_headers(origin, "POST, OPTIONS"))
+
+
+async def record_event(request: Request) -> Response:
+    ctx = context(request)
+    data = require_object(await read_json(request, MAX_EVENT_BODY_BYTES), "body")
+    kind = data.get("type")
+    if kind not in EVENT_TYPES:
+        raise ApiError("invalid_request", f"type must be one of {', '.join(EVENT_TYPES)}")
+    action = data.get("action")
+    if action is not None and (not isinstance(action, str) or len(action) > 64):
+        raise ApiError("invalid_request", "action must be a string of at most 64 characters")
+    keys = read_token(ctx.event_secret, data.get("token"))
+    ref = await ctx.store.delivery_ref(*keys) if keys else None
+    if ref is None:
+        raise ApiError("invalid_token", "the event token is not one this gateway issued")
+    site = await ctx.store.get_site(ref.site_id)
+    origin = request.headers.get("origin")
+    headers = cors_headers(origin, "POST, OPTIONS") if origin else {}
+    if origin is not None and (site is None or not site.allows_origin(origin)):
+        raise ApiError("origin_not_allowed", f"origin {origin!r} is not this site's")
+    if not await ctx.store.record_event(ref, kind, action):
+        return error_response(ApiError("duplicate_event", f"{kind} was already recorded"), headers)
+    return Response(status_code=204, headers=headers)
+
+
+routes = [
+    Route("/v1/sites/{site_id}/config", site_config, methods=["GET"]),
+    Route("/v1/sites/{site_id}/config", preflight, methods=["OPTIONS"]),
+    Route("/v1/sites/{site_id}/subscriptions", subscribe, methods=["POST"]),
+    Route("/v1/sites/{site_id}/subscriptions", unsubscribe, methods=["DELETE"]),
+    Route("/v1/sites/{site_id}/subscriptions", preflight, methods=["OPTIONS"]),
+    Route("/v1/events", record_event, methods=["POST"]),
+    Route("/v1/events", events_preflight, methods=["OPTIONS"]),
+]

@@ -1,0 +1,42 @@
+"""JSON shapes of the API's resources."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pushgate.store.models import Notification, Subscription
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def subscription_json(s: Subscription) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "endpoint": s.endpoint,
+        "created_at": iso(s.created_at),
+        "last_seen_at": iso(s.last_seen_at),
+        "tags": s.tags,
+        "timezone": s.timezone,
+        "language": s.language,
+        "external_id": s.external_id,
+        "browser": s.browser,
+    }
+
+
+def notification_json(n: Notification) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "status": n.status,
+        "created_at": iso(n.created_at),
+        "audience": n.audience.to_json(),
+        "ttl": n.ttl,
+        "urgency": n.urgency,
+        "topic": n.topic,
+        "notification": n.payload,
+        "counts": n.counts.to_json(),
+    }

@@ -1,0 +1,126 @@
+"""The ASGI application, declared: routes, error handlers, and a lifespan that owns the parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from pushgate import __version__
+from pushgate.api import admin, public
+from pushgate.api.context import AppContext, context
+from pushgate.api.http import handle_api_error, handle_http_exception, handle_unexpected
+from pushgate.delivery.crypto_pool import Encryptor
+from pushgate.delivery.engine import DeliveryEngine
+from pushgate.errors import ApiError
+from pushgate.settings import Settings
+from pushgate.store import Store, open_store
+from pushgate.webpush.allowlist import EndpointPolicy
+from pushgate.webpush.sender import PushClient
+
+log = logging.getLogger("pushgate")
+
+BROWSER_DIRS = {"static": "static", "sw": "sw"}
+
+
+def browser_dir(name: str) -> Path:
+    """The snippet and worker folders: inside the installed package, or at the repository root."""
+    packaged = Path(__file__).parent / "browser" / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / name
+
+
+async def home(request: Request) -> Response:
+    base = context(request).settings.base_url
+    return HTMLResponse(
+        f"""<!doctype html><meta charset="utf-8"><title>pushgate {__version__}</title>
+<h1>pushgate {__version__}</h1>
+<p>A self-hosted Web Push gateway. Embed
+<code>&lt;script src="{base}/static/pushgate.js" data-site="SITE_ID" async&gt;&lt;/script&gt;</code>
+on your site; send with <code>POST {base}/api/v1/notifications</code>.</p>
+<p>Documentation: the README at <a href="https://github.com/pushgate/pushgate">the project's
+repository</a>; health: <a href="/healthz">/healthz</a>.</p>"""
+    )
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        await context(request).store.ping()
+    except Exception as exc:
+        raise ApiError("store_unavailable", "the database cannot be reached") from exc
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    push_client: PushClient | None = None,
+    deliver: bool = True,
+) -> Starlette:
+    """Build the app. `store` and `push_client` may be given by tests; `deliver=False` runs no engine."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            the_store = store or await stack.enter_async_context(open_store(settings))
+            engine = None
+            if deliver:
+                engine = await _start_engine(stack, settings, the_store, push_client)
+            app.state.ctx = AppContext(
+                settings=settings,
+                store=the_store,
+                policy=EndpointPolicy(settings.allowed_push_hosts),
+                engine=engine,
+                event_secret=await the_store.event_secret(),
+            )
+            yield
+
+    routes = [
+        Route("/", home, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *public.routes,
+        *admin.routes,
+        *(Mount(f"/{url}", StaticFiles(directory=browser_dir(folder), check_dir=False), name=url)
+          for url, folder in BROWSER_DIRS.items()),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+
+
+async def _start_engine(
+    stack: AsyncExitStack, settings: Settings, store: Store, push_client: PushClient | None
+) -> DeliveryEngine:
+    client = push_client or PushClient(
+        timeout_seconds=settings.push_timeout,
+        max_in_flight_per_host=settings.max_in_flight_per_host,
+    )
+    await stack.enter_async_context(client)
+    encryptor = Encryptor(settings.encrypt_workers)
+    stack.callback(encryptor.close)
+    await encryptor.warm_up()
+    engine = DeliveryEngine(
+        store,
+        client,
+        encryptor,
+        vapid_subject=settings.vapid_subject,
+        events_url=f"{settings.base_url}/v1/events",
+        max_in_flight=settings.max_in_flight_per_host * 4,
+    )
+    await engine.start()
+    stack.push_async_callback(engine.stop)
+    return engine

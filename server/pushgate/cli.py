@@ -1,0 +1,182 @@
+"""The `pushgate` command. Every command reads the same settings: flag, PUSHGATE_* variable, default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from pushgate import __version__
+from pushgate.settings import (
+    SETTINGS_FIELDS,
+    Settings,
+    SettingsError,
+    env_var,
+    flag_name,
+    parse_push_hosts,
+    validate_vapid_subject,
+)
+
+SERVER_SETTINGS = tuple(SETTINGS_FIELDS)
+
+
+def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add one click option per setting (flag + env var + documented default)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for name in reversed(names):
+            field = SETTINGS_FIELDS[name]
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            command = click.option(
+                flag_name(name),
+                name,
+                envvar=env_var(name),
+                type=kind,
+                default=None,
+                help=f"{field.metadata['help']} [env {env_var(name)}]",
+            )(command)
+        return command
+
+    return decorate
+
+
+def build_settings(values: dict[str, Any]) -> Settings:
+    given = {k: v for k, v in values.items() if k in SETTINGS_FIELDS and v is not None}
+    if "allowed_push_hosts" in given:
+        given["allowed_push_hosts"] = parse_push_hosts(given["allowed_push_hosts"])
+    settings = Settings(**given)
+    try:
+        settings.sqlite_path  # noqa: B018 - validates the database URL early
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return settings
+
+
+class DefaultServeGroup(click.Group):
+    """`pushgate` alone means `pushgate serve`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version")):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultServeGroup)
+@click.version_option(__version__, prog_name="pushgate")
+def main() -> None:
+    """pushgate: a self-hosted Web Push gateway."""
+
+
+@main.command()
+@settings_options(*SERVER_SETTINGS)
+def serve(**values: Any) -> None:
+    """Run the gateway (HTTP API, snippet, service worker, delivery engine)."""
+    settings = build_settings(values)
+    try:
+        validate_vapid_subject(settings.vapid_subject)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    from pushgate.server import run_server
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_server(settings))
+
+
+@main.group()
+def sites() -> None:
+    """Register and list sites."""
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username:
+        raise click.BadParameter(f"{value!r} is not an origin like https://news.example.com")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+@sites.command("create")
+@click.option("--name", required=True, help="A name for the site (unique).")
+@click.option("--origin", "origins", multiple=True, required=True,
+              help="An origin the snippet runs on, e.g. https://news.example.com (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@settings_options("database", "public_url", "host", "port")
+def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: Any) -> None:
+    """Register a site: prints its id, API key (shown once), VAPID public key and script tag."""
+    settings = build_settings(values)
+    clean = tuple(dict.fromkeys(_origin(o) for o in origins))
+    from pushgate.store import open_store
+
+    async def create() -> tuple[Any, str]:
+        async with open_store(settings) as store:
+            if await store.find_site_by_name(name):
+                raise click.UsageError(f"a site named {name!r} exists already")
+            return await store.create_site(name, clean)
+
+    site, api_key = asyncio.run(create())
+    if as_json:
+        click.echo(json.dumps({"id": site.id, "api_key": api_key,
+                               "vapid_public_key": site.vapid.public_key, "origins": list(clean)}))
+        return
+    base = settings.base_url
+    click.echo(f"site id:          {site.id}\napi key:          {api_key}   (shown once: keep it)\n"
+               f"vapid public key: {site.vapid.public_key}\norigins:          {', '.join(clean)}\n\n"
+               f'script tag:\n  <script src="{base}/static/pushgate.js" data-site="{site.id}" async>'
+               f"</script>\nworker file /pushgate-sw.js on your site:\n"
+               f'  importScripts("{base}/sw/pushgate-sw.js");')
+
+
+@main.command("push-service")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8090, show_default=True, type=int, help="TCP port.")
+def push_service(host: str, port: int) -> None:
+    """Run the local push service (a stand-in for FCM/autopush, for tests and demos)."""
+    from pushgate.testing import serve_forever
+
+    serve_forever(host, port)
+
+
+@main.command()
+@click.option("--demo-port", default=8081, show_default=True, type=int,
+              help="Port of the demo news site.")
+@settings_options(*SERVER_SETTINGS)
+def demo(demo_port: int, **values: Any) -> None:
+    """Run the gateway together with the demo news site, registered and ready."""
+    settings = build_settings(values)
+    if not settings.vapid_subject:
+        settings = settings.with_overrides(vapid_subject="mailto:demo@pushgate.example")
+    from pushgate.demo import run_demo
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    result = run_demo(settings, demo_port=demo_port)
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+
+
+@main.command()
+@click.option("--title", required=True)
+@click.option("--body")
+@click.option("--url", help="Page the notification opens.")
+@click.option("--icon")
+@click.option("--image")
+@click.option("--tag", "tags", multiple=True, help="Audience tag NAME=VALUE (repeatable; all must match).")
+@click.option("--external-id", "external_ids", multiple=True, help="Send to this external user id.")
+@click.option("--ttl", type=int)
+@click.option("--urgency", type=click.Choice(["very-low", "low", "normal", "high"]))
+@click.option("--topic")
+@click.option("--wait/--no-wait", default=False, help="Wait until delivery finishes; print counts.")
+@click.option("--api-key", envvar="PUSHGATE_API_KEY", required=True, help="The site's API key [env PUSHGATE_API_KEY].")
+@click.option("--gateway", envvar="PUSHGATE_GATEWAY", help="Gateway URL (default: the public URL setting).")
+@settings_options("public_url", "host", "port")
+def send(**values: Any) -> None:
+    """Send a notification to a site's subscribers through the admin API."""
+    from pushgate.send_cli import send_notification
+
+    settings = build_settings(values)
+    sys.exit(send_notification(values, values.get("gateway") or settings.base_url))

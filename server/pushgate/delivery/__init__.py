@@ -1,0 +1,1 @@
+"""The delivery engine: audience expansion, encryption, sending, retries, outcomes."""

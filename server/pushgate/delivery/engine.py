@@ -1,0 +1,218 @@
+"""The delivery engine: one task per active notification, streaming its audience in batches.
+
+Per notification: expand the audience a batch at a time into pending deliveries (the
+expansion cursor is committed with them, so a restart resumes where it stopped), encrypt each
+batch in the worker processes, send with bounded concurrency over pooled connections, and
+write outcomes in batches. Deliveries left pending (a crash, a retry) are picked up by due time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from pushgate.delivery.crypto_pool import Encryptor
+from pushgate.delivery.outcomes import OutcomeWriter
+from pushgate.delivery.payload import build_template
+from pushgate.store import Store
+from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
+from pushgate.webpush.responses import Outcome, Verdict
+from pushgate.webpush.sender import PushClient, PushRequest
+from pushgate.webpush.vapid import VapidSigner
+
+log = logging.getLogger("pushgate.delivery")
+
+BATCH_SIZE = 500
+ENCRYPTED_BATCHES_AHEAD = 4
+POLL_SECONDS = 1.0
+LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        store: Store,
+        client: PushClient,
+        encryptor: Encryptor,
+        *,
+        vapid_subject: str,
+        events_url: str,
+        max_in_flight: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._encryptor = encryptor
+        self._subject = vapid_subject
+        self._events_url = events_url
+        self._clock = clock
+        self._send_slots = asyncio.Semaphore(max_in_flight)
+        self._outcomes = OutcomeWriter(store)
+        self._signers: dict[str, VapidSigner] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._store.release_leases()
+        await self._outcomes.start()
+        self._main = asyncio.create_task(self._watch(), name="pushgate-delivery")
+
+    def wake(self) -> None:
+        """A notification was created: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._main, *self._running.values()) if t]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._outcomes.stop()
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                for notification in await self._store.active_notifications():
+                    if notification.key not in self._running:
+                        task = asyncio.create_task(self._deliver_logged(notification))
+                        self._running[notification.key] = task
+                        task.add_done_callback(lambda _t, k=notification.key: self._running.pop(k))
+            except Exception:
+                log.exception("delivery: could not read active notifications")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    async def _deliver_logged(self, notification: Notification) -> None:
+        try:
+            await NotificationRun(self, notification).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery of notification %s stopped; it resumes at the next poll",
+                          notification.id)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def signer_for(self, site_id: str) -> VapidSigner:
+        signer = self._signers.get(site_id)
+        if signer is None:
+            site: Site | None = await self._store.get_site(site_id)
+            if site is None:
+                raise LookupError(f"site {site_id} is gone")
+            signer = self._signers[site_id] = VapidSigner(site.vapid, self._subject, clock=self._clock)
+        return signer
+
+
+class NotificationRun:
+    """Delivers one notification to completion (or TTL expiry)."""
+
+    def __init__(self, engine: DeliveryEngine, notification: Notification) -> None:
+        self.e = engine
+        self.n = notification
+        self.template = build_template(notification.payload, notification.id, engine._events_url)
+        self.in_flight: set[int] = set()
+        self.settled = asyncio.Event()
+        self.batches: asyncio.Queue[tuple[list[DeliveryTarget], asyncio.Future[list[bytes | None]]] | None] = (
+            asyncio.Queue(maxsize=ENCRYPTED_BATCHES_AHEAD)
+        )
+
+    async def run(self) -> None:
+        self.signer = await self.e.signer_for(self.n.site_id)
+        self.secret = await self.e._store.event_secret()
+        sender = asyncio.create_task(self._send_batches())
+        try:
+            await self._produce()
+        finally:
+            await self.batches.put(None)
+            await sender
+        await self.e._store.finish_notification(self.n.key)
+        log.info("notification %s: delivery finished", self.n.id)
+
+    async def _produce(self) -> None:
+        expanded = self.n.expanded
+        store = self.e._store
+        while True:
+            now = self.e._clock()
+            if now >= self.n.expires_at:
+                await self._drain()
+                await store.expire_pending(self.n.key, "TTL ran out before the push service accepted")
+                return
+            batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
+            if not batch and not expanded:
+                batch = await store.expand_audience(self.n, BATCH_SIZE, now + LEASE_SECONDS)
+                expanded = len(batch) < BATCH_SIZE
+            if batch:
+                await self._encrypt(batch)
+                continue
+            if self.in_flight:
+                await self._wait_settled(POLL_SECONDS)
+                continue
+            next_retry = await store.next_retry_at(self.n.key)
+            if next_retry is None:
+                return
+            await self._wait_settled(min(max(next_retry - now, 0.01), POLL_SECONDS))
+
+    async def _encrypt(self, batch: list[DeliveryTarget]) -> None:
+        self.in_flight.update(t.subscription_key for t in batch)
+        recipients = [(t.subscription_key, t.p256dh, t.auth) for t in batch]
+        future = asyncio.ensure_future(
+            self.e._encryptor.encrypt(self.template, self.secret, self.n.key, recipients)
+        )
+        await self.batches.put((batch, future))
+
+    async def _send_batches(self) -> None:
+        sends: set[asyncio.Task[None]] = set()
+        while (item := await self.batches.get()) is not None:
+            batch, future = item
+            bodies = await future
+            for target, body in zip(batch, bodies, strict=True):
+                await self.e._send_slots.acquire()
+                task = asyncio.create_task(self._send_one(target, body))
+                sends.add(task)
+                task.add_done_callback(sends.discard)
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _send_one(self, target: DeliveryTarget, body: bytes | None) -> None:
+        try:
+            if body is None:
+                outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
+            else:
+                request = PushRequest(
+                    target.endpoint, body, self.signer.authorization(target.endpoint),
+                    self.n.ttl, self.n.urgency, self.n.topic,
+                )
+                outcome = await self.e._client.send(request, attempt=target.attempts)
+        finally:
+            self.e._send_slots.release()
+        result = self._result(target, outcome)
+        await self.e._outcomes.add(result, on_written=self._on_written)
+
+    def _result(self, target: DeliveryTarget, outcome: Outcome) -> DeliveryResult:
+        keys = (target.notification_key, target.subscription_key)
+        if outcome.verdict is Verdict.RETRY:
+            retry_at = self.e._clock() + outcome.delay
+            if retry_at < self.n.expires_at:
+                return DeliveryResult(*keys, "pending", outcome.status, outcome.reason, retry_at)
+            return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
+        if outcome.verdict is Verdict.FAILED and outcome.status in (401, 403):
+            log.warning("push service refused VAPID for notification %s: %s", self.n.id, outcome.reason)
+        return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)
+
+    def _on_written(self, result: DeliveryResult) -> None:
+        self.in_flight.discard(result.subscription_key)
+        self.settled.set()
+
+    async def _wait_settled(self, timeout: float) -> None:
+        self.settled.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.settled.wait(), timeout)
+
+    async def _drain(self) -> None:
+        while self.in_flight:
+            await self._wait_settled(POLL_SECONDS)

@@ -1,0 +1,33 @@
+"""Run the app under uvicorn and say where it listens once it does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+import uvicorn
+
+from pushgate.app import create_app
+from pushgate.settings import Settings
+
+
+async def run_server(settings: Settings, *, announce: str = "pushgate listening on") -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        click.echo(f"{announce} http://{settings.host}:{settings.port} "
+                   f"(public URL {settings.base_url})")
+    await serving
+    if not server.started:
+        raise SystemExit(1)

@@ -1,0 +1,170 @@
+"""The store's records: frozen dataclasses, never rows or cursors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pushgate.webpush.vapid import VapidKeyPair
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    origins: tuple[str, ...]
+    vapid: VapidKeyPair
+    created_at: float
+    prompt_text: str = "Get notified about breaking news?"
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and origin.rstrip("/") in self.origins
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    endpoint: str
+    p256dh: str
+    auth: str
+    timezone: str | None = None
+    language: str | None = None
+    tags: dict[str, str] | None = None  # None: keep what is stored
+    external_id: str | None = None
+    browser: str | None = None
+    old_endpoint: str | None = None  # pushsubscriptionchange: move this subscriber
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    site_id: str
+    endpoint: str
+    p256dh: str
+    auth: str
+    timezone: str | None
+    language: str | None
+    tags: dict[str, str]
+    external_id: str | None
+    browser: str | None
+    created_at: float
+    last_seen_at: float
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a notification goes to; exactly one of the selectors is set (or `everyone`)."""
+
+    everyone: bool = False
+    tags: dict[str, str] | None = None
+    external_ids: tuple[str, ...] | None = None
+    subscription_ids: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.tags is not None:
+            return {"tags": self.tags}
+        if self.external_ids is not None:
+            return {"external_ids": list(self.external_ids)}
+        if self.subscription_ids is not None:
+            return {"subscription_ids": list(self.subscription_ids)}
+        return {"all": True}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Audience:
+        if "tags" in data:
+            return cls(tags=dict(data["tags"]))
+        if "external_ids" in data:
+            return cls(external_ids=tuple(data["external_ids"]))
+        if "subscription_ids" in data:
+            return cls(subscription_ids=tuple(data["subscription_ids"]))
+        return cls(everyone=True)
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    payload: dict[str, Any]  # the "notification" member of the push payload
+    audience: Audience
+    ttl: int
+    urgency: str | None = None
+    topic: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    targeted: int = 0
+    accepted: int = 0
+    failed: int = 0
+    gone: int = 0
+    delivered: int = 0
+    clicked: int = 0
+    dismissed: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.targeted - self.accepted - self.failed - self.gone
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "targeted": self.targeted,
+            "accepted": self.accepted,
+            "failed": self.failed,
+            "gone": self.gone,
+            "pending": self.pending,
+            "delivered": self.delivered,
+            "clicked": self.clicked,
+            "dismissed": self.dismissed,
+        }
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    key: int  # internal sequence number, used in delivery tokens
+    site_id: str
+    payload: dict[str, Any]
+    audience: Audience
+    ttl: int
+    urgency: str | None
+    topic: str | None
+    idempotency_key: str | None
+    request_hash: str
+    status: str  # queued | sending | done
+    created_at: float
+    expanded: bool
+    counts: Counts = field(default_factory=Counts)
+
+    @property
+    def expires_at(self) -> float:
+        return self.created_at + self.ttl
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """One subscriber of one notification, with what is needed to encrypt and send."""
+
+    notification_key: int
+    subscription_key: int
+    endpoint: str
+    p256dh: str
+    auth: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    notification_key: int
+    subscription_key: int
+    state: str  # accepted | gone | failed | pending (retry later)
+    status: int
+    reason: str = ""
+    next_attempt_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeliveryRef:
+    """What an event token names."""
+
+    notification_key: int
+    subscription_key: int
+    site_id: str

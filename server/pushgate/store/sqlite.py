@@ -1,0 +1,518 @@
+"""SQLite backend on aiosqlite: WAL, foreign keys, one writer connection, one reader connection."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import secrets
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from pushgate.store.base import IdempotencyConflict
+from pushgate.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from pushgate.store.models import (
+    Audience,
+    Counts,
+    DeliveryRef,
+    DeliveryResult,
+    DeliveryTarget,
+    NewNotification,
+    NewSubscription,
+    Notification,
+    Site,
+    Subscription,
+)
+from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
+
+TAG_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # safe to embed in a JSON path
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer pushgate."""
+
+
+def hash_api_key(api_key: str) -> str:
+    # API keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching).
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class SQLiteStore:
+    """The embedded default store. Writes go through one connection under one lock."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._secret: bytes | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path) -> AsyncIterator[SQLiteStore]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        reader = None
+        try:
+            for pragma in _PRAGMAS:
+                await writer.execute(pragma)
+            await _migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            for pragma in _PRAGMAS[1:]:
+                await reader.execute(pragma)
+            yield cls(writer, reader)
+        finally:
+            if reader is not None:
+                await reader.close()
+            await writer.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._reader.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._reader.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    # --- sites -------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._one("SELECT 1")
+
+    async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]:
+        site_id = secrets.token_hex(8)
+        keys = generate_key_pair()
+        api_key = "pgk_" + secrets.token_urlsafe(32)
+        now = time.time()
+        site = Site(site_id, name, tuple(origins), keys, now)
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (site_id, name, json.dumps(list(origins)), keys.private_key, keys.public_key,
+                 site.prompt_text, now),
+            )
+            await db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?)", (hash_api_key(api_key), site_id, now)
+            )
+        return site, api_key
+
+    async def get_site(self, site_id: str) -> Site | None:
+        row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE id = ?", (site_id,))
+        return _site(row) if row else None
+
+    async def find_site_by_name(self, name: str) -> Site | None:
+        row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE name = ?", (name,))
+        return _site(row) if row else None
+
+    async def site_for_api_key(self, api_key: str) -> Site | None:
+        row = await self._one(
+            f"SELECT {_SITE_COLUMNS} FROM sites JOIN api_keys ON api_keys.site_id = sites.id "
+            "WHERE api_keys.key_hash = ?",
+            (hash_api_key(api_key),),
+        )
+        return _site(row) if row else None
+
+    async def origin_is_registered(self, origin: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM sites, json_each(sites.origins) WHERE json_each.value = ? LIMIT 1",
+            (origin,),
+        )
+        return row is not None
+
+    async def event_secret(self) -> bytes:
+        if self._secret is None:
+            async with self._transaction() as db:
+                await db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('event_secret', ?)", (secrets.token_bytes(32),)
+                )
+                async with db.execute("SELECT value FROM meta WHERE key = 'event_secret'") as cur:
+                    row = await cur.fetchone()
+            assert row is not None
+            self._secret = bytes(row[0])
+        return self._secret
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    async def upsert_subscription(
+        self, site_id: str, sub: NewSubscription
+    ) -> tuple[Subscription, bool]:
+        now = time.time()
+        async with self._transaction() as db:
+            existing = await _subscription_key(db, site_id, sub.endpoint)
+            if existing is None and sub.old_endpoint:
+                existing = await _subscription_key(db, site_id, sub.old_endpoint)
+            if existing is None:
+                await db.execute(
+                    "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
+                    "language, tags, external_id, browser, created_at, last_seen_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (uuid.uuid4().hex, site_id, sub.endpoint, sub.p256dh, sub.auth, sub.timezone,
+                     sub.language, json.dumps(sub.tags or {}), sub.external_id, sub.browser, now, now),
+                )
+            else:
+                await db.execute(
+                    "UPDATE subscriptions SET endpoint = ?, p256dh = ?, auth = ?, "
+                    "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
+                    "tags = COALESCE(?, tags), external_id = COALESCE(?, external_id), "
+                    "browser = COALESCE(?, browser), last_seen_at = ? WHERE key = ?",
+                    (sub.endpoint, sub.p256dh, sub.auth, sub.timezone, sub.language,
+                     None if sub.tags is None else json.dumps(sub.tags), sub.external_id,
+                     sub.browser, now, existing),
+                )
+            async with db.execute(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND endpoint = ?",
+                (site_id, sub.endpoint),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _subscription(row), existing is None
+
+    async def add_subscriptions_bulk(self, site_id: str, subs: Sequence[NewSubscription]) -> int:
+        """Insert many new subscriptions at once (imports, benchmarks); existing endpoints are kept."""
+        now = time.time()
+        rows = [
+            (uuid.uuid4().hex, site_id, s.endpoint, s.p256dh, s.auth, s.timezone, s.language,
+             json.dumps(s.tags or {}), s.external_id, s.browser, now, now)
+            for s in subs
+        ]
+        async with self._transaction() as db:
+            before = db.total_changes
+            await db.executemany(
+                "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone,"
+                " language, tags, external_id, browser, created_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return db.total_changes - before
+
+    async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM subscriptions WHERE site_id = ? AND endpoint = ?", (site_id, endpoint)
+            )
+            return cur.rowcount > 0
+
+    async def remove_subscription(self, site_id: str, subscription_id: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM subscriptions WHERE site_id = ? AND id = ?", (site_id, subscription_id)
+            )
+            return cur.rowcount > 0
+
+    async def list_subscriptions(
+        self, site_id: str, *, limit: int, after: int
+    ) -> tuple[list[Subscription], int | None]:
+        rows = await self._all(
+            f"SELECT {_SUB_COLUMNS}, key FROM subscriptions WHERE site_id = ? AND key > ? "
+            "ORDER BY key LIMIT ?",
+            (site_id, after, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [_subscription(r) for r in rows], (rows[-1]["key"] if more else None)
+
+    # --- notifications -----------------------------------------------------------------
+
+    async def create_notification(
+        self, site_id: str, new: NewNotification
+    ) -> tuple[Notification, bool]:
+        async with self._transaction() as db:
+            if new.idempotency_key is not None:
+                async with db.execute(
+                    f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
+                    "WHERE site_id = ? AND idempotency_key = ?",
+                    (site_id, new.idempotency_key),
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    if row["request_hash"] != new.request_hash:
+                        raise IdempotencyConflict(new.idempotency_key)
+                    return _notification(row), False
+            public_id = uuid.uuid4().hex
+            await db.execute(
+                "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
+                "idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (public_id, site_id, json.dumps(new.payload), json.dumps(new.audience.to_json()),
+                 new.ttl, new.urgency, new.topic, new.idempotency_key, new.request_hash, time.time()),
+            )
+            async with db.execute(
+                f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?", (public_id,)
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _notification(row), True
+
+    async def get_notification(self, site_id: str, notification_id: str) -> Notification | None:
+        row = await self._one(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE site_id = ? AND id = ?",
+            (site_id, notification_id),
+        )
+        return _notification(row) if row else None
+
+    async def active_notifications(self) -> list[Notification]:
+        rows = await self._all(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE status != 'done' ORDER BY key"
+        )
+        return [_notification(r) for r in rows]
+
+    # --- delivery ----------------------------------------------------------------------
+
+    async def expand_audience(
+        self, notification: Notification, limit: int, lease_until: float
+    ) -> list[DeliveryTarget]:
+        """Turn the next `limit` matching subscribers into pending deliveries, resumably.
+
+        The new deliveries are leased to the caller until `lease_until`: not due before then.
+        """
+        where, args = _audience_filter(notification.audience)
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
+            ) as cur:
+                state = await cur.fetchone()
+            if state is None or state["expanded"]:
+                return []
+            async with db.execute(
+                "SELECT key, endpoint, p256dh, auth FROM subscriptions "
+                f"WHERE site_id = ? AND key > ? AND {where} ORDER BY key LIMIT ?",
+                (notification.site_id, state["cursor"], *args, limit),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            await db.executemany(
+                "INSERT OR IGNORE INTO deliveries (notification_key, subscription_key, state, "
+                "next_attempt_at) VALUES (?, ?, 'pending', ?)",
+                [(notification.key, r["key"], lease_until) for r in rows],
+            )
+            await db.execute(
+                "UPDATE notifications SET cursor = ?, targeted = targeted + ?, expanded = ?, "
+                "status = 'sending' WHERE key = ?",
+                (rows[-1]["key"] if rows else state["cursor"], len(rows), len(rows) < limit,
+                 notification.key),
+            )
+        return [
+            DeliveryTarget(notification.key, r["key"], r["endpoint"], r["p256dh"], r["auth"], 0)
+            for r in rows
+        ]
+
+    async def due_deliveries(
+        self, notification_key: int, now: float, limit: int, exclude: Sequence[int] = ()
+    ) -> list[DeliveryTarget]:
+        rows = await self._all(
+            "SELECT d.subscription_key, d.attempts, s.endpoint, s.p256dh, s.auth "
+            "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
+            "WHERE d.notification_key = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
+            "ORDER BY d.next_attempt_at LIMIT ?",
+            (notification_key, now, limit + len(exclude)),
+        )
+        skip = set(exclude)
+        vanished = [r["subscription_key"] for r in rows if r["endpoint"] is None]
+        if vanished:  # unsubscribed or gone through another notification meanwhile
+            await self.record_results(
+                [DeliveryResult(notification_key, k, "gone", 0, "subscription removed")
+                 for k in vanished]
+            )
+        return [
+            DeliveryTarget(notification_key, r["subscription_key"], r["endpoint"], r["p256dh"],
+                           r["auth"], r["attempts"])
+            for r in rows
+            if r["endpoint"] is not None and r["subscription_key"] not in skip
+        ][:limit]
+
+    async def release_leases(self) -> None:
+        """At engine start: deliveries a previous process took but never settled are due now."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'pending' AND attempts = 0"
+            )
+
+    async def next_retry_at(self, notification_key: int) -> float | None:
+        row = await self._one(
+            "SELECT MIN(next_attempt_at) FROM deliveries "
+            "WHERE notification_key = ? AND state = 'pending'",
+            (notification_key,),
+        )
+        return row[0] if row else None
+
+    async def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        """Write a batch of outcomes, their counters, and remove gone subscribers, atomically."""
+        if not results:
+            return
+        counters: dict[int, Counter[str]] = defaultdict(Counter)
+        for r in results:
+            if r.state != "pending":
+                counters[r.notification_key][r.state] += 1
+        gone = [(r.subscription_key,) for r in results if r.state == "gone"]
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, "
+                "reason = ?, next_attempt_at = ? "
+                "WHERE notification_key = ? AND subscription_key = ? AND state = 'pending'",
+                [(r.state, r.status, r.reason or None, r.next_attempt_at, r.notification_key,
+                  r.subscription_key) for r in results],
+            )
+            for key, counts in counters.items():
+                await db.execute(
+                    "UPDATE notifications SET accepted = accepted + ?, failed = failed + ?, "
+                    "gone = gone + ? WHERE key = ?",
+                    (counts["accepted"], counts["failed"], counts["gone"], key),
+                )
+            if gone:
+                await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
+
+    async def expire_pending(self, notification_key: int, reason: str) -> int:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET state = 'failed', reason = ? "
+                "WHERE notification_key = ? AND state = 'pending'",
+                (reason, notification_key),
+            )
+            await db.execute(
+                "UPDATE notifications SET failed = failed + ? WHERE key = ?",
+                (cur.rowcount, notification_key),
+            )
+            return cur.rowcount
+
+    async def finish_notification(self, notification_key: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE notifications SET status = 'done' WHERE key = ?", (notification_key,)
+            )
+
+    # --- events ------------------------------------------------------------------------
+
+    async def delivery_ref(self, notification_key: int, subscription_key: int) -> DeliveryRef | None:
+        row = await self._one(
+            "SELECT n.site_id FROM deliveries d JOIN notifications n ON n.key = d.notification_key "
+            "WHERE d.notification_key = ? AND d.subscription_key = ?",
+            (notification_key, subscription_key),
+        )
+        return DeliveryRef(notification_key, subscription_key, row[0]) if row else None
+
+    async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool:
+        """Count an event once per delivery and kind; returns False for a repeat."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
+                (ref.notification_key, ref.subscription_key, kind, action, time.time()),
+            )
+            if cur.rowcount == 0:
+                return False
+            await db.execute(
+                f"UPDATE notifications SET {kind} = {kind} + 1 WHERE key = ?",  # kind is validated
+                (ref.notification_key,),
+            )
+            return True
+
+
+_SITE_COLUMNS = "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, " \
+    "sites.created_at"
+_SUB_COLUMNS = (
+    "id, site_id, endpoint, p256dh, auth, timezone, language, tags, external_id, browser, "
+    "created_at, last_seen_at"
+)
+_NOTIFICATION_COLUMNS = (
+    "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
+    "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, dismissed"
+)
+
+
+def _site(row: aiosqlite.Row) -> Site:
+    keys = VapidKeyPair(private_key=row[3], public_key=row[4])
+    return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5])
+
+
+def _subscription(row: aiosqlite.Row) -> Subscription:
+    return Subscription(
+        row["id"], row["site_id"], row["endpoint"], row["p256dh"], row["auth"], row["timezone"],
+        row["language"], json.loads(row["tags"]), row["external_id"], row["browser"],
+        row["created_at"], row["last_seen_at"],
+    )
+
+
+def _notification(row: aiosqlite.Row) -> Notification:
+    counts = Counts(
+        row["targeted"], row["accepted"], row["failed"], row["gone"], row["delivered"],
+        row["clicked"], row["dismissed"],
+    )
+    return Notification(
+        row["id"], row["key"], row["site_id"], json.loads(row["payload"]),
+        Audience.from_json(json.loads(row["audience"])), row["ttl"], row["urgency"], row["topic"],
+        row["idempotency_key"], row["request_hash"], row["status"], row["created_at"],
+        bool(row["expanded"]), counts,
+    )
+
+
+def _audience_filter(audience: Audience) -> tuple[str, list[Any]]:
+    if audience.tags is not None:
+        clauses, args = [], []
+        for key, value in audience.tags.items():
+            if not TAG_KEY.match(key):
+                raise ValueError(f"invalid tag key {key!r}")
+            clauses.append(f"json_extract(tags, '$.\"{key}\"') = ?")
+            args.append(value)
+        return " AND ".join(clauses) or "1", args
+    if audience.external_ids is not None:
+        return "external_id IN (SELECT value FROM json_each(?))", [json.dumps(audience.external_ids)]
+    if audience.subscription_ids is not None:
+        return "id IN (SELECT value FROM json_each(?))", [json.dumps(audience.subscription_ids)]
+    return "1", []
+
+
+async def _subscription_key(db: aiosqlite.Connection, site_id: str, endpoint: str) -> int | None:
+    async with db.execute(
+        "SELECT key FROM subscriptions WHERE site_id = ? AND endpoint = ?", (site_id, endpoint)
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    db.row_factory = aiosqlite.Row
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = row[0] if row else 0
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database has schema version {version}; this pushgate knows up to "
+            f"{SCHEMA_VERSION}. Upgrade pushgate."
+        )
+    for number in range(version, SCHEMA_VERSION):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
