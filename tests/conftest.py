@@ -1,0 +1,188 @@
+"""Shared fixtures: a real gateway process on a loopback port, and the local push service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pushgate.testing import LocalPushService
+
+ORIGIN = "https://news.example"
+VAPID_SUBJECT = "mailto:ops@news.example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pushgate_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pushgate", *args]
+
+
+@dataclass
+class Gateway:
+    """A `pushgate serve` process; the same database survives `kill()` and `start()`."""
+
+    database: str
+    port: int
+    allowed_push_hosts: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return os.environ | {
+            "PUSHGATE_DATABASE": self.database,
+            "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
+            "PUSHGATE_ALLOWED_PUSH_HOSTS": self.allowed_push_hosts,
+            "PUSHGATE_PORT": str(self.port),
+            "PUSHGATE_LOG_LEVEL": "warning",
+        } | self.extra_env
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(pushgate_command("serve"), env=self.env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("gateway did not answer /healthz within 30 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def create_site(self, name: str = "news", origins: tuple[str, ...] = (ORIGIN,)) -> dict[str, Any]:
+        args = ["sites", "create", "--name", name, "--json"]
+        for origin in origins:
+            args += ["--origin", origin]
+        out = subprocess.run(
+            pushgate_command(*args), env=self.env, check=True, capture_output=True, text=True
+        )
+        return json.loads(out.stdout)
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Gateway] = []
+
+    def make(allowed_push_hosts: str = "127.0.0.1:9", **extra_env: str) -> Gateway:
+        gateway = Gateway(
+            database=f"sqlite:///{tmp_path / f'pushgate-{len(started)}.db'}",
+            port=free_port(),
+            allowed_push_hosts=allowed_push_hosts,
+            extra_env=extra_env,
+        )
+        gateway.start()
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture
+async def push_service() -> AsyncIterator[LocalPushService]:
+    async with LocalPushService() as service:
+        yield service
+
+
+@dataclass
+class Site:
+    id: str
+    api_key: str
+    vapid_public_key: str
+    gateway: Gateway
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def subscriptions_url(self) -> str:
+        return f"/v1/sites/{self.id}/subscriptions"
+
+
+@pytest.fixture
+async def gateway(gateway_factory: Any, push_service: LocalPushService) -> Gateway:
+    return gateway_factory(push_service.host_port)
+
+
+@pytest.fixture
+def site(gateway: Gateway) -> Site:
+    created = gateway.create_site()
+    return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as http:
+        yield http
+
+
+async def subscribe_all(
+    client: httpx.AsyncClient, site: Site, browsers: list[Any], concurrency: int = 50, **extra: Any
+) -> list[str]:
+    """Subscribe simulated browsers through the public API, as the snippet does."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(browser: Any) -> str:
+        async with gate:
+            answer = await client.post(
+                site.subscriptions_url,
+                json={"subscription": browser.subscription(), **extra},
+                headers={"Origin": ORIGIN},
+            )
+            assert answer.status_code == 201, answer.text
+            return str(answer.json()["id"])
+
+    return list(await asyncio.gather(*(one(b) for b in browsers)))
+
+
+async def wait_until_done(
+    client: httpx.AsyncClient, site: Site, notification_id: str, timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await client.get(f"/api/v1/notifications/{notification_id}", headers=site.admin_headers)
+        status = answer.json()
+        if status["status"] == "done":
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"notification not done after {timeout} s: {status}")
+        await asyncio.sleep(0.1)
