@@ -1,0 +1,37 @@
+"""Constants shared by every part of the benchmark: paths, payload, concurrency, ports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+VENV_PYTHON = REPO_DIR / ".venv" / "bin" / "python"
+
+DEFAULT_SIZES = (10_000, 100_000)
+MILLION = 1_000_000
+QUICK_SIZE = 1_000
+
+CONCURRENCY = 100  # in-flight sends for every concurrent peer (issue #4)
+SINK_PORTS = 4  # loopback ports standing for four push-service origins
+DEFAULT_BASE_PORT = 18440  # sink ports are BASE..BASE+3, the sample sink BASE+9
+FAR_DELAY_MS = 50  # the "far-away" push service adds this to every answer
+SAMPLES_PER_ROW = 20  # bodies kept and decrypted per row (the correctness pass)
+PUSH_TTL_SECONDS = 3600
+VAPID_SUBJECT = "mailto:bench@example.com"
+SITE_ORIGIN = "https://bench.example"
+
+# ~200 bytes of JSON, the same plaintext for every peer (pushgate builds its own from TITLE).
+TITLE = "Breaking: the bench headline"
+PAYLOAD = json.dumps(
+    {
+        "title": TITLE,
+        "body": "A two-line summary of the story, long enough to look like real news text.",
+        "url": "https://bench.example/news/2024/bench-story",
+        "tag": "bench",
+        "icon": "https://bench.example/icon.png",
+    },
+    separators=(",", ":"),
+).encode()

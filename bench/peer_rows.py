@@ -1,0 +1,131 @@
+"""Run each peer as its own process on the same subscriptions, and check what the sink got."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.config import BENCH_DIR, CONCURRENCY, PAYLOAD, PUSH_TTL_SECONDS, VENV_PYTHON
+from bench.correctness import SampleCheck, check_sample, exact
+from bench.env import BenchEnv
+from bench.results import Row
+
+MIN_RATE_FOR_TIMEOUT = 100  # msgs/s: a peer slower than this is stopped, not waited for
+MIN_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    key: str
+    label: str
+    argv: list[str]
+    network: bool = True
+
+
+def peer_specs(env: BenchEnv, subs: Path) -> list[PeerSpec]:
+    py = [str(VENV_PYTHON), "-m"]
+    common = ["--subs", str(subs), "--vapid", str(env.vapid_file)]
+    common += ["--payload", str(env.payload_file), "--ca", str(env.tls.ca_cert)]
+    common += ["--concurrency", str(CONCURRENCY), "--ttl", str(PUSH_TTL_SECONDS)]
+    node = ["node", str(BENCH_DIR / "peers" / "node_send.js"), str(subs), str(env.vapid_file)]
+    node += [str(env.payload_file), str(env.tls.ca_cert), str(CONCURRENCY), str(PUSH_TTL_SECONDS)]
+    enc = [*py, "bench.peers.encryption_only", "--subs", str(subs)]
+    enc += ["--payload", str(env.payload_file)]
+    return [
+        PeerSpec("node", "Node web-push, 100 concurrent, keep-alive Agent", node),
+        PeerSpec(
+            "pywebpush_async",
+            "pywebpush webpush_async, shared aiohttp, 100 conc.",
+            [*py, "bench.peers.pywebpush_async", *common],
+        ),
+        PeerSpec(
+            "pywebpush_sync",
+            "pywebpush webpush() loop, shared requests.Session",
+            [*py, "bench.peers.pywebpush_sync", *common],
+        ),
+        PeerSpec(
+            "enc1",
+            "encryption only (pushgate encrypt), 1 process",
+            [*enc, "--processes", "1"],
+            network=False,
+        ),
+        PeerSpec(
+            "enc2",
+            "encryption only (pushgate encrypt), 2 processes",
+            [*enc, "--processes", "2"],
+            network=False,
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    result: dict[str, Any]
+    cpu_seconds: float  # the peer and its children (encryption's worker processes)
+    peak_rss: int  # bytes, the largest single process
+
+
+def _run_process(argv: list[str], timeout: float, log_dir: Path, env: dict[str, str]) -> PeerRun:
+    """Run one peer to the end (or kill it at `timeout`) and read its rusage with wait4."""
+    out_path, err_path = log_dir / "peer.out", log_dir / "peer.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise RuntimeError(f"{argv[:3]} ran past {timeout:.0f} s")
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed: {err_path.read_text()[-500:]}")
+    result = json.loads(out_path.read_text().strip().splitlines()[-1])
+    return PeerRun(result, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+
+
+def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
+    row = Row(spec.key, spec.label, size)
+    indices = env.sample_indices(size)
+    timeout = max(MIN_TIMEOUT_S, size / MIN_RATE_FOR_TIMEOUT)
+    cpu_total = 0.0
+    peak_rss = 0
+    for run in range(runs):
+        env.sink.begin_row()
+        env.samples.take()
+        try:
+            peer = _run_process(spec.argv, timeout, env.out_dir, env.client_env())
+        except RuntimeError as exc:
+            row.note = str(exc)[:200]
+            break
+        result = peer.result
+        cpu_total += peer.cpu_seconds
+        peak_rss = max(peak_rss, peer.peak_rss)
+        log = env.sink.end_row(f"{spec.key}-{size}-{run}")
+        row.rates.append(result["sent"] / result["seconds"])
+        if result["failed"]:
+            row.note = f"{result['failed']} failed: {result['errors'][:1]}"
+        if spec.network:
+            row.lost += size - log.created
+            row.sample = _worst(
+                row, check_sample(env.samples.take(), indices, env.keys, exact(PAYLOAD))
+            )
+        time.sleep(0.2)
+    if row.rates:
+        row.cpu_per_1k = cpu_total / len(row.rates) / size * 1000
+        row.peak_rss = peak_rss
+    return row
+
+
+def _worst(row: Row, new: SampleCheck) -> SampleCheck:
+    if row.sample is None or (row.sample.ok and not new.ok):
+        return new
+    return row.sample
