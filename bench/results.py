@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.correctness import SampleCheck
 
@@ -18,6 +19,7 @@ class Row:
     lost: int = 0  # messages the sink did not answer 201 (summed over runs)
     cpu_per_1k: float | None = None  # CPU seconds per 1,000 messages, all processes
     peak_rss: int | None = None  # bytes; the peer's largest process, or all pushgate processes
+    runs_detail: list[dict[str, Any]] = field(default_factory=list)  # per-run figures
     extras: dict[str, str] = field(default_factory=dict)  # shown under the table
     note: str = ""
 

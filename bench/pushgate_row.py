@@ -1,0 +1,100 @@
+"""pushgate end to end: the real store, the real `pushgate serve`, the real admin API.
+
+Rows per audience size: the loopback broadcast (median of runs), the same against the 50 ms
+sink, and one more loopback broadcast with a subscribe probe running beside it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.broadcast import Broadcast, broadcast
+from bench.config import FAR_DELAY_MS, TITLE
+from bench.correctness import check_sample, json_with_title
+from bench.env import BenchEnv
+from bench.gateway import BenchSite, Gateway, create_site, fill_store
+from bench.results import Row
+
+MIN_BROADCAST_RATE = 100  # msgs/s; a broadcast slower than this is given up on
+MIN_TIMEOUT_S = 60.0
+
+
+def _timeout(size: int) -> float:
+    return max(MIN_TIMEOUT_S, size / MIN_BROADCAST_RATE)
+
+
+def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) -> None:
+    log = env.sink.end_row(name)
+    row.rates.append(size / result.seconds)
+    row.lost += max(0, size - log.created)
+    sample = check_sample(
+        env.samples.take(), env.sample_indices(size), env.keys, json_with_title(TITLE)
+    )
+    if row.sample is None or not sample.ok:
+        row.sample = sample
+    ttfm = (log.first_start - result.answered_at) * 1000 if log.first_start else float("nan")
+    row.runs_detail.append(
+        {
+            "seconds": result.seconds,
+            "api_ms": result.api_ms,
+            "first_msg_ms": ttfm,
+            "cpu_per_1k": result.cpu_seconds / size * 1000,
+            "peak_rss": result.peak_rss,
+            "probe_p99_ms": result.probe_p99_ms,
+        }
+    )
+    row.cpu_per_1k = result.cpu_seconds / size * 1000
+    row.peak_rss = max(row.peak_rss or 0, result.peak_rss)
+    if result.probe_ms:
+        row.extras["subscribe during broadcast"] = result.probe_summary()
+    failed = result.counts.get("failed", 0) + result.counts.get("gone", 0)
+    if failed:
+        row.note = f"{failed} failed/gone in counts"
+
+
+def _one(
+    env: BenchEnv, gw: Gateway, site: BenchSite, row: Row, size: int, name: str, probe: bool
+) -> None:
+    env.sink.begin_row()
+    env.samples.take()
+    assert gw.proc is not None
+    port = env.ports[0]
+    result = broadcast(
+        gw.proc.pid,
+        gw.base_url,
+        site.api_key,
+        size,
+        _timeout(size),
+        probe=(site.id, port) if probe else None,
+    )
+    _record(env, row, size, result, name)
+    time.sleep(0.5)  # let the last outcome writes settle before the next run
+
+
+def pushgate_rows(env: BenchEnv, size: int, runs: int, far: bool = True) -> list[Row]:
+    site = create_site(env.out_dir / f"pushgate-{size}.db")
+    fill_store(env, site, size)
+    loop = Row("pushgate", "pushgate end to end (serve + SQLite + admin API)", size)
+    far_row = Row("pushgate_far", f"pushgate end to end, sink +{FAR_DELAY_MS} ms", size)
+    probe_row = Row("pushgate_probe", "pushgate end to end + subscribe probe", size)
+    gw = Gateway(env, site)
+    gw.start()
+    try:
+        for run in range(runs):
+            _one(env, gw, site, loop, size, f"pushgate-{size}-{run}", probe=False)
+        if far:
+            gw.stop()
+            env.sink.restart(FAR_DELAY_MS)
+            gw.start()
+            _one(env, gw, site, far_row, size, f"pushgate-far-{size}", probe=False)
+            gw.stop()
+            env.sink.restart(0)
+            gw.start()
+        _one(env, gw, site, probe_row, size, f"pushgate-probe-{size}", probe=True)
+    except RuntimeError as exc:
+        loop.note = loop.note or str(exc)[:200]
+    finally:
+        gw.stop()
+        if env.sink.delay_ms:
+            env.sink.restart(0)
+    return [r for r in (loop, far_row, probe_row) if r.rates or r.note]
