@@ -22,6 +22,7 @@ from pushgate.testing import LocalPushService
 
 ORIGIN = "https://news.example"
 VAPID_SUBJECT = "mailto:ops@news.example"
+UNUSED_PUSH_HOST = "127.0.0.1:9"  # allowed as an endpoint host; nothing listens there
 
 
 def free_port() -> int:
@@ -96,13 +97,12 @@ class Gateway:
         return json.loads(out.stdout)
 
 
-@pytest.fixture
-def gateway_factory(tmp_path: Path) -> Iterator[Any]:
+def _gateway_factory(folder: Path) -> Iterator[Any]:
     started: list[Gateway] = []
 
-    def make(allowed_push_hosts: str = "127.0.0.1:9", **extra_env: str) -> Gateway:
+    def make(allowed_push_hosts: str = UNUSED_PUSH_HOST, **extra_env: str) -> Gateway:
         gateway = Gateway(
-            database=f"sqlite:///{tmp_path / f'pushgate-{len(started)}.db'}",
+            database=f"sqlite:///{folder / f'pushgate-{len(started)}.db'}",
             port=free_port(),
             allowed_push_hosts=allowed_push_hosts,
             extra_env=extra_env,
@@ -114,6 +114,18 @@ def gateway_factory(tmp_path: Path) -> Iterator[Any]:
     yield make
     for gateway in started:
         gateway.stop()
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Any]:
+    yield from _gateway_factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One gateway for a module of tests that need no push service (validation, auth)."""
+    for make in _gateway_factory(tmp_path_factory.mktemp("gateway")):
+        yield make()
 
 
 @pytest.fixture
@@ -144,8 +156,8 @@ async def gateway(gateway_factory: Any, push_service: LocalPushService) -> Gatew
 
 
 @pytest.fixture
-def site(gateway: Gateway) -> Site:
-    created = gateway.create_site()
+def site(gateway: Gateway, request: pytest.FixtureRequest) -> Site:
+    created = gateway.create_site(name=request.node.name)
     return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
 
 

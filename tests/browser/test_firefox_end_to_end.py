@@ -101,6 +101,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     assert note["body"] == "A header in the 89th minute settled it."
     assert note["icon"] == demo_site.url + "/icon.png"
     assert note["tag"] == "cup-final"
+    assert note["actions"] == [{"action": "read", "title": "Read"}]
     assert note["data"]["url"] == url
     assert note["data"]["action_urls"] == {"read": demo_site.url + ACTION_ARTICLE}
     assert note["data"]["pushgate"]["id"] == notification_id
