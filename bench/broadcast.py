@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pushgate.webpush.b64 import b64url_encode
 
 from bench import procstat
 from bench.config import SITE_ORIGIN, TITLE
+from pushgate.webpush.b64 import b64url_encode
 
 POLL_S = 0.05  # how often the notification's counts are read
 MONITOR_S = 0.05  # how often /proc is sampled

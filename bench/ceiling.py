@@ -39,10 +39,10 @@ def _post_script(out_dir: Path) -> Path:
     return path
 
 
-def wrk_ceiling(url: str, out_dir: Path) -> Ceiling:
+def wrk_ceiling(url: str, out_dir: Path, seconds: int = WRK_SECONDS) -> Ceiling:
     if shutil.which("wrk") is None:
         return Ceiling("wrk", "HTTP/1.1+TLS", None, "wrk not installed (Debian: wrk)")
-    args = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{WRK_SECONDS}s", "-s", str(_post_script(out_dir))]
+    args = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(_post_script(out_dir))]
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
     match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
@@ -50,15 +50,15 @@ def wrk_ceiling(url: str, out_dir: Path) -> Ceiling:
     return Ceiling("wrk", "HTTP/1.1+TLS", float(match.group(1)) if match else None, note)
 
 
-def h2load_ceiling(url: str, out_dir: Path) -> Ceiling:
+def h2load_ceiling(url: str, out_dir: Path, requests: int = H2LOAD_REQUESTS) -> Ceiling:
     if shutil.which("h2load") is None:
         return Ceiling("h2load", "HTTP/2+TLS", None, "h2load not installed (nghttp2-client)")
     body = out_dir / "h2load-body.bin"
     body.write_bytes(b"x" * BODY_BYTES)
-    args = ["h2load", f"-n{H2LOAD_REQUESTS}", "-c10", "-m10", "-t1", "-d", str(body)]
+    args = ["h2load", f"-n{requests}", "-c10", "-m10", "-t1", "-d", str(body)]
     args += ["-H", "content-encoding: aes128gcm", "-H", "ttl: 60", url]
     done = subprocess.run(args, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
     match = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", done.stdout)
     status = re.search(r"status codes: (\d+) 2xx", done.stdout)
-    note = "" if status and int(status.group(1)) == H2LOAD_REQUESTS else "not all 2xx"
+    note = "" if status and int(status.group(1)) == requests else "not all 2xx"
     return Ceiling("h2load", "HTTP/2+TLS", float(match.group(1)) if match else None, note)

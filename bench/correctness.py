@@ -10,9 +10,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pushgate.webpush.encryption import DecryptionError, decrypt
-
 from bench.keys import KeySet
+from pushgate.webpush.encryption import DecryptionError, decrypt
 
 PlaintextCheck = Callable[[bytes], bool]
 

@@ -10,13 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pushgate.webpush.vapid import generate_key_pair
-
 from bench import keys as keymod
 from bench.config import PAYLOAD, REPO_DIR, SAMPLES_PER_ROW, SINK_PORTS, VAPID_SUBJECT
 from bench.sample_sink import SampleSink
 from bench.sink import NginxSink
 from bench.tls import TlsFiles, make_tls
+from pushgate.webpush.vapid import generate_key_pair
 
 
 @dataclass
@@ -64,6 +63,7 @@ class BenchEnv:
 def _check_free(ports: list[int]) -> None:
     for port in ports:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError as exc:

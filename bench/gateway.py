@@ -16,11 +16,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pushgate.store import open_store
-from pushgate.store.models import NewSubscription
-
 from bench.config import REPO_DIR, SITE_ORIGIN, VAPID_SUBJECT
 from bench.env import BenchEnv
+from pushgate.store import open_store
+from pushgate.store.models import NewSubscription
 
 PUSHGATE = REPO_DIR / ".venv" / "bin" / "pushgate"
 BULK_CHUNK = 20_000

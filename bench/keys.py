@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from pushgate.webpush.b64 import b64url_encode
 
 PRIVATE_BYTES = 32

@@ -10,9 +10,8 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from pushgate.webpush.encryption import encrypt
-
 from bench.peers.common import PeerResult, emit, load_subscriptions
+from pushgate.webpush.encryption import encrypt
 
 Keys = list[tuple[str, str]]
 

@@ -1,0 +1,181 @@
+"""The one table: every row's msgs/s and ratios, the sink's ceiling, and the issue's targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.ceiling import Ceiling
+from bench.config import MILLION
+from bench.results import Row
+
+MB = 1024 * 1024
+TARGET_SIZE = 100_000
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    value: str
+    met: bool | None  # None: not measured in this run
+
+    def verdict(self) -> str:
+        return {True: "met", False: "MISSED", None: "not measured"}[self.met]
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:,.0f}"
+
+
+def _ratio(row: Row, base: Row | None, percent: bool = False) -> str:
+    if row.rate is None or base is None or base.rate is None or base is row:
+        return ""
+    if base.wrong:
+        return "(base WRONG)"
+    value = row.rate / base.rate
+    return f"{value:.0%}" if percent else f"{value:.2f}×"
+
+
+def _find(rows: Sequence[Row], key: str, size: int) -> Row | None:
+    return next((r for r in rows if r.key == key and r.size == size), None)
+
+
+def _notes(row: Row) -> str:
+    parts = [row.note] if row.note else []
+    if row.runs_detail:
+        d = sorted(row.runs_detail, key=lambda x: x["seconds"])[len(row.runs_detail) // 2]
+        parts.append(f"API {d['api_ms']:.0f} ms, 1st msg +{d['first_msg_ms']:.0f} ms")
+    parts.extend(f"{k}: {v}" for k, v in row.extras.items())
+    return "; ".join(parts)
+
+
+def _row_line(row: Row, rows: Sequence[Row]) -> str:
+    node = _find(rows, "node", row.size)
+    pwa = _find(rows, "pywebpush_async", row.size)
+    enc2 = _find(rows, "enc2", row.size)
+    rss = "" if row.peak_rss is None else f"{row.peak_rss / MB:,.0f}"
+    cpu = "" if row.cpu_per_1k is None else f"{row.cpu_per_1k:.2f}"
+    cells = [
+        f"{row.size:,}",
+        row.label,
+        str(len(row.rates)),
+        _fmt_rate(row.rate),
+        _ratio(row, node),
+        _ratio(row, pwa),
+        _ratio(row, enc2, percent=True),
+        cpu,
+        rss,
+        row.correctness(),
+        _notes(row),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| subscribers | row | runs | msgs/s (median) | × Node web-push | × pywebpush async "
+    "| % of 2-proc encryption | CPU s / 1k msgs | peak RSS MB | sample check | notes |\n"
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+)
+
+
+def _ceiling_line(c: Ceiling) -> str:
+    rate = _fmt_rate(c.requests_per_s)
+    label = f"nginx sink ceiling ({c.tool}, {c.protocol})"
+    return f"| - | {label} | 1 | {rate} |  |  |  |  |  | n/a | {c.note} |"
+
+
+def targets(rows: Sequence[Row]) -> list[Target]:
+    sizes = sorted({r.size for r in rows if r.key == "pushgate"})
+    size = TARGET_SIZE if TARGET_SIZE in sizes else (max(sizes) if sizes else TARGET_SIZE)
+    at = "" if size == TARGET_SIZE else f" (at {size:,}; 100,000 not run)"
+    pg = _find(rows, "pushgate", size)
+    found: list[Target] = []
+    for key, times, name in (
+        ("node", 6.0, "Node web-push"),
+        ("pywebpush_async", 3.5, "pywebpush async"),
+    ):
+        found.append(_vs(pg, _find(rows, key, size), times, f"≥ {times}× {name}{at}"))
+    found.append(_vs(pg, _find(rows, "enc2", size), 0.5, f"≥ 50 % of 2-proc encryption{at}"))
+    found.append(
+        _vs(_find(rows, "pushgate_far", size), pg, 0.8, f"50 ms sink keeps ≥ 80 % of loopback{at}")
+    )
+    found.extend(_million_targets(rows))
+    big = _find(rows, "pushgate", MILLION) or pg
+    found.append(_detail_target(big, "api_ms", 100, "POST /api/v1/notifications < 100 ms"))
+    found.append(_detail_target(big, "first_msg_ms", 50, "first message ≤ 50 ms after answer"))
+    probe = _find(rows, "pushgate_probe", size)
+    found.append(
+        _detail_target(probe, "probe_p99_ms", 100, "subscribe p99 < 100 ms during broadcast")
+    )
+    return found
+
+
+def _vs(row: Row | None, base: Row | None, factor: float, text: str) -> Target:
+    if row is None or base is None or row.rate is None or base.rate is None:
+        return Target(text, "-", None)
+    if row.wrong or base.wrong:
+        return Target(text, "void: a row is WRONG", False)
+    ratio = row.rate / base.rate
+    return Target(text, f"{ratio:.2f}×" if factor > 1 else f"{ratio:.0%}", ratio >= factor)
+
+
+def _detail_target(row: Row | None, key: str, limit: float, text: str) -> Target:
+    values = [d[key] for d in (row.runs_detail if row else []) if d.get(key) is not None]
+    if not values or row is None:
+        return Target(text, "-", None)
+    worst = max(values)
+    return Target(f"{text} (at {row.size:,})", f"{worst:.0f} ms (worst run)", worst < limit)
+
+
+def _million_targets(rows: Sequence[Row]) -> list[Target]:
+    big, mid = _find(rows, "pushgate", MILLION), _find(rows, "pushgate", TARGET_SIZE)
+    text_rss = "1,000,000 broadcast completes, peak RSS < 300 MB"
+    text_cost = "per-message CPU at 1,000,000 ≈ at 100,000 (≤ 1.1×)"
+    if big is None or not big.rates:
+        return [Target(text_rss, "-", None), Target(text_cost, "-", None)]
+    rss = (big.peak_rss or 0) / MB
+    found = [Target(text_rss, f"{rss:,.0f} MB", rss < 300 and not big.wrong)]
+    if mid is None or not mid.cpu_per_1k or big.cpu_per_1k is None:
+        return [*found, Target(text_cost, "-", None)]
+    growth = big.cpu_per_1k / mid.cpu_per_1k
+    return [*found, Target(text_cost, f"{growth:.2f}×", growth <= 1.1)]
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores, {model}; load average at the end {load}"
+
+
+def render(rows: Sequence[Row], ceilings: Sequence[Ceiling], command: str) -> str:
+    now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines = [
+        f"# pushgate fan-out benchmark — {now}",
+        "",
+        f"Machine: {machine()}  ",
+        f"Command: `{command}`",
+        "",
+        HEADER,
+    ]
+    lines += [_ceiling_line(c) for c in ceilings]
+    lines += [_row_line(r, rows) for r in rows]
+    lines += ["", "| target (issue #4) | measured | verdict |", "|---|---|---|"]
+    lines += [f"| {t.text} | {t.value} | {t.verdict()} |" for t in targets(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def write(text: str, path: Path, echo: Callable[[str], None] = print) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    echo(text)

@@ -1,0 +1,106 @@
+"""The whole run: set up the sink, measure the ceiling, every peer and pushgate, per size."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import ceiling
+from bench.config import BENCH_DIR, OUT_DIR
+from bench.env import BenchEnv, bench_env
+from bench.peer_rows import PeerSpec, peer_specs, run_peer
+from bench.pushgate_row import pushgate_rows
+from bench.results import Row
+
+ALL_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
+NPM_TIMEOUT_S = 300
+
+
+@dataclass
+class Options:
+    sizes: list[int]
+    runs: int | None = None  # None: 3 up to 10,000 subscribers, 1 above
+    rows: tuple[str, ...] = ALL_ROWS
+    far: bool = True
+    peer_max_size: int = 100_000  # peers are not run on larger audiences
+    base_port: int = 18440
+    out_dir: Path = OUT_DIR
+    ceiling: bool = True
+    quick: bool = False  # shorter sink-ceiling measurements
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class Outcome:
+    rows: list[Row] = field(default_factory=list)
+    ceilings: list[ceiling.Ceiling] = field(default_factory=list)
+
+
+def runs_for(size: int, opts: Options) -> int:
+    return opts.runs if opts.runs is not None else (3 if size <= 10_000 else 1)
+
+
+def ensure_node_webpush(log: Callable[[str], None]) -> str | None:
+    """Install Node's web-push into bench/node_modules (git-ignored) if missing; None if ok."""
+    if shutil.which("node") is None:
+        return "node not installed (Debian: nodejs, npm)"
+    if (BENCH_DIR / "node_modules" / "web-push").is_dir():
+        return None
+    log("installing web-push from npm into bench/node_modules ...")
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(BENCH_DIR), "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=NPM_TIMEOUT_S,
+    )
+    return None if done.returncode == 0 else f"npm install failed: {done.stderr[-200:]}"
+
+
+def _measure_ceiling(env: BenchEnv, out: Outcome, quick: bool) -> None:
+    url = f"https://127.0.0.1:{env.ports[0]}/push/ceiling"
+    env.sink.begin_row()
+    seconds, requests = (1, 5_000) if quick else (ceiling.WRK_SECONDS, ceiling.H2LOAD_REQUESTS)
+    out.ceilings.append(ceiling.wrk_ceiling(url, env.out_dir, seconds))
+    out.ceilings.append(ceiling.h2load_ceiling(url, env.out_dir, requests))
+    env.sink.end_row("ceiling")
+
+
+def _peers(env: BenchEnv, size: int, opts: Options, node_problem: str | None) -> list[Row]:
+    rows = []
+    specs: list[PeerSpec] = peer_specs(env, env.subscriptions_file(size))
+    for spec in specs:
+        if spec.key not in opts.rows:
+            continue
+        if spec.key == "node" and node_problem:
+            rows.append(Row(spec.key, spec.label, size, note=node_problem))
+            continue
+        opts.log(f"[{size:,}] {spec.label} ...")
+        row = run_peer(env, spec, size, runs_for(size, opts))
+        opts.log(f"[{size:,}]   {row.rate or 0:,.0f} msgs/s, {row.correctness()} {row.note}")
+        rows.append(row)
+    return rows
+
+
+def run(opts: Options) -> Outcome:
+    out = Outcome()
+    node_problem = ensure_node_webpush(opts.log) if "node" in opts.rows else None
+    with bench_env(opts.out_dir, opts.base_port, max(opts.sizes)) as env:
+        if opts.ceiling:
+            opts.log("measuring the sink's own ceiling ...")
+            _measure_ceiling(env, out, opts.quick)
+        for size in opts.sizes:
+            if size <= opts.peer_max_size:
+                out.rows += _peers(env, size, opts, node_problem)
+            if "pushgate" in opts.rows:
+                opts.log(f"[{size:,}] pushgate end to end ...")
+                rows = pushgate_rows(env, size, runs_for(size, opts), far=opts.far)
+                for row in rows:
+                    opts.log(
+                        f"[{size:,}]   {row.label}: {row.rate or 0:,.0f} msgs/s, "
+                        f"{row.correctness()} {row.note}"
+                    )
+                out.rows += rows
+    return out
