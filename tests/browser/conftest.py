@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
+
 from pushgate.testing import LocalPushService
 
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page, expect
-from pushgate.testing import LocalPushService
 
+from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, artifact, eventually
 
 ARTICLE = "/articles/cup-final.html"

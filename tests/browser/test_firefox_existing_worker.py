@@ -1,0 +1,77 @@
+"""A site that already has a service worker imports pushgate's: push works, its fetch handler
+still serves, and the snippet's API (reuse, tags, external id, unsubscribe) works through it."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from pushgate.testing import LocalPushService
+from tests.browser.conftest import Site, eventually
+from tests.browser.test_firefox_end_to_end import shown_notifications
+
+FETCH_JS = "fetch('/from-worker').then(r => r.text())"
+
+
+async def controlled(page: Page) -> bool:
+    return bool(await page.evaluate("Boolean(navigator.serviceWorker.controller)"))
+
+
+async def test_existing_worker_keeps_its_fetch_handler_and_receives_pushes(
+    firefox: Browser, push_service: LocalPushService, existing_worker_site: Site
+) -> None:
+    site = existing_worker_site
+    context = await firefox.new_context()
+    page = await context.new_page()
+    await page.goto(site.url + "/")
+    await page.get_by_role("button", name="Notify me about orders").click()
+    await eventually(lambda: subscribed(page), "the snippet to subscribe through /sw.js")
+    script_url = await page.evaluate(
+        "navigator.serviceWorker.getRegistration('/').then(r => r.active.scriptURL)"
+    )
+    assert script_url == site.url + "/sw.js", "the snippet must use the site's own worker"
+    subs = await eventually(site.subscriptions, "the subscription at the gateway")
+    assert subs[0]["tags"] == {"plan": "pro"}
+
+    # The site's own fetch handler still answers.
+    await page.reload()
+    await eventually(lambda: controlled(page), "the site's worker to control the page")
+    assert await page.evaluate(FETCH_JS) == "served by the site's own worker"
+
+    notification_id = await site.send(title="Your order shipped", body="It arrives Tuesday.")
+    acks = await push_service.wait_for_acks(1, timeout=20)
+    assert [a.code for a in acks] == [100]
+    shown = await eventually(lambda: shown_notifications(page), "the notification")
+    assert [(n["title"], n["body"]) for n in shown] == [
+        ("Your order shipped", "It arrives Tuesday.")
+    ]
+    assert shown[0]["data"]["pushgate"]["id"] == notification_id
+    assert await page.evaluate(FETCH_JS) == "served by the site's own worker"
+
+    # subscribe() again reuses the browser's subscription: same subscriber at the gateway.
+    again = await page.evaluate("pushgate.subscribe().then(s => s.id)")
+    assert again == subs[0]["id"]
+    assert len(await site.subscriptions()) == 1
+
+    # setTags merges (null removes a tag); setExternalId attaches the site's user id.
+    await page.evaluate("pushgate.setTags({plan: null, city: 'Paris'})")
+    await page.evaluate("pushgate.setExternalId('user-42')")
+    stored = (await site.subscriptions())[0]
+    assert stored["tags"] == {"city": "Paris"}
+    assert stored["external_id"] == "user-42"
+
+    # unsubscribe() removes it at the gateway and in the browser.
+    assert await page.evaluate("pushgate.unsubscribe()") is True
+    assert await site.subscriptions() == []
+    assert await page.evaluate("pushgate.state()") == "unsubscribed"
+    assert (
+        await page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.pushManager.getSubscription())"
+        )
+        is None
+    )
+    await expect(page.get_by_role("button", name="Notify me about orders")).to_be_visible()
+    await context.close()
+
+
+async def subscribed(page: Page) -> bool:
+    return bool(await page.evaluate("pushgate.state ? pushgate.state() : null") == "subscribed")
