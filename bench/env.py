@@ -60,23 +60,30 @@ class BenchEnv:
         )
 
 
-def _check_free(ports: list[int]) -> None:
-    for port in ports:
+def sink_ports(base: int) -> tuple[list[int], int]:
+    """The sink's ports for a base port: BASE..BASE+3 for nginx, BASE+9 for the sample sink."""
+    return [base + i for i in range(SINK_PORTS)], base + 9
+
+
+def ports_free(base: int) -> bool:
+    ports, sample_port = sink_ports(base)
+    for port in (*ports, sample_port):
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
             try:
                 sock.bind(("127.0.0.1", port))
-            except OSError as exc:
-                raise SystemExit(f"port {port} is busy; pass --base-port") from exc
+            except OSError:
+                return False
+    return True
 
 
 @contextmanager
 def bench_env(out_dir: Path, base_port: int, max_size: int) -> Iterator[BenchEnv]:
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    ports = [base_port + i for i in range(SINK_PORTS)]
-    sample_port = base_port + 9
-    _check_free([*ports, sample_port])
+    if not ports_free(base_port):
+        raise SystemExit(f"a sink port near {base_port} is busy; pass --base-port")
+    ports, sample_port = sink_ports(base_port)
     tls = make_tls(out_dir)
     vapid = generate_key_pair()
     vapid_file = out_dir / "vapid.json"

@@ -1,0 +1,58 @@
+"""A small run of the whole benchmark for the test suite, so the bench cannot rot.
+
+`run_smoke()` runs every row on 1,000 subscribers, once, on free ports, into its own folder
+(not bench/out/latest.md). It checks nothing about speed, only that every row ran and that
+every sample decrypted: the caller asserts on `result["ok"]` and reads `result["problems"]`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.config import OUT_DIR, QUICK_SIZE
+from bench.env import ports_free
+from bench.suite import Options, run
+
+PORT_SPAN = 10  # the sink uses BASE..BASE+3 and BASE+9 (bench.env.sink_ports)
+FIRST_BASE_PORT = 19400
+
+
+def free_base_port(start: int = FIRST_BASE_PORT, tries: int = 50) -> int:
+    for base in range(start, start + tries * PORT_SPAN, PORT_SPAN):
+        if ports_free(base):
+            return base
+    raise RuntimeError("no free span of loopback ports for the sink")
+
+
+def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, Any]:
+    """Run every row once on `size` subscribers; return what ran and what went wrong."""
+    started = time.monotonic()
+    opts = Options(
+        sizes=[size],
+        runs=1,
+        base_port=free_base_port(),
+        out_dir=out_dir or OUT_DIR / "smoke",
+        quick=True,
+        log=lambda line: None,
+    )
+    outcome = run(opts)
+    problems = [
+        f"{row.key}: {row.note or row.correctness()}"
+        for row in outcome.rows
+        if row.wrong or not row.rates
+    ]
+    missing = set(opts.rows) - {row.key for row in outcome.rows}
+    problems += [f"{key}: no row" for key in sorted(missing)]
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "rows": [
+            {"key": r.key, "size": r.size, "rate": r.rate, "correct": not r.wrong, "note": r.note}
+            for r in outcome.rows
+        ],
+        "markdown": report.render(outcome.rows, outcome.ceilings, "bench.smoke.run_smoke()"),
+        "seconds": time.monotonic() - started,
+    }
