@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -18,6 +20,7 @@ from pushgate.delivery.tokens import make_token
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
 
 MAX_DEFAULT_WORKERS = 4
+PARENT_CHECK_SECONDS = 1.0
 
 # (subscription_key, p256dh, auth)
 Recipient = tuple[int, str, str]
@@ -41,11 +44,27 @@ def _warm_up() -> None:
     """Import and initialise OpenSSL in the worker before the first broadcast needs it."""
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a gateway killed with SIGKILL must not leave its workers behind."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 class Encryptor:
     def __init__(self, workers: int = 0) -> None:
         count = workers or min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
         context = multiprocessing.get_context("spawn")  # no fork of a threaded event loop
-        self._pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         self.workers = count
 
     async def warm_up(self) -> None:
@@ -65,4 +84,4 @@ class Encryptor:
         )
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
