@@ -22,7 +22,8 @@ system-deps:
 	fi
 
 run: $(STAMP)
-	$(BIN)/python -m pushgate demo
+	mkdir -p var
+	$(BIN)/python -m pushgate demo --database sqlite:///var/pushgate.db
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
