@@ -135,9 +135,9 @@
   async function announce() {
     const value = await state();
     document.documentElement.setAttribute("data-pushgate-state", value);
-    for (const element of document.querySelectorAll("[data-pushgate-subscribe]")) {
-      element.setAttribute("aria-disabled", String(value === "unsupported" || value === "denied"));
-      if (value === "unsupported") element.title = explain();
+    // Buttons stay clickable: a click on an unsupported browser explains why (see onDocumentClick).
+    if (value === "unsupported") {
+      for (const element of document.querySelectorAll("[data-pushgate-subscribe]")) element.title = explain();
     }
     window.dispatchEvent(new CustomEvent("pushgate:state", { detail: { state: value } }));
     return value;

@@ -1,0 +1,331 @@
+"""Chromium: the snippet's prompt and states, and the worker's rendering of injected pushes.
+
+Chromium cannot subscribe offline (DESIGN.md), so pushes are injected with the DevTools
+Protocol (`ServiceWorker.deliverPushMessage`). The main payload is the one the gateway really
+produced: a simulated subscriber at the local push service decrypts it, token included.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, expect
+
+from pushgate.testing import LocalPushService
+from tests.browser.conftest import Site, artifact, eventually
+from tests.browser.test_firefox_end_to_end import NOTIFICATIONS_JS
+
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+# Records every permission request and whether it came with a user gesture, and queues a
+# subscribe() before the snippet loads: the snippet must refuse to prompt for that one.
+RECORD_PERMISSION_JS = """
+window.__permissionCalls = [];
+window.__pushgateErrors = [];
+const original = Notification.requestPermission.bind(Notification);
+Notification.requestPermission = (...args) => {
+  window.__permissionCalls.push({ userActivation: navigator.userActivation.isActive });
+  return original(...args);
+};
+window.addEventListener("pushgate:error", (e) => window.__pushgateErrors.push(e.detail.code));
+window.pushgate = [["subscribe"]];
+"""
+NO_PUSH_JS = "delete window.PushManager;"
+MORE_FIELDS = (
+    "image: n.image, badge: n.badge, requireInteraction: n.requireInteraction, "
+    "renotify: n.renotify, timestamp: n.timestamp, "
+)
+PLAIN = {"title": "Plain", "body": "A plain payload", "url": "/articles/heatwave.html"}
+
+
+async def permission_calls(page: Page) -> list[dict[str, bool]]:
+    return list(await page.evaluate("window.__permissionCalls"))
+
+
+async def errors(page: Page) -> list[str]:
+    return list(await page.evaluate("window.__pushgateErrors"))
+
+
+async def test_soft_prompt_asks_for_permission_only_on_a_keyboard_or_mouse_gesture(
+    chromium: Browser, demo_site: Site
+) -> None:
+    context = await chromium.new_context()
+    await context.add_init_script(RECORD_PERMISSION_JS)
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/")
+    prompt = page.get_by_role("dialog", name="The Daily Relay")
+    await expect(prompt).to_be_visible()
+    await expect(prompt).to_contain_text("Allow")
+    await page.screenshot(path=artifact("chromium-demo-soft-prompt.png"))
+    # Neither loading the page, nor showing the prompt, nor the queued subscribe() asked.
+    await eventually(lambda: errors(page), "the queued subscribe() to be refused")
+    assert await errors(page) == ["needs_user_gesture"]
+    assert await permission_calls(page) == []
+    assert await page.evaluate("pushgate.state()") == "default"
+
+    # Keyboard: the prompt comes first in the tab order; Enter on "Allow" asks the browser.
+    await page.keyboard.press("Tab")
+    await expect(prompt.get_by_role("button", name="Allow")).to_be_focused()
+    await page.keyboard.press("Enter")
+    calls = await eventually(lambda: permission_calls(page), "the permission request")
+    assert calls == [{"userActivation": True}]
+    await context.close()
+
+
+async def test_subscribe_button_asks_only_on_click_and_not_now_is_remembered(
+    chromium: Browser, demo_site: Site
+) -> None:
+    context = await chromium.new_context()
+    await context.add_init_script(RECORD_PERMISSION_JS)
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/")
+    prompt = page.get_by_role("dialog")
+    await expect(prompt).to_be_visible()
+    await prompt.get_by_role("button", name="Not now").click()
+    await expect(prompt).to_be_hidden()
+    snoozed_until = await page.evaluate(
+        f"JSON.parse(localStorage.getItem('pushgate:{demo_site.id}')).snoozed_until"
+    )
+    assert abs(snoozed_until / 1000 - (time.time() + 7 * 86400)) < 60
+    await page.reload()
+    await page.wait_for_timeout(2500)  # the demo shows the prompt after 1 s
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    assert await permission_calls(page) == []
+
+    await page.get_by_role("button", name="Get breaking news").click()
+    calls = await eventually(lambda: permission_calls(page), "the permission request")
+    assert calls == [{"userActivation": True}]
+    await context.close()
+
+
+async def test_denied_permission_is_reported_and_explained(
+    chromium: Browser, demo_site: Site
+) -> None:
+    context = await chromium.new_context()
+    await context.add_init_script(RECORD_PERMISSION_JS)
+    page = await context.new_page()
+    cdp = await context.new_cdp_session(page)
+    target = await cdp.send("Target.getTargetInfo")
+    browser_cdp = await chromium.new_browser_cdp_session()
+    await browser_cdp.send(
+        "Browser.setPermission",
+        {
+            "permission": {"name": "notifications"},
+            "setting": "denied",
+            "origin": demo_site.url,
+            "browserContextId": target["targetInfo"]["browserContextId"],
+        },
+    )
+    await page.goto(demo_site.url + "/")
+    assert await page.evaluate("Notification.permission") == "denied"
+    assert await page.evaluate("pushgate.state()") == "denied"
+    await expect(page.locator("html")).to_have_attribute("data-pushgate-state", "denied")
+    await expect(page.get_by_role("status")).to_contain_text("blocked")
+    await page.wait_for_timeout(1500)
+    await expect(page.get_by_role("dialog")).to_have_count(0)  # no soft prompt when denied
+    await page.get_by_role("button", name="Get breaking news").click()
+    await eventually(lambda: has_error(page, "permission_denied"), "the permission_denied error")
+    await expect(page.get_by_role("status")).to_contain_text("permission_denied")
+    assert await permission_calls(page) == []
+    await page.screenshot(path=artifact("chromium-demo-denied.png"))
+    await context.close()
+
+
+async def has_error(page: Page, code: str) -> bool:
+    return code in await errors(page)
+
+
+async def test_unsupported_browser_is_reported_and_ios_users_are_told_how(
+    chromium: Browser, demo_site: Site
+) -> None:
+    cases = ((None, "cannot receive web push"), (IPHONE_UA, "Add to Home Screen"))
+    for user_agent, expected in cases:
+        context = await chromium.new_context(user_agent=user_agent)
+        await context.add_init_script(NO_PUSH_JS)
+        page = await context.new_page()
+        await page.goto(demo_site.url + "/")
+        assert await page.evaluate("pushgate.state()") == "unsupported"
+        await expect(page.get_by_role("status")).to_contain_text(expected)
+        await page.get_by_role("button", name="Get breaking news").click()
+        explanation = page.get_by_role("dialog", name="Notifications are not available here")
+        await expect(explanation).to_contain_text(expected)
+        name = "ios" if user_agent else "desktop"
+        await page.screenshot(path=artifact(f"chromium-demo-unsupported-{name}.png"))
+        await explanation.get_by_role("button", name="OK").click()
+        await expect(explanation).to_be_hidden()
+        await context.close()
+
+
+# --- pushes injected into the worker -------------------------------------------------------
+
+
+async def worker_registration(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
+    await page.evaluate(
+        "navigator.serviceWorker.register('/pushgate-sw.js')"
+        ".then(() => navigator.serviceWorker.ready)"
+        ".then(() => true)"
+    )
+    cdp = await context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    await cdp.send("ServiceWorker.enable")
+
+    async def found() -> str | None:
+        ids = [r["registrationId"] for r in registrations if not r["isDeleted"]]
+        return ids[0] if ids else None
+
+    return cdp, await eventually(found, "the worker registration id")
+
+
+async def deliver(cdp: CDPSession, site: Site, registration_id: str, data: str) -> None:
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": site.url + "/", "registrationId": registration_id, "data": data},
+    )
+
+
+async def shown(page: Page) -> list[dict[str, Any]]:
+    return list(
+        await page.evaluate(NOTIFICATIONS_JS.replace("(n) => ({", f"(n) => ({MORE_FIELDS}"))
+    )
+
+
+async def gateway_payload(site: Site, push_service: LocalPushService) -> tuple[str, dict[str, Any]]:
+    """Send a full notification to a simulated subscriber; return (id, decrypted payload)."""
+    browser = push_service.new_browser(site.vapid_public_key)
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{site.gateway.url}/v1/sites/{site.id}/subscriptions",
+            json={"subscription": browser.subscription()},
+            headers={"Origin": site.url},
+        )
+    assert response.status_code == 201, response.text
+    notification_id = await site.send(
+        title="Storms cross the coast",
+        body="Roads closed near the harbour.",
+        url=site.url + "/articles/heatwave.html",
+        icon=site.url + "/icon.png",
+        image=site.url + "/icon.png",
+        badge=site.url + "/badge.png",
+        tag="storm",
+        renotify=True,
+        require_interaction=True,
+        actions=[
+            {
+                "action": "map",
+                "title": "See the map",
+                "url": f"{site.url}/articles/heatwave.html#map",
+            },
+            {"action": "later", "title": "Later"},
+        ],
+        data={"story": 42},
+    )
+    messages = await browser.wait_for(1, timeout=15)
+    return notification_id, messages[0].json()
+
+
+async def test_gateway_payload_renders_in_chromium_and_delivery_is_counted(
+    chromium: Browser, push_service: LocalPushService, demo_site: Site
+) -> None:
+    notification_id, payload = await gateway_payload(demo_site, push_service)
+    assert payload["web_push"] == 8030
+    context = await chromium.new_context()
+    await context.grant_permissions(["notifications"], origin=demo_site.url)
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/articles/heatwave.html")
+    cdp, registration_id = await worker_registration(context, page)
+
+    await deliver(cdp, demo_site, registration_id, json.dumps(payload))
+    notes = await eventually(lambda: shown(page), "the notification")
+    assert len(notes) == 1
+    note = notes[0]
+    url = demo_site.url + "/articles/heatwave.html"
+    assert (note["title"], note["body"], note["tag"]) == (
+        "Storms cross the coast",
+        "Roads closed near the harbour.",
+        "storm",
+    )
+    assert note["icon"] == note["image"] == demo_site.url + "/icon.png"
+    assert note["badge"] == demo_site.url + "/badge.png"
+    assert note["requireInteraction"] is True and note["renotify"] is True
+    assert note["actions"] == [
+        {"action": "map", "title": "See the map"},
+        {"action": "later", "title": "Later"},
+    ]
+    assert note["data"]["url"] == url
+    assert note["data"]["action_urls"] == {"map": url + "#map"}
+    assert note["data"]["data"] == {"story": 42}
+    assert note["data"]["pushgate"]["id"] == notification_id
+
+    # The worker reported `delivered` with the gateway's token, from the site's origin.
+    counts = await eventually(
+        lambda: counted(demo_site, notification_id, "delivered"), "delivered to be counted"
+    )
+    assert counts["delivered"] == 1
+    await page.screenshot(path=artifact("chromium-notification-page.png"))
+
+    # A replayed token counts once; a forged one is refused.
+    events_url = payload["pushgate"]["events_url"]
+    token = payload["pushgate"]["token"]
+    async with httpx.AsyncClient(timeout=10, headers={"Origin": demo_site.url}) as client:
+        replay = await client.post(events_url, json={"token": token, "type": "delivered"})
+        forged = await client.post(
+            events_url, json={"token": token[:-4] + "AAAA", "type": "clicked"}
+        )
+    assert replay.status_code == 409, replay.text
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "invalid_token"
+    counts = await demo_site.counts(notification_id)
+    assert (counts["delivered"], counts["clicked"]) == (1, 0)
+    await context.close()
+
+
+async def counted(site: Site, notification_id: str, kind: str) -> dict[str, int] | None:
+    counts = await site.counts(notification_id)
+    return counts if counts[kind] >= 1 else None
+
+
+async def test_malformed_and_foreign_payloads_show_a_fallback_and_never_break_the_worker(
+    chromium: Browser, demo_site: Site
+) -> None:
+    context = await chromium.new_context()
+    await context.grant_permissions(["notifications"], origin=demo_site.url)
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/")
+    cdp, registration_id = await worker_registration(context, page)
+    forged = {
+        "web_push": 8030,
+        "notification": {"title": "Forged token", "navigate": demo_site.url + "/"},
+        "pushgate": {
+            "id": "x",
+            "token": "forged",
+            "events_url": f"{demo_site.gateway.url}/v1/events",
+        },
+    }
+    cases = [
+        ("not json {", ("127.0.0.1", "not json {")),
+        ("", ("127.0.0.1", "")),
+        (json.dumps(PLAIN), ("Plain", "A plain payload")),
+        (json.dumps(forged), ("Forged token", "")),
+        ("[1,2]", ("127.0.0.1", "[1,2]")),
+    ]
+    for data, _ in cases:
+        await deliver(cdp, demo_site, registration_id, data)
+
+    async def all_shown() -> list[dict[str, Any]] | None:
+        notes = await shown(page)
+        return notes if len(notes) == len(cases) else None
+
+    notes = await eventually(all_shown, f"{len(cases)} notifications")
+    assert sorted((n["title"], n["body"]) for n in notes) == sorted(e for _, e in cases)
+    plain = next(n for n in notes if n["title"] == "Plain")
+    assert plain["data"]["url"] == demo_site.url + "/articles/heatwave.html"
+    await context.close()
