@@ -195,7 +195,7 @@ async def deliver(cdp: CDPSession, site: Site, registration_id: str, data: str) 
 
 async def shown(page: Page) -> list[dict[str, Any]]:
     return list(
-        await page.evaluate(NOTIFICATIONS_JS.replace("(n) => ({", f"(n) => ({MORE_FIELDS}"))
+        await page.evaluate(NOTIFICATIONS_JS.replace("(n) => ({", "(n) => ({" + MORE_FIELDS))
     )
 
 
