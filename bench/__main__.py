@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join([".venv/bin/python", "-m", "bench", *argv])
     text = report.render(outcome.rows, outcome.ceilings, command)
     report.write(text, OUT_DIR / "latest.md")
+    report.write_json(outcome.rows, outcome.ceilings, OUT_DIR / "latest.json")
     return 0
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.ceiling import Ceiling
@@ -127,6 +128,8 @@ def _detail_target(row: Row | None, key: str, limit: float, text: str) -> Target
     values = [d[key] for d in (row.runs_detail if row else []) if d.get(key) is not None]
     if not values or row is None:
         return Target(text, "-", None)
+    if row.wrong:
+        return Target(f"{text} (at {row.size:,})", "void: row is WRONG", False)
     worst = max(values)
     return Target(f"{text} (at {row.size:,})", f"{worst:.0f} ms (worst run)", worst < limit)
 
@@ -173,6 +176,17 @@ def render(rows: Sequence[Row], ceilings: Sequence[Ceiling], command: str) -> st
     lines += ["", "| target (issue #4) | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t.text} | {t.value} | {t.verdict()} |" for t in targets(rows)]
     return "\n".join(lines) + "\n"
+
+
+def write_json(rows: Sequence[Row], ceilings: Sequence[Ceiling], path: Path) -> None:
+    """Every figure behind the table (per-run details included), for scripts and notes."""
+    doc = {
+        "machine": machine(),
+        "ceilings": [asdict(c) for c in ceilings],
+        "rows": [asdict(r) | {"rate": r.rate, "wrong": r.wrong} for r in rows],
+        "targets": [asdict(t) | {"verdict": t.verdict()} for t in targets(rows)],
+    }
+    path.write_text(json.dumps(doc, indent=1, default=str))
 
 
 def write(text: str, path: Path, echo: Callable[[str], None] = print) -> None:
