@@ -51,7 +51,8 @@ class KeySet:
         return ec.derive_private_key(scalar, ec.SECP256R1()), auth
 
 
-def _one_record() -> bytes:
+def one_record() -> bytes:
+    """One subscriber: private scalar, public point, auth secret."""
     key = ec.generate_private_key(ec.SECP256R1())
     scalar = key.private_numbers().private_value.to_bytes(PRIVATE_BYTES, "big")
     public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
@@ -65,7 +66,7 @@ def load_or_make(count: int, out_dir: Path) -> KeySet:
         if path.stat().st_size >= count * RECORD_BYTES:
             with path.open("rb") as fh:
                 return KeySet(fh.read(count * RECORD_BYTES))
-    packed = b"".join(_one_record() for _ in range(count))
+    packed = b"".join(one_record() for _ in range(count))
     tmp = out_dir / f"keys-{count}.bin.tmp"
     tmp.write_bytes(packed)
     tmp.replace(out_dir / f"keys-{count}.bin")

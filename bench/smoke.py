@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.config import OUT_DIR, QUICK_SIZE
+from bench.config import OUT_DIR, PAYLOAD, QUICK_SIZE
+from bench.correctness import check_sample, exact
 from bench.env import ports_free
+from bench.keys import KeySet, one_record
 from bench.suite import Options, run
+from pushgate.webpush.encryption import encrypt
 
 PORT_SPAN = 10  # the sink uses BASE..BASE+3 and BASE+9 (bench.env.sink_ports)
 FIRST_BASE_PORT = 19400
@@ -25,6 +28,18 @@ def free_base_port(start: int = FIRST_BASE_PORT, tries: int = 50) -> int:
         if ports_free(base):
             return base
     raise RuntimeError("no free span of loopback ports for the sink")
+
+
+def wrong_is_caught() -> bool:
+    """The correctness pass itself: a good body passes, a body with one flipped bit fails."""
+    keys = KeySet(b"".join(one_record() for _ in range(2)))
+    p256dh, auth = keys.public_b64(0)
+    good = encrypt(PAYLOAD, p256dh, auth)
+    bad = good[:-1] + bytes([good[-1] ^ 1])
+    passes = check_sample({0: [good], 1: [good]}, [0], keys, exact(PAYLOAD)).ok
+    fails = not check_sample({0: [bad]}, [0], keys, exact(PAYLOAD)).ok
+    missing = not check_sample({}, [0, 1], keys, exact(PAYLOAD)).ok
+    return passes and fails and missing
 
 
 def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, Any]:
@@ -44,6 +59,8 @@ def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, 
         for row in outcome.rows
         if row.wrong or not row.rates
     ]
+    if not wrong_is_caught():
+        problems.append("correctness pass: a corrupted or missing body was not caught")
     missing = set(opts.rows) - {row.key for row in outcome.rows}
     problems += [f"{key}: no row" for key in sorted(missing)]
     return {
