@@ -51,13 +51,17 @@ class Gateway:
 
     @property
     def env(self) -> dict[str, str]:
-        return os.environ | {
-            "PUSHGATE_DATABASE": self.database,
-            "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
-            "PUSHGATE_ALLOWED_PUSH_HOSTS": self.allowed_push_hosts,
-            "PUSHGATE_PORT": str(self.port),
-            "PUSHGATE_LOG_LEVEL": "warning",
-        } | self.extra_env
+        return (
+            os.environ
+            | {
+                "PUSHGATE_DATABASE": self.database,
+                "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
+                "PUSHGATE_ALLOWED_PUSH_HOSTS": self.allowed_push_hosts,
+                "PUSHGATE_PORT": str(self.port),
+                "PUSHGATE_LOG_LEVEL": "warning",
+            }
+            | self.extra_env
+        )
 
     def start(self) -> None:
         self.process = subprocess.Popen(pushgate_command("serve"), env=self.env)
@@ -87,7 +91,9 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def create_site(self, name: str = "news", origins: tuple[str, ...] = (ORIGIN,)) -> dict[str, Any]:
+    def create_site(
+        self, name: str = "news", origins: tuple[str, ...] = (ORIGIN,)
+    ) -> dict[str, Any]:
         args = ["sites", "create", "--name", name, "--json"]
         for origin in origins:
             args += ["--origin", origin]
@@ -191,7 +197,9 @@ async def wait_until_done(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        answer = await client.get(f"/api/v1/notifications/{notification_id}", headers=site.admin_headers)
+        answer = await client.get(
+            f"/api/v1/notifications/{notification_id}", headers=site.admin_headers
+        )
         status = answer.json()
         if status["status"] == "done":
             return status

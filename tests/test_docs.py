@@ -13,8 +13,11 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 
 def _table_rows(heading: str) -> list[list[str]]:
     section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return [[cell.strip() for cell in line.strip("|").split("|")]
-            for line in section.splitlines() if line.startswith("| `")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
 
 
 def test_every_setting_is_in_the_readme_table_with_flag_and_env_var() -> None:

@@ -65,12 +65,16 @@ def create_app(
     push_client: PushClient | None = None,
     deliver: bool = True,
 ) -> Starlette:
-    """Build the app. `store` and `push_client` may be given by tests; `deliver=False` runs no engine."""
+    """Build the app; `store` and `push_client` may be given, `deliver=False` runs no engine."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            the_store = store or await stack.enter_async_context(open_store(settings))
+            the_store = (
+                store
+                if store is not None
+                else await stack.enter_async_context(open_store(settings))
+            )
             engine = None
             if deliver:
                 engine = await _start_engine(stack, settings, the_store, push_client)
@@ -88,8 +92,10 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         *public.routes,
         *admin.routes,
-        *(Mount(f"/{url}", StaticFiles(directory=browser_dir(folder), check_dir=False), name=url)
-          for url, folder in BROWSER_DIRS.items()),
+        *(
+            Mount(f"/{url}", StaticFiles(directory=browser_dir(folder), check_dir=False), name=url)
+            for url, folder in BROWSER_DIRS.items()
+        ),
     ]
     return Starlette(
         routes=routes,

@@ -1,4 +1,4 @@
-"""The `pushgate` command. Every command reads the same settings: flag, PUSHGATE_* variable, default."""
+"""The `pushgate` command. Every command reads the same settings: flag, PUSHGATE_*, default."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def serve(**values: Any) -> None:
         raise click.UsageError(str(exc)) from exc
     from pushgate.server import run_server
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(run_server(settings))
 
 
@@ -95,16 +97,27 @@ def sites() -> None:
 
 def _origin(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or parts.username:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
         raise click.BadParameter(f"{value!r} is not an origin like https://news.example.com")
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 @sites.command("create")
 @click.option("--name", required=True, help="A name for the site (unique).")
-@click.option("--origin", "origins", multiple=True, required=True,
-              help="An origin the snippet runs on, e.g. https://news.example.com (repeatable).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    required=True,
+    help="An origin the snippet runs on, e.g. https://news.example.com (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @settings_options("database", "public_url", "host", "port")
 def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: Any) -> None:
@@ -121,15 +134,25 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
 
     site, api_key = asyncio.run(create())
     if as_json:
-        click.echo(json.dumps({"id": site.id, "api_key": api_key,
-                               "vapid_public_key": site.vapid.public_key, "origins": list(clean)}))
+        click.echo(
+            json.dumps(
+                {
+                    "id": site.id,
+                    "api_key": api_key,
+                    "vapid_public_key": site.vapid.public_key,
+                    "origins": list(clean),
+                }
+            )
+        )
         return
     base = settings.base_url
-    click.echo(f"site id:          {site.id}\napi key:          {api_key}   (shown once: keep it)\n"
-               f"vapid public key: {site.vapid.public_key}\norigins:          {', '.join(clean)}\n\n"
-               f'script tag:\n  <script src="{base}/static/pushgate.js" data-site="{site.id}" async>'
-               f"</script>\nworker file /pushgate-sw.js on your site:\n"
-               f'  importScripts("{base}/sw/pushgate-sw.js");')
+    click.echo(
+        f"site id:          {site.id}\napi key:          {api_key}   (shown once: keep it)\n"
+        f"vapid public key: {site.vapid.public_key}\norigins:          {', '.join(clean)}\n\n"
+        f'script tag:\n  <script src="{base}/static/pushgate.js" data-site="{site.id}" async>'
+        f"</script>\nworker file /pushgate-sw.js on your site:\n"
+        f'  importScripts("{base}/sw/pushgate-sw.js");'
+    )
 
 
 @main.command("push-service")
@@ -143,8 +166,9 @@ def push_service(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--demo-port", default=8081, show_default=True, type=int,
-              help="Port of the demo news site.")
+@click.option(
+    "--demo-port", default=8081, show_default=True, type=int, help="Port of the demo news site."
+)
 @settings_options(*SERVER_SETTINGS)
 def demo(demo_port: int, **values: Any) -> None:
     """Run the gateway together with the demo news site, registered and ready."""
@@ -153,7 +177,9 @@ def demo(demo_port: int, **values: Any) -> None:
         settings = settings.with_overrides(vapid_subject="mailto:demo@pushgate.example")
     from pushgate.demo import run_demo
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     result = run_demo(settings, demo_port=demo_port)
     if asyncio.iscoroutine(result):
         asyncio.run(result)
@@ -165,14 +191,23 @@ def demo(demo_port: int, **values: Any) -> None:
 @click.option("--url", help="Page the notification opens.")
 @click.option("--icon")
 @click.option("--image")
-@click.option("--tag", "tags", multiple=True, help="Audience tag NAME=VALUE (repeatable; all must match).")
+@click.option(
+    "--tag", "tags", multiple=True, help="Audience tag NAME=VALUE (repeatable; all must match)."
+)
 @click.option("--external-id", "external_ids", multiple=True, help="Send to this external user id.")
 @click.option("--ttl", type=int)
 @click.option("--urgency", type=click.Choice(["very-low", "low", "normal", "high"]))
 @click.option("--topic")
 @click.option("--wait/--no-wait", default=False, help="Wait until delivery finishes; print counts.")
-@click.option("--api-key", envvar="PUSHGATE_API_KEY", required=True, help="The site's API key [env PUSHGATE_API_KEY].")
-@click.option("--gateway", envvar="PUSHGATE_GATEWAY", help="Gateway URL (default: the public URL setting).")
+@click.option(
+    "--api-key",
+    envvar="PUSHGATE_API_KEY",
+    required=True,
+    help="The site's API key [env PUSHGATE_API_KEY].",
+)
+@click.option(
+    "--gateway", envvar="PUSHGATE_GATEWAY", help="Gateway URL (default: the public URL setting)."
+)
 @settings_options("public_url", "host", "port")
 def send(**values: Any) -> None:
     """Send a notification to a site's subscribers through the admin API."""

@@ -20,15 +20,21 @@ _CODES = [
     ErrorCode("invalid_json", 400, "The request body is not valid JSON."),
     ErrorCode("invalid_request", 400, "A field is missing, of the wrong type or out of range."),
     ErrorCode("endpoint_not_allowed", 400, "The endpoint is not https on a known push service."),
-    ErrorCode("invalid_key", 400, "p256dh is not an uncompressed P-256 point, or auth is not 16 bytes."),
+    ErrorCode(
+        "invalid_key", 400, "p256dh is not an uncompressed P-256 point, or auth is not 16 bytes."
+    ),
     ErrorCode("invalid_topic", 400, "topic is not 1-32 base64url characters (length not 4n+1)."),
-    ErrorCode("payload_too_large", 400, "The notification payload exceeds 3993 bytes of plaintext."),
+    ErrorCode(
+        "payload_too_large", 400, "The notification payload exceeds 3993 bytes of plaintext."
+    ),
     ErrorCode("unauthorized", 401, "Missing or wrong API key."),
     ErrorCode("origin_not_allowed", 403, "The request's Origin is not one of the site's origins."),
     ErrorCode("invalid_token", 403, "The event token is forged, malformed or for another site."),
     ErrorCode("not_found", 404, "No such site, subscription or notification (for this API key)."),
     ErrorCode("method_not_allowed", 405, "The route does not accept this HTTP method."),
-    ErrorCode("idempotency_conflict", 409, "The Idempotency-Key was used before with another body."),
+    ErrorCode(
+        "idempotency_conflict", 409, "The Idempotency-Key was used before with another body."
+    ),
     ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached."),

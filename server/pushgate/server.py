@@ -26,8 +26,9 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        click.echo(f"{announce} http://{settings.host}:{settings.port} "
-                   f"(public URL {settings.base_url})")
+        click.echo(
+            f"{announce} http://{settings.host}:{settings.port} (public URL {settings.base_url})"
+        )
     await serving
     if not server.started:
         raise SystemExit(1)

@@ -1,4 +1,4 @@
-"""One frozen Settings object: every field has a default, a help text, a flag and a PUSHGATE_* variable.
+"""One frozen Settings object: each field has a default, a help text, a flag and a PUSHGATE_* var.
 
 The CLI builds its options from `SETTINGS_FIELDS`, so flag, environment variable and the README's
 settings table (checked by tests/test_docs.py) can never drift apart.
@@ -96,7 +96,7 @@ def parse_push_hosts(value: str | tuple[str, ...] | list[str] | None) -> tuple[s
 
 
 def validate_vapid_subject(subject: str) -> str:
-    """RFC 8292 §2.1: a mailto: or https: contact. Apple refuses localhost and spaces (BadJwtToken)."""
+    """RFC 8292 §2.1: a mailto: or https: contact; Apple refuses localhost and spaces."""
     what = "Set PUSHGATE_VAPID_SUBJECT (or --vapid-subject) to a mailto: or https: URL"
     if not subject:
         raise SettingsError(f"{what}, e.g. mailto:ops@example.com.")
@@ -114,6 +114,10 @@ def validate_vapid_subject(subject: str) -> str:
             raise SettingsError(f"{what}; {subject!r} has no host.")
     else:
         raise SettingsError(f"{what}; {subject!r} is neither.")
-    if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(".localhost"):
-        raise SettingsError(f"{what} whose host is not localhost (Apple refuses it); got {subject!r}.")
+    if host.lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(
+        ".localhost"
+    ):
+        raise SettingsError(
+            f"{what} whose host is not localhost (Apple refuses it); got {subject!r}."
+        )
     return subject

@@ -16,9 +16,17 @@ VALID_AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
 FCM = "https://fcm.googleapis.com/fcm/send/abc123"
 
 
-def body(endpoint: str = FCM, p256dh: str = VALID_P256DH, auth: str = VALID_AUTH, **extra: Any) -> dict[str, Any]:
-    return {"subscription": {"endpoint": endpoint, "expirationTime": None,
-                             "keys": {"p256dh": p256dh, "auth": auth}}, **extra}
+def body(
+    endpoint: str = FCM, p256dh: str = VALID_P256DH, auth: str = VALID_AUTH, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "subscription": {
+            "endpoint": endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": p256dh, "auth": auth},
+        },
+        **extra,
+    }
 
 
 async def stored(client: httpx.AsyncClient, site: Site) -> list[dict[str, Any]]:
@@ -29,18 +37,29 @@ async def stored(client: httpx.AsyncClient, site: Site) -> list[dict[str, Any]]:
 async def test_subscribe_new_endpoint_is_201_and_again_is_200_with_same_id(
     site: Site, client: httpx.AsyncClient
 ) -> None:
-    extra = {"timezone": "Europe/Paris", "language": "fr-FR", "tags": {"topic": "sports"},
-             "external_id": "user-7"}
-    first = await client.post(site.subscriptions_url, json=body(**extra), headers={"Origin": ORIGIN})
-    again = await client.post(site.subscriptions_url, json=body(tags={"topic": "tech"}),
-                              headers={"Origin": ORIGIN})
+    extra = {
+        "timezone": "Europe/Paris",
+        "language": "fr-FR",
+        "tags": {"topic": "sports"},
+        "external_id": "user-7",
+    }
+    first = await client.post(
+        site.subscriptions_url, json=body(**extra), headers={"Origin": ORIGIN}
+    )
+    again = await client.post(
+        site.subscriptions_url, json=body(tags={"topic": "tech"}), headers={"Origin": ORIGIN}
+    )
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert first.headers["access-control-allow-origin"] == ORIGIN
     [item] = await stored(client, site)
     assert item["id"] == first.json()["id"] and item["endpoint"] == FCM
     assert item["tags"] == {"topic": "tech"}  # tags given replace the stored ones
-    assert (item["timezone"], item["language"], item["external_id"]) == ("Europe/Paris", "fr-FR", "user-7")
+    assert (item["timezone"], item["language"], item["external_id"]) == (
+        "Europe/Paris",
+        "fr-FR",
+        "user-7",
+    )
 
 
 REFUSED = [
@@ -65,7 +84,9 @@ REFUSED = [
 async def test_subscribe_refuses_endpoints_off_the_allowlist(
     site: Site, client: httpx.AsyncClient, endpoint: str, code: str
 ) -> None:
-    answer = await client.post(site.subscriptions_url, json=body(endpoint), headers={"Origin": ORIGIN})
+    answer = await client.post(
+        site.subscriptions_url, json=body(endpoint), headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == code
     assert await stored(client, site) == []
@@ -83,15 +104,20 @@ async def test_subscribe_refuses_endpoints_off_the_allowlist(
 async def test_subscribe_accepts_the_known_push_services(
     site: Site, client: httpx.AsyncClient, endpoint: str
 ) -> None:
-    answer = await client.post(site.subscriptions_url, json=body(endpoint), headers={"Origin": ORIGIN})
+    answer = await client.post(
+        site.subscriptions_url, json=body(endpoint), headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 201, answer.text
 
 
 async def test_subscribe_accepts_plain_http_on_an_allowed_extra_host(
     site: Site, client: httpx.AsyncClient
 ) -> None:
-    answer = await client.post(site.subscriptions_url, json=body(f"http://{UNUSED_PUSH_HOST}/push/a"),
-                               headers={"Origin": ORIGIN})
+    answer = await client.post(
+        site.subscriptions_url,
+        json=body(f"http://{UNUSED_PUSH_HOST}/push/a"),
+        headers={"Origin": ORIGIN},
+    )
     assert answer.status_code == 201
 
 
@@ -116,7 +142,9 @@ async def test_subscribe_accepts_plain_http_on_an_allowed_extra_host(
 async def test_subscribe_refuses_bad_fields(
     site: Site, client: httpx.AsyncClient, request_body: Any, code: str
 ) -> None:
-    answer = await client.post(site.subscriptions_url, json=request_body, headers={"Origin": ORIGIN})
+    answer = await client.post(
+        site.subscriptions_url, json=request_body, headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert (error["code"], error["status"]) == (code, 400)
@@ -124,8 +152,11 @@ async def test_subscribe_refuses_bad_fields(
 
 
 async def test_subscribe_invalid_json_is_400(site: Site, client: httpx.AsyncClient) -> None:
-    answer = await client.post(site.subscriptions_url, content=b"{not json",
-                               headers={"Origin": ORIGIN, "Content-Type": "application/json"})
+    answer = await client.post(
+        site.subscriptions_url,
+        content=b"{not json",
+        headers={"Origin": ORIGIN, "Content-Type": "application/json"},
+    )
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
 
 
@@ -133,28 +164,42 @@ async def test_subscribe_body_over_the_limit_is_413(site: Site, client: httpx.As
     huge = body(external_id="x" * 20_000)
     answer = await client.post(site.subscriptions_url, json=huge, headers={"Origin": ORIGIN})
     assert answer.status_code == 413
-    assert answer.json()["error"] == {"code": "body_too_large", "status": 413,
-                                      "message": answer.json()["error"]["message"]}
+    assert answer.json()["error"] == {
+        "code": "body_too_large",
+        "status": 413,
+        "message": answer.json()["error"]["message"],
+    }
     assert await stored(client, site) == []
 
 
 async def test_subscribe_from_a_foreign_origin_is_403_without_cors(
     site: Site, client: httpx.AsyncClient
 ) -> None:
-    answer = await client.post(site.subscriptions_url, json=body(), headers={"Origin": "https://evil.example"})
+    answer = await client.post(
+        site.subscriptions_url, json=body(), headers={"Origin": "https://evil.example"}
+    )
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "origin_not_allowed"
     assert "access-control-allow-origin" not in answer.headers
-    preflight = await client.options(site.subscriptions_url, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = await client.options(
+        site.subscriptions_url,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status_code == 403
     assert await stored(client, site) == []
 
 
-async def test_preflight_from_the_site_allows_content_type(site: Site, client: httpx.AsyncClient) -> None:
-    answer = await client.options(site.subscriptions_url, headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+async def test_preflight_from_the_site_allows_content_type(
+    site: Site, client: httpx.AsyncClient
+) -> None:
+    answer = await client.options(
+        site.subscriptions_url,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert answer.status_code == 204
     assert answer.headers["access-control-allow-origin"] == ORIGIN
     assert "content-type" in answer.headers["access-control-allow-headers"]
@@ -162,14 +207,17 @@ async def test_preflight_from_the_site_allows_content_type(site: Site, client: h
 
 
 async def test_subscribe_to_unknown_site_is_404(site: Site, client: httpx.AsyncClient) -> None:
-    answer = await client.post("/v1/sites/nosuchsite/subscriptions", json=body(), headers={"Origin": ORIGIN})
+    answer = await client.post(
+        "/v1/sites/nosuchsite/subscriptions", json=body(), headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
 
 
 async def test_unsubscribe_removes_the_endpoint(site: Site, client: httpx.AsyncClient) -> None:
     await client.post(site.subscriptions_url, json=body(), headers={"Origin": ORIGIN})
-    answer = await client.request("DELETE", site.subscriptions_url, json={"endpoint": FCM},
-                                  headers={"Origin": ORIGIN})
+    answer = await client.request(
+        "DELETE", site.subscriptions_url, json={"endpoint": FCM}, headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 204
     assert await stored(client, site) == []
 
@@ -177,15 +225,22 @@ async def test_unsubscribe_removes_the_endpoint(site: Site, client: httpx.AsyncC
 async def test_resubscribe_with_old_endpoint_keeps_the_subscriber_id(
     site: Site, client: httpx.AsyncClient
 ) -> None:
-    first = await client.post(site.subscriptions_url, json=body(tags={"a": "1"}), headers={"Origin": ORIGIN})
-    moved = await client.post(site.subscriptions_url, json=body(FCM + "-new", old_endpoint=FCM),
-                              headers={"Origin": ORIGIN})
+    first = await client.post(
+        site.subscriptions_url, json=body(tags={"a": "1"}), headers={"Origin": ORIGIN}
+    )
+    moved = await client.post(
+        site.subscriptions_url,
+        json=body(FCM + "-new", old_endpoint=FCM),
+        headers={"Origin": ORIGIN},
+    )
     assert moved.status_code == 200 and moved.json()["id"] == first.json()["id"]
     [item] = await stored(client, site)
     assert item["endpoint"] == FCM + "-new" and item["tags"] == {"a": "1"}
 
 
-async def test_site_config_gives_the_vapid_key_and_cors(site: Site, client: httpx.AsyncClient) -> None:
+async def test_site_config_gives_the_vapid_key_and_cors(
+    site: Site, client: httpx.AsyncClient
+) -> None:
     answer = await client.get(f"/v1/sites/{site.id}/config", headers={"Origin": ORIGIN})
     assert answer.status_code == 200
     assert answer.json()["vapid_public_key"] == site.vapid_public_key

@@ -38,8 +38,14 @@ async def test_broadcast_to_1000_browsers_each_decrypts_exactly_one_message(
     status = await wait_until_done(client, site, notification_id)
 
     assert status["counts"] == {
-        "targeted": BROWSERS, "accepted": BROWSERS, "failed": 0, "gone": 0, "pending": 0,
-        "delivered": 0, "clicked": 0, "dismissed": 0,
+        "targeted": BROWSERS,
+        "accepted": BROWSERS,
+        "failed": 0,
+        "gone": 0,
+        "pending": 0,
+        "delivered": 0,
+        "clicked": 0,
+        "dismissed": 0,
     }
     assert [len(b.messages) for b in browsers] == [1] * BROWSERS
     tokens = set()
@@ -49,9 +55,16 @@ async def test_broadcast_to_1000_browsers_each_decrypts_exactly_one_message(
         payload = message.json()
         assert payload["web_push"] == 8030
         assert payload["notification"] | {"timestamp": 0} == {
-            "title": sent["title"], "body": sent["body"], "navigate": sent["url"],
-            "icon": sent["icon"], "tag": "breaking", "data": {"article": 42}, "timestamp": 0,
-            "actions": [{"action": "read", "title": "Read", "navigate": "https://news.example/read"}],
+            "title": sent["title"],
+            "body": sent["body"],
+            "navigate": sent["url"],
+            "icon": sent["icon"],
+            "tag": "breaking",
+            "data": {"article": 42},
+            "timestamp": 0,
+            "actions": [
+                {"action": "read", "title": "Read", "navigate": "https://news.example/read"}
+            ],
         }
         assert payload["pushgate"]["id"] == notification_id
         assert payload["pushgate"]["events_url"] == f"{site.gateway.base_url}/v1/events"
@@ -71,7 +84,9 @@ async def test_vapid_token_is_signed_once_per_push_service_not_per_message(
 ) -> None:
     browsers = [push_service.new_browser() for _ in range(50)]
     await subscribe_all(client, site, browsers)
-    answer = await client.post("/api/v1/notifications", json={"title": "t"}, headers=site.admin_headers)
+    answer = await client.post(
+        "/api/v1/notifications", json={"title": "t"}, headers=site.admin_headers
+    )
     await wait_until_done(client, site, answer.json()["id"])
     authorizations = Counter(m.headers["Authorization"] for m in push_service.received)
     assert len(authorizations) == 1 and sum(authorizations.values()) == 50
@@ -102,7 +117,8 @@ async def test_audience_by_external_ids_and_subscription_ids(
     (carol_id,) = await subscribe_all(client, site, [carol])
     for audience in ({"external_ids": ["alice", "nobody"]}, {"subscription_ids": [carol_id]}):
         answer = await client.post(
-            "/api/v1/notifications", json={"title": "Your cart", "audience": audience},
+            "/api/v1/notifications",
+            json={"title": "Your cart", "audience": audience},
             headers=site.admin_headers,
         )
         status = await wait_until_done(client, site, answer.json()["id"])
@@ -114,7 +130,9 @@ async def test_subscribe_during_broadcast_is_not_blocked(
     push_service: LocalPushService, site: Site, client: httpx.AsyncClient
 ) -> None:
     await subscribe_all(client, site, [push_service.new_browser() for _ in range(300)])
-    answer = await client.post("/api/v1/notifications", json={"title": "t"}, headers=site.admin_headers)
+    answer = await client.post(
+        "/api/v1/notifications", json={"title": "t"}, headers=site.admin_headers
+    )
     late = [push_service.new_browser() for _ in range(20)]
     await asyncio.wait_for(subscribe_all(client, site, late), timeout=10)
     status = await wait_until_done(client, site, answer.json()["id"])

@@ -128,9 +128,7 @@ async def test_gateway_killed_mid_broadcast_resumes_without_resending_accepted(
     push_service: LocalPushService, gateway_factory
 ) -> None:
     # A slow push service and few connections stretch the broadcast over several seconds.
-    gateway: Gateway = gateway_factory(
-        push_service.host_port, PUSHGATE_MAX_IN_FLIGHT_PER_HOST="10"
-    )
+    gateway: Gateway = gateway_factory(push_service.host_port, PUSHGATE_MAX_IN_FLIGHT_PER_HOST="10")
     created = gateway.create_site()
     site = Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
     client = httpx.AsyncClient(base_url=gateway.base_url, timeout=30)

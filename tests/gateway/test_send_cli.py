@@ -19,11 +19,23 @@ async def test_send_command_reaches_the_tagged_audience_and_waits_for_counts(
     await subscribe_all(client, site, [sports], tags={"topic": "sports"})
     await subscribe_all(client, site, [tech], tags={"topic": "tech"})
     process = await asyncio.create_subprocess_exec(
-        *pushgate_command("send", "--title", "Goal!", "--body", "1-0", "--url",
-                          "https://news.example/live", "--tag", "topic=sports", "--wait",
-                          "--gateway", site.gateway.base_url),
+        *pushgate_command(
+            "send",
+            "--title",
+            "Goal!",
+            "--body",
+            "1-0",
+            "--url",
+            "https://news.example/live",
+            "--tag",
+            "topic=sports",
+            "--wait",
+            "--gateway",
+            site.gateway.base_url,
+        ),
         env=os.environ | {"PUSHGATE_API_KEY": site.api_key},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
@@ -31,15 +43,20 @@ async def test_send_command_reaches_the_tagged_audience_and_waits_for_counts(
     assert created["status"] == "queued" and counts["accepted"] == counts["targeted"] == 1
     payload = sports.messages[0].json()["notification"]
     assert (payload["title"], payload["body"], payload["navigate"]) == (
-        "Goal!", "1-0", "https://news.example/live")
+        "Goal!",
+        "1-0",
+        "https://news.example/live",
+    )
     assert tech.messages == []
 
 
 async def test_send_command_with_a_wrong_key_fails_with_the_error(site: Site) -> None:
     process = await asyncio.create_subprocess_exec(
-        *pushgate_command("send", "--title", "x", "--gateway", site.gateway.base_url,
-                          "--api-key", "pgk_wrong"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *pushgate_command(
+            "send", "--title", "x", "--gateway", site.gateway.base_url, "--api-key", "pgk_wrong"
+        ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1 and b"unauthorized" in stderr

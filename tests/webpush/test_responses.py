@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -8,17 +8,29 @@ from pushgate.webpush.responses import Verdict, backoff_delay, classify, parse_r
 
 @pytest.mark.parametrize(
     ("status", "verdict"),
-    [(201, Verdict.ACCEPTED), (202, Verdict.ACCEPTED), (404, Verdict.GONE), (410, Verdict.GONE),
-     (429, Verdict.RETRY), (503, Verdict.RETRY), (406, Verdict.RETRY), (500, Verdict.RETRY),
-     (502, Verdict.RETRY), (0, Verdict.RETRY), (400, Verdict.FAILED), (401, Verdict.FAILED),
-     (403, Verdict.FAILED), (413, Verdict.FAILED)],
+    [
+        (201, Verdict.ACCEPTED),
+        (202, Verdict.ACCEPTED),
+        (404, Verdict.GONE),
+        (410, Verdict.GONE),
+        (429, Verdict.RETRY),
+        (503, Verdict.RETRY),
+        (406, Verdict.RETRY),
+        (500, Verdict.RETRY),
+        (502, Verdict.RETRY),
+        (0, Verdict.RETRY),
+        (400, Verdict.FAILED),
+        (401, Verdict.FAILED),
+        (403, Verdict.FAILED),
+        (413, Verdict.FAILED),
+    ],
 )
 def test_classify_maps_each_push_service_answer(status, verdict):
     assert classify(status, None).verdict is verdict
 
 
 def test_retry_after_seconds_and_http_date():
-    now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert parse_retry_after("120", now) == 120
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
     assert parse_retry_after("garbage", now) is None

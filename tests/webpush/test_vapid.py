@@ -24,8 +24,11 @@ def test_authorization_header_is_signed_with_the_sites_key_and_right_claims():
     header = signer.authorization("https://fcm.googleapis.com/fcm/send/abc?x=1")
     claims, key = _claims(header)
     assert key == keys.public_key
-    assert claims == {"aud": "https://fcm.googleapis.com", "sub": "mailto:ops@news.example",
-                      "exp": int(now) + TOKEN_LIFETIME_SECONDS}
+    assert claims == {
+        "aud": "https://fcm.googleapis.com",
+        "sub": "mailto:ops@news.example",
+        "exp": int(now) + TOKEN_LIFETIME_SECONDS,
+    }
     assert TOKEN_LIFETIME_SECONDS <= 12 * 3600
     assert Vapid02.verify(header)
 

@@ -60,9 +60,7 @@ async def create_notification(request: Request) -> Response:
         ) from exc
     if created and ctx.engine is not None:
         ctx.engine.wake()
-    return json_response(
-        {"id": notification.id, "status": notification.status}, 202
-    )
+    return json_response({"id": notification.id, "status": notification.status}, 202)
 
 
 async def get_notification(request: Request) -> Response:

@@ -96,7 +96,9 @@ def _ttl(data: dict[str, Any]) -> int:
     return ttl
 
 
-def notification_request(body: Any, idempotency_key: str | None, events_url: str) -> NewNotification:
+def notification_request(
+    body: Any, idempotency_key: str | None, events_url: str
+) -> NewNotification:
     data = require_object(body, "body")
     notification = _notification_member(data)
     urgency = data.get("urgency")

@@ -30,7 +30,9 @@ def cors_headers(origin: str, methods: str) -> dict[str, str]:
     }
 
 
-async def _site_and_origin(request: Request, *, require_origin: bool) -> tuple[Site, dict[str, str]]:
+async def _site_and_origin(
+    request: Request, *, require_origin: bool
+) -> tuple[Site, dict[str, str]]:
     site = await context(request).store.get_site(request.path_params["site_id"])
     if site is None:
         raise ApiError("not_found", "no such site")
@@ -55,8 +57,12 @@ async def site_config(request: Request) -> Response:
         {
             "site_id": site.id,
             "vapid_public_key": site.vapid.public_key,
-            "prompt": {"text": site.prompt_text, "accept": "Allow", "dismiss": "Not now",
-                       "snooze_days": 7},
+            "prompt": {
+                "text": site.prompt_text,
+                "accept": "Allow",
+                "dismiss": "Not now",
+                "snooze_days": 7,
+            },
             "subscriptions_url": f"{base}/v1/sites/{site.id}/subscriptions",
             "events_url": f"{base}/v1/events",
         },
@@ -65,8 +71,12 @@ async def site_config(request: Request) -> Response:
 
 
 def _browser_family(user_agent: str) -> str | None:
-    for marker, family in (("Edg/", "edge"), ("Firefox/", "firefox"), ("Chrome/", "chrome"),
-                           ("Safari/", "safari")):
+    for marker, family in (
+        ("Edg/", "edge"),
+        ("Firefox/", "firefox"),
+        ("Chrome/", "chrome"),
+        ("Safari/", "safari"),
+    ):
         if marker in user_agent:
             return family
     return None

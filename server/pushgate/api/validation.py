@@ -85,7 +85,9 @@ def subscription_request(
     except EndpointRejected as exc:
         raise ApiError("endpoint_not_allowed", f"subscription.endpoint: {exc}") from exc
     expiration = sub.get("expirationTime")
-    if expiration is not None and (isinstance(expiration, bool) or not isinstance(expiration, int | float)):
+    if expiration is not None and (
+        isinstance(expiration, bool) or not isinstance(expiration, int | float)
+    ):
         raise invalid("subscription.expirationTime must be null or a number")
     keys = require_object(sub.get("keys"), "subscription.keys")
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
@@ -132,7 +134,7 @@ def audience_of(value: Any) -> Audience:
     data = require_object(value, "audience")
     if len(data) != 1:
         raise invalid("audience takes exactly one of all, tags, external_ids, subscription_ids")
-    (kind, selector), = data.items()
+    ((kind, selector),) = data.items()
     if kind == "all":
         if selector is not True:
             raise invalid("audience.all must be true")
@@ -149,5 +151,8 @@ def audience_of(value: Any) -> Audience:
             or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_LENGTH for i in selector)
         ):
             raise invalid(f"audience.{kind} must be a list of 1-{MAX_AUDIENCE_IDS} strings")
-        return Audience(**{kind: tuple(selector)})
+        ids = tuple(selector)
+        return (
+            Audience(external_ids=ids) if kind == "external_ids" else Audience(subscription_ids=ids)
+        )
     raise invalid(f"unknown audience {kind!r}; use all, tags, external_ids or subscription_ids")

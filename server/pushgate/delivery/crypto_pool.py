@@ -69,7 +69,9 @@ class Encryptor:
 
     async def warm_up(self) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._pool, _warm_up) for _ in range(self.workers)))
+        await asyncio.gather(
+            *(loop.run_in_executor(self._pool, _warm_up) for _ in range(self.workers))
+        )
 
     async def encrypt(
         self,

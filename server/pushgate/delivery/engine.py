@@ -81,12 +81,18 @@ class DeliveryEngine:
                     if notification.key not in self._running:
                         task = asyncio.create_task(self._deliver_logged(notification))
                         self._running[notification.key] = task
-                        task.add_done_callback(lambda _t, k=notification.key: self._running.pop(k))
+                        task.add_done_callback(self._forget(notification.key))
             except Exception:
                 log.exception("delivery: could not read active notifications")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
+
+    def _forget(self, key: int) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_task: asyncio.Task[None]) -> None:
+            self._running.pop(key, None)
+
+        return forget
 
     async def _deliver_logged(self, notification: Notification) -> None:
         try:
@@ -94,8 +100,9 @@ class DeliveryEngine:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("delivery of notification %s stopped; it resumes at the next poll",
-                          notification.id)
+            log.exception(
+                "delivery of notification %s stopped; it resumes at the next poll", notification.id
+            )
             await asyncio.sleep(POLL_SECONDS)
 
     async def signer_for(self, site_id: str) -> VapidSigner:
@@ -104,7 +111,9 @@ class DeliveryEngine:
             site: Site | None = await self._store.get_site(site_id)
             if site is None:
                 raise LookupError(f"site {site_id} is gone")
-            signer = self._signers[site_id] = VapidSigner(site.vapid, self._subject, clock=self._clock)
+            signer = self._signers[site_id] = VapidSigner(
+                site.vapid, self._subject, clock=self._clock
+            )
         return signer
 
 
@@ -117,9 +126,9 @@ class NotificationRun:
         self.template = build_template(notification.payload, notification.id, engine._events_url)
         self.in_flight: set[int] = set()
         self.settled = asyncio.Event()
-        self.batches: asyncio.Queue[tuple[list[DeliveryTarget], asyncio.Future[list[bytes | None]]] | None] = (
-            asyncio.Queue(maxsize=ENCRYPTED_BATCHES_AHEAD)
-        )
+        self.batches: asyncio.Queue[
+            tuple[list[DeliveryTarget], asyncio.Future[list[bytes | None]]] | None
+        ] = asyncio.Queue(maxsize=ENCRYPTED_BATCHES_AHEAD)
 
     async def run(self) -> None:
         self.signer = await self.e.signer_for(self.n.site_id)
@@ -140,7 +149,9 @@ class NotificationRun:
             now = self.e._clock()
             if now >= self.n.expires_at:
                 await self._drain()
-                await store.expire_pending(self.n.key, "TTL ran out before the push service accepted")
+                await store.expire_pending(
+                    self.n.key, "TTL ran out before the push service accepted"
+                )
                 return
             batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
             if not batch and not expanded:
@@ -184,8 +195,12 @@ class NotificationRun:
                 outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
             else:
                 request = PushRequest(
-                    target.endpoint, body, self.signer.authorization(target.endpoint),
-                    self.n.ttl, self.n.urgency, self.n.topic,
+                    target.endpoint,
+                    body,
+                    self.signer.authorization(target.endpoint),
+                    self.n.ttl,
+                    self.n.urgency,
+                    self.n.topic,
                 )
                 outcome = await self.e._client.send(request, attempt=target.attempts)
         finally:
@@ -201,7 +216,9 @@ class NotificationRun:
                 return DeliveryResult(*keys, "pending", outcome.status, outcome.reason, retry_at)
             return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
         if outcome.verdict is Verdict.FAILED and outcome.status in (401, 403):
-            log.warning("push service refused VAPID for notification %s: %s", self.n.id, outcome.reason)
+            log.warning(
+                "push service refused VAPID for notification %s: %s", self.n.id, outcome.reason
+            )
         return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)
 
     def _on_written(self, result: DeliveryResult) -> None:

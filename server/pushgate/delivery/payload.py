@@ -30,7 +30,9 @@ class PayloadTemplate:
         return self.prefix + token.encode("ascii") + self.suffix
 
 
-def build_template(notification: dict[str, Any], notification_id: str, events_url: str) -> PayloadTemplate:
+def build_template(
+    notification: dict[str, Any], notification_id: str, events_url: str
+) -> PayloadTemplate:
     document = {
         "web_push": DECLARATIVE_WEB_PUSH_MAGIC,
         "notification": notification,

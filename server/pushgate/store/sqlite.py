@@ -113,8 +113,15 @@ class SQLiteStore:
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (site_id, name, json.dumps(list(origins)), keys.private_key, keys.public_key,
-                 site.prompt_text, now),
+                (
+                    site_id,
+                    name,
+                    json.dumps(list(origins)),
+                    keys.private_key,
+                    keys.public_key,
+                    site.prompt_text,
+                    now,
+                ),
             )
             await db.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?)", (hash_api_key(api_key), site_id, now)
@@ -148,7 +155,8 @@ class SQLiteStore:
         if self._secret is None:
             async with self._transaction() as db:
                 await db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('event_secret', ?)", (secrets.token_bytes(32),)
+                    "INSERT OR IGNORE INTO meta VALUES ('event_secret', ?)",
+                    (secrets.token_bytes(32),),
                 )
                 async with db.execute("SELECT value FROM meta WHERE key = 'event_secret'") as cur:
                     row = await cur.fetchone()
@@ -171,8 +179,20 @@ class SQLiteStore:
                     "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
                     "language, tags, external_id, browser, created_at, last_seen_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (uuid.uuid4().hex, site_id, sub.endpoint, sub.p256dh, sub.auth, sub.timezone,
-                     sub.language, json.dumps(sub.tags or {}), sub.external_id, sub.browser, now, now),
+                    (
+                        uuid.uuid4().hex,
+                        site_id,
+                        sub.endpoint,
+                        sub.p256dh,
+                        sub.auth,
+                        sub.timezone,
+                        sub.language,
+                        json.dumps(sub.tags or {}),
+                        sub.external_id,
+                        sub.browser,
+                        now,
+                        now,
+                    ),
                 )
             else:
                 await db.execute(
@@ -180,9 +200,18 @@ class SQLiteStore:
                     "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
                     "tags = COALESCE(?, tags), external_id = COALESCE(?, external_id), "
                     "browser = COALESCE(?, browser), last_seen_at = ? WHERE key = ?",
-                    (sub.endpoint, sub.p256dh, sub.auth, sub.timezone, sub.language,
-                     None if sub.tags is None else json.dumps(sub.tags), sub.external_id,
-                     sub.browser, now, existing),
+                    (
+                        sub.endpoint,
+                        sub.p256dh,
+                        sub.auth,
+                        sub.timezone,
+                        sub.language,
+                        None if sub.tags is None else json.dumps(sub.tags),
+                        sub.external_id,
+                        sub.browser,
+                        now,
+                        existing,
+                    ),
                 )
             async with db.execute(
                 f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND endpoint = ?",
@@ -193,17 +222,30 @@ class SQLiteStore:
         return _subscription(row), existing is None
 
     async def add_subscriptions_bulk(self, site_id: str, subs: Sequence[NewSubscription]) -> int:
-        """Insert many new subscriptions at once (imports, benchmarks); existing endpoints are kept."""
+        """Insert many new subscriptions at once (imports, benchmarks); known endpoints are kept."""
         now = time.time()
         rows = [
-            (uuid.uuid4().hex, site_id, s.endpoint, s.p256dh, s.auth, s.timezone, s.language,
-             json.dumps(s.tags or {}), s.external_id, s.browser, now, now)
+            (
+                uuid.uuid4().hex,
+                site_id,
+                s.endpoint,
+                s.p256dh,
+                s.auth,
+                s.timezone,
+                s.language,
+                json.dumps(s.tags or {}),
+                s.external_id,
+                s.browser,
+                now,
+                now,
+            )
             for s in subs
         ]
         async with self._transaction() as db:
             before = db.total_changes
             await db.executemany(
-                "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone,"
+                "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, "
+                "timezone,"
                 " language, tags, external_id, browser, created_at, last_seen_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
@@ -257,8 +299,18 @@ class SQLiteStore:
             await db.execute(
                 "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
                 "idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (public_id, site_id, json.dumps(new.payload), json.dumps(new.audience.to_json()),
-                 new.ttl, new.urgency, new.topic, new.idempotency_key, new.request_hash, time.time()),
+                (
+                    public_id,
+                    site_id,
+                    json.dumps(new.payload),
+                    json.dumps(new.audience.to_json()),
+                    new.ttl,
+                    new.urgency,
+                    new.topic,
+                    new.idempotency_key,
+                    new.request_hash,
+                    time.time(),
+                ),
             )
             async with db.execute(
                 f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?", (public_id,)
@@ -311,8 +363,12 @@ class SQLiteStore:
             await db.execute(
                 "UPDATE notifications SET cursor = ?, targeted = targeted + ?, expanded = ?, "
                 "status = 'sending' WHERE key = ?",
-                (rows[-1]["key"] if rows else state["cursor"], len(rows), len(rows) < limit,
-                 notification.key),
+                (
+                    rows[-1]["key"] if rows else state["cursor"],
+                    len(rows),
+                    len(rows) < limit,
+                    notification.key,
+                ),
             )
         return [
             DeliveryTarget(notification.key, r["key"], r["endpoint"], r["p256dh"], r["auth"], 0)
@@ -333,12 +389,20 @@ class SQLiteStore:
         vanished = [r["subscription_key"] for r in rows if r["endpoint"] is None]
         if vanished:  # unsubscribed or gone through another notification meanwhile
             await self.record_results(
-                [DeliveryResult(notification_key, k, "gone", 0, "subscription removed")
-                 for k in vanished]
+                [
+                    DeliveryResult(notification_key, k, "gone", 0, "subscription removed")
+                    for k in vanished
+                ]
             )
         return [
-            DeliveryTarget(notification_key, r["subscription_key"], r["endpoint"], r["p256dh"],
-                           r["auth"], r["attempts"])
+            DeliveryTarget(
+                notification_key,
+                r["subscription_key"],
+                r["endpoint"],
+                r["p256dh"],
+                r["auth"],
+                r["attempts"],
+            )
             for r in rows
             if r["endpoint"] is not None and r["subscription_key"] not in skip
         ][:limit]
@@ -372,8 +436,17 @@ class SQLiteStore:
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, "
                 "reason = ?, next_attempt_at = ? "
                 "WHERE notification_key = ? AND subscription_key = ? AND state = 'pending'",
-                [(r.state, r.status, r.reason or None, r.next_attempt_at, r.notification_key,
-                  r.subscription_key) for r in results],
+                [
+                    (
+                        r.state,
+                        r.status,
+                        r.reason or None,
+                        r.next_attempt_at,
+                        r.notification_key,
+                        r.subscription_key,
+                    )
+                    for r in results
+                ],
             )
             for key, counts in counters.items():
                 await db.execute(
@@ -405,7 +478,9 @@ class SQLiteStore:
 
     # --- events ------------------------------------------------------------------------
 
-    async def delivery_ref(self, notification_key: int, subscription_key: int) -> DeliveryRef | None:
+    async def delivery_ref(
+        self, notification_key: int, subscription_key: int
+    ) -> DeliveryRef | None:
         row = await self._one(
             "SELECT n.site_id FROM deliveries d JOIN notifications n ON n.key = d.notification_key "
             "WHERE d.notification_key = ? AND d.subscription_key = ?",
@@ -429,8 +504,9 @@ class SQLiteStore:
             return True
 
 
-_SITE_COLUMNS = "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, " \
-    "sites.created_at"
+_SITE_COLUMNS = (
+    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at"
+)
 _SUB_COLUMNS = (
     "id, site_id, endpoint, p256dh, auth, timezone, language, tags, external_id, browser, "
     "created_at, last_seen_at"
@@ -448,22 +524,46 @@ def _site(row: aiosqlite.Row) -> Site:
 
 def _subscription(row: aiosqlite.Row) -> Subscription:
     return Subscription(
-        row["id"], row["site_id"], row["endpoint"], row["p256dh"], row["auth"], row["timezone"],
-        row["language"], json.loads(row["tags"]), row["external_id"], row["browser"],
-        row["created_at"], row["last_seen_at"],
+        row["id"],
+        row["site_id"],
+        row["endpoint"],
+        row["p256dh"],
+        row["auth"],
+        row["timezone"],
+        row["language"],
+        json.loads(row["tags"]),
+        row["external_id"],
+        row["browser"],
+        row["created_at"],
+        row["last_seen_at"],
     )
 
 
 def _notification(row: aiosqlite.Row) -> Notification:
     counts = Counts(
-        row["targeted"], row["accepted"], row["failed"], row["gone"], row["delivered"],
-        row["clicked"], row["dismissed"],
+        row["targeted"],
+        row["accepted"],
+        row["failed"],
+        row["gone"],
+        row["delivered"],
+        row["clicked"],
+        row["dismissed"],
     )
     return Notification(
-        row["id"], row["key"], row["site_id"], json.loads(row["payload"]),
-        Audience.from_json(json.loads(row["audience"])), row["ttl"], row["urgency"], row["topic"],
-        row["idempotency_key"], row["request_hash"], row["status"], row["created_at"],
-        bool(row["expanded"]), counts,
+        row["id"],
+        row["key"],
+        row["site_id"],
+        json.loads(row["payload"]),
+        Audience.from_json(json.loads(row["audience"])),
+        row["ttl"],
+        row["urgency"],
+        row["topic"],
+        row["idempotency_key"],
+        row["request_hash"],
+        row["status"],
+        row["created_at"],
+        bool(row["expanded"]),
+        counts,
     )
 
 
@@ -477,7 +577,9 @@ def _audience_filter(audience: Audience) -> tuple[str, list[Any]]:
             args.append(value)
         return " AND ".join(clauses) or "1", args
     if audience.external_ids is not None:
-        return "external_id IN (SELECT value FROM json_each(?))", [json.dumps(audience.external_ids)]
+        return "external_id IN (SELECT value FROM json_each(?))", [
+            json.dumps(audience.external_ids)
+        ]
     if audience.subscription_ids is not None:
         return "id IN (SELECT value FROM json_each(?))", [json.dumps(audience.subscription_ids)]
     return "1", []

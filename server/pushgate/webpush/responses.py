@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 MAX_BACKOFF_SECONDS = 15 * 60.0
@@ -40,8 +40,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
@@ -67,7 +67,9 @@ def classify(
     # 429 rate limit, 503 overload, and WNS's 406 "throttled" all carry Retry-After advice.
     if status in (429, 503, 406):
         advised = parse_retry_after(retry_after, now)
-        delay = advised if advised is not None else backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
+        delay = (
+            advised if advised is not None else backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
+        )
         return Outcome(Verdict.RETRY, status, reason, delay)
     if status == 0 or status >= 500 or status == 408:
         return Outcome(Verdict.RETRY, status, reason or "no answer", backoff_delay(attempt))

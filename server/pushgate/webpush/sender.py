@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import aiohttp
@@ -81,5 +80,5 @@ class PushClient:
                     excerpt.decode("utf-8", "replace"),
                     attempt=attempt,
                 )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
