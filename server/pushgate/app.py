@@ -45,8 +45,8 @@ async def home(request: Request) -> Response:
 <p>A self-hosted Web Push gateway. Embed
 <code>&lt;script src="{base}/static/pushgate.js" data-site="SITE_ID" async&gt;&lt;/script&gt;</code>
 on your site; send with <code>POST {base}/api/v1/notifications</code>.</p>
-<p>Documentation: the README at <a href="https://github.com/pushgate/pushgate">the project's
-repository</a>; health: <a href="/healthz">/healthz</a>.</p>"""
+<p>Documentation: <code>README.md</code> in the pushgate distribution (quickstart, embedding,
+HTTP API, settings, error codes). Health: <a href="/healthz">/healthz</a>.</p>"""
     )
 
 

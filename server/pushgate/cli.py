@@ -158,8 +158,12 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
 @main.command("push-service")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8090, show_default=True, type=int, help="TCP port.")
-def push_service(host: str, port: int) -> None:
-    """Run the local push service (a stand-in for FCM/autopush, for tests and demos)."""
+@settings_options("database")
+def push_service(host: str, port: int, **values: Any) -> None:
+    """Run the local push service (a stand-in for FCM/autopush, for tests and demos).
+
+    It keeps no database; --database is accepted so every command takes the same settings.
+    """
     from pushgate.testing import serve_forever
 
     serve_forever(host, port)
@@ -208,7 +212,7 @@ def demo(demo_port: int, **values: Any) -> None:
 @click.option(
     "--gateway", envvar="PUSHGATE_GATEWAY", help="Gateway URL (default: the public URL setting)."
 )
-@settings_options("public_url", "host", "port")
+@settings_options("public_url", "host", "port", "database")
 def send(**values: Any) -> None:
     """Send a notification to a site's subscribers through the admin API."""
     from pushgate.send_cli import send_notification

@@ -54,3 +54,9 @@ def test_key_pair_repr_hides_the_private_key():
     keys = generate_key_pair()
     assert keys.private_key not in repr(keys) and keys.public_key in repr(keys)
     assert len(keys.public_key) == 87 and "=" not in keys.public_key
+
+
+def test_ipv6_push_service_origin_is_signed_too():
+    signer = VapidSigner(generate_key_pair(), "mailto:a@b.example")
+    claims, _ = _claims(signer.authorization("http://[::1]:8090/push/1"))
+    assert claims["aud"] == "http://[::1]:8090"

@@ -7,12 +7,15 @@ expiry, never per message. Each signature gets its own fresh claims dict (pywebp
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02
 
@@ -20,6 +23,7 @@ from pushgate.webpush.b64 import b64url_decode, b64url_encode
 
 TOKEN_LIFETIME_SECONDS = 12 * 3600  # RFC 8292 §2: exp at most 24 h ahead; we stay well inside.
 RENEW_BEFORE_SECONDS = 3600  # sign a new token an hour before the old one expires
+_JWT_HEADER = b64url_encode(b'{"typ":"JWT","alg":"ES256"}')
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class VapidSigner:
         clock: Callable[[], float] = time.time,
     ) -> None:
         scalar = int.from_bytes(b64url_decode(keys.private_key), "big")
-        self._vapid = Vapid02(ec.derive_private_key(scalar, ec.SECP256R1()))
+        self._private_key = ec.derive_private_key(scalar, ec.SECP256R1())
         self._subject = subject
         self._clock = clock
         self._cache: dict[str, tuple[str, float]] = {}
@@ -81,6 +85,13 @@ class VapidSigner:
             return cached[0]
         expires = int(now) + TOKEN_LIFETIME_SECONDS
         claims = {"aud": audience, "exp": expires, "sub": self._subject}
-        header = self._vapid.sign(claims)["Authorization"]
+        header = f"vapid t={self._sign(claims)},k={self.public_key}"
         self._cache[audience] = (header, expires)
         return header
+
+    def _sign(self, claims: dict[str, object]) -> str:
+        """An ES256 JWT (RFC 7515/7518 §3.4: the signature is r ‖ s, 32 bytes each)."""
+        signing_input = f"{_JWT_HEADER}.{b64url_encode(json.dumps(claims).encode())}"
+        der = self._private_key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
