@@ -302,9 +302,9 @@
       if (options.external_id !== undefined) saveLocal({ external_id: options.external_id });
       const config = await loadConfig();
       const registration = await register();
-      await saveWorkerConfig(registration.scope, workerConfig(config));
       const { subscription, oldEndpoint } = await pushSubscription(registration, config);
       const saved = await sendSubscription(subscription, oldEndpoint ? { old_endpoint: oldEndpoint } : {});
+      await saveWorkerConfig(registration.scope, workerConfig(config, subscription.endpoint));
       hidePrompt();
       await announce();
       return saved;
@@ -313,11 +313,12 @@
     }
   }
 
-  function workerConfig(config) {
+  function workerConfig(config, endpoint) {
     return {
       vapid_public_key: config.vapid_public_key,
       subscriptions_url: config.subscriptions_url,
       events_url: config.events_url,
+      endpoint,
     };
   }
 
@@ -381,9 +382,9 @@
     const keyChanged = !sameKey(subscription.options && subscription.options.applicationServerKey, config.vapid_public_key);
     if (visited && !keyChanged) return;
     const registration = await register();
-    await saveWorkerConfig(registration.scope, workerConfig(config));
     const { subscription: current, oldEndpoint } = await pushSubscription(registration, config);
     await sendSubscription(current, oldEndpoint ? { old_endpoint: oldEndpoint } : {});
+    await saveWorkerConfig(registration.scope, workerConfig(config, current.endpoint));
     try {
       sessionStorage.setItem(`${storageKey}:visited`, "1");
     } catch (_) {

@@ -60,6 +60,17 @@
     }
   }
 
+  async function writeConfig(config) {
+    const db = await openDb();
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(DB_STORE, "readwrite");
+      tx.objectStore(DB_STORE).put(config, self.registration.scope);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+  }
+
   // --- payload -> notification ---------------------------------------------------------------
 
   function fallbackTitle() {
@@ -240,7 +251,9 @@
     } catch (_) {
       // No Intl time zone: the gateway keeps the one it has.
     }
-    if (old && old.endpoint && old.endpoint !== fresh.endpoint) body.old_endpoint = old.endpoint;
+    // Some browsers fire the event without oldSubscription: the snippet saved the last endpoint.
+    const oldEndpoint = (old && old.endpoint) || (config && config.endpoint) || null;
+    if (oldEndpoint && oldEndpoint !== fresh.endpoint) body.old_endpoint = oldEndpoint;
     const response = await fetch(config.subscriptions_url, {
       method: "POST",
       mode: "cors",
@@ -249,6 +262,7 @@
       body: JSON.stringify(body),
     });
     log("pushsubscriptionchange: gateway answered", response.status);
+    if (response.ok) await writeConfig(Object.assign({}, config, { endpoint: fresh.endpoint }));
   }
 
   function guarded(name, handler) {

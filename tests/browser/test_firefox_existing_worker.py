@@ -10,6 +10,15 @@ from tests.browser.conftest import Site, eventually
 from tests.browser.test_firefox_end_to_end import shown_notifications
 
 FETCH_JS = "fetch('/from-worker').then(r => r.text())"
+# What the snippet leaves for the worker's pushsubscriptionchange handler (docs/embedding.md).
+WORKER_CONFIG_JS = """(scope) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("pushgate", 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const get = open.result.transaction("config").objectStore("config").get(scope);
+    get.onsuccess = () => resolve(get.result);
+  };
+})"""
 
 
 async def controlled(page: Page) -> bool:
@@ -31,6 +40,10 @@ async def test_existing_worker_keeps_its_fetch_handler_and_receives_pushes(
     assert script_url == site.url + "/sw.js", "the snippet must use the site's own worker"
     subs = await eventually(site.subscriptions, "the subscription at the gateway")
     assert subs[0]["tags"] == {"plan": "pro"}
+    config = await page.evaluate(WORKER_CONFIG_JS, site.url + "/")
+    assert config["subscriptions_url"] == f"{site.gateway.url}/v1/sites/{site.id}/subscriptions"
+    assert config["vapid_public_key"] == site.vapid_public_key
+    assert config["endpoint"] == subs[0]["endpoint"]
 
     # The site's own fetch handler still answers.
     await page.reload()
