@@ -38,6 +38,7 @@ MEDIA_TYPES = {
     ".ico": "image/x-icon",
 }
 FIRST_ARTICLE = "/articles/one-line-push.html"
+STARTUP_POLL_SECONDS = 0.05
 
 
 def create_site_app(root: Path, replacements: Mapping[str, str]) -> Starlette:
@@ -158,16 +159,24 @@ async def run_demo(settings: Settings, *, demo_port: int = DEFAULT_DEMO_PORT) ->
             create_app(settings),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
+            log_level="warning",
         )
     )
     site_task = asyncio.create_task(site_server.serve())
-    print(first_steps(settings.base_url, demo_url, site_id, api_key), flush=True)
+    gateway_task = asyncio.create_task(gateway_server.serve())
     try:
-        await gateway_server.serve()
+        while not (site_server.started and gateway_server.started):
+            if site_task.done() or gateway_task.done():
+                break  # a port in use: uvicorn has said so; stop the other one below
+            await asyncio.sleep(STARTUP_POLL_SECONDS)
+        else:
+            print(first_steps(settings.base_url, demo_url, site_id, api_key), flush=True)
+        await asyncio.wait([site_task, gateway_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        site_server.should_exit = True
-        await site_task
+        site_server.should_exit = gateway_server.should_exit = True
+        await asyncio.gather(site_task, gateway_task, return_exceptions=True)
+    if not (site_server.started and gateway_server.started):
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
