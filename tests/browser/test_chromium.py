@@ -16,7 +16,7 @@ from playwright.async_api import Browser, BrowserContext, CDPSession, Page, expe
 
 from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, artifact, eventually
-from tests.browser.test_firefox_end_to_end import NOTIFICATIONS_JS
+from tests.browser.test_firefox_end_to_end import NOTIFICATIONS_JS, render_notifications
 
 IPHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -62,7 +62,7 @@ async def test_soft_prompt_asks_for_permission_only_on_a_keyboard_or_mouse_gestu
     prompt = page.get_by_role("dialog", name="The Daily Relay")
     await expect(prompt).to_be_visible()
     await expect(prompt).to_contain_text("Allow")
-    await page.screenshot(path=artifact("chromium-demo-soft-prompt.png"))
+    await page.screenshot(path=artifact("chromium-demo-soft-prompt.png"), animations="disabled")
     # Neither loading the page, nor showing the prompt, nor the queued subscribe() asked.
     await eventually(lambda: errors(page), "the queued subscribe() to be refused")
     assert await errors(page) == ["needs_user_gesture"]
@@ -133,7 +133,7 @@ async def test_denied_permission_is_reported_and_explained(
     await eventually(lambda: has_error(page, "permission_denied"), "the permission_denied error")
     await expect(page.get_by_role("status")).to_contain_text("permission_denied")
     assert await permission_calls(page) == []
-    await page.screenshot(path=artifact("chromium-demo-denied.png"))
+    await page.screenshot(path=artifact("chromium-demo-denied.png"), animations="disabled")
     await context.close()
 
 
@@ -156,7 +156,9 @@ async def test_unsupported_browser_is_reported_and_ios_users_are_told_how(
         explanation = page.get_by_role("dialog", name="Notifications are not available here")
         await expect(explanation).to_contain_text(expected)
         name = "ios" if user_agent else "desktop"
-        await page.screenshot(path=artifact(f"chromium-demo-unsupported-{name}.png"))
+        await page.screenshot(
+            path=artifact(f"chromium-demo-unsupported-{name}.png"), animations="disabled"
+        )
         await explanation.get_by_role("button", name="OK").click()
         await expect(explanation).to_be_hidden()
         await context.close()
@@ -271,7 +273,8 @@ async def test_gateway_payload_renders_in_chromium_and_delivery_is_counted(
         lambda: counted(demo_site, notification_id, "delivered"), "delivered to be counted"
     )
     assert counts["delivered"] == 1
-    await page.screenshot(path=artifact("chromium-notification-page.png"))
+    await render_notifications(page, notes)
+    await page.screenshot(path=artifact("chromium-notification-page.png"), animations="disabled")
 
     # A replayed token counts once; a forged one is refused.
     events_url = payload["pushgate"]["events_url"]

@@ -84,7 +84,7 @@ async def test_pushgate_demo_then_printed_send_command_shows_a_notification(
             ("Breaking: pushgate works", "Your first notification.")
         ]
         assert shown[0]["data"]["url"] == demo_url + "/articles/one-line-push.html"
-        await page.screenshot(path=artifact("demo-command-subscribed.png"))
+        await page.screenshot(path=artifact("demo-command-subscribed.png"), animations="disabled")
 
         # The printed curl line carries a working API key too.
         api_key = curl_line.split("Bearer ", 1)[1].split("'", 1)[0]

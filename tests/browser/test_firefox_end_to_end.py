@@ -41,7 +41,9 @@ async def subscribe_on_demo(page: Page, site: Site) -> None:
     await expect(page.get_by_role("status")).to_have_text(
         "Notifications are allowed but you are not subscribed."
     )
-    await page.screenshot(path=artifact("firefox-demo-front-page.png"), full_page=True)
+    await page.screenshot(
+        path=artifact("firefox-demo-front-page.png"), full_page=True, animations="disabled"
+    )
     await page.get_by_role("checkbox", name="Sports").check()  # politics and tech are on already
     await page.get_by_role("button", name="Get breaking news").click()
     await expect(page.get_by_role("button", name="Stop notifications")).to_be_visible(
@@ -106,7 +108,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     assert note["data"]["action_urls"] == {"read": demo_site.url + ACTION_ARTICLE}
     assert note["data"]["pushgate"]["id"] == notification_id
     await render_notifications(page, shown)
-    await page.screenshot(path=artifact("firefox-notification-shown.png"))
+    await page.screenshot(path=artifact("firefox-notification-shown.png"), animations="disabled")
     await eventually(
         lambda: delivered(demo_site, notification_id), "the delivered event to be counted"
     )
