@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run(opts)
     command = shlex.join([".venv/bin/python", "-m", "bench", *argv])
     text = report.render(outcome.rows, outcome.ceilings, command)
-    report.write(text, OUT_DIR / "latest.md")
-    report.write_json(outcome.rows, outcome.ceilings, OUT_DIR / "latest.json")
+    name = "quick" if opts.quick else "latest"  # a smoke run never replaces the real table
+    report.write(text, OUT_DIR / f"{name}.md")
+    report.write_json(outcome.rows, outcome.ceilings, OUT_DIR / f"{name}.json")
     return 0
 
 

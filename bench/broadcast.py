@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +17,11 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bench import procstat
 from bench.config import SITE_ORIGIN, TITLE
+from bench.procstat import Monitor
 from pushgate.webpush.b64 import b64url_encode
 
 POLL_S = 0.05  # how often the notification's counts are read
-MONITOR_S = 0.05  # how often /proc is sampled
 PROBE_INTERVAL_S = 0.05  # one subscribe call every 50 ms while the broadcast runs
 PROBE_MAX = 4000  # bounded, whatever the broadcast's length
 PROBE_KEYS = 16
@@ -38,6 +36,7 @@ class Broadcast:
     counts: dict[str, int] = field(default_factory=dict)
     cpu_seconds: float = 0.0
     peak_rss: int = 0
+    peak_pss: int = 0
     probe_ms: list[float] = field(default_factory=list)
     probe_errors: int = 0
 
@@ -57,32 +56,6 @@ class Broadcast:
             return None
         ordered = sorted(self.probe_ms)
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-class Monitor:
-    """Peak summed RSS and CPU seconds of a process tree, sampled in a thread."""
-
-    def __init__(self, root_pid: int) -> None:
-        self.root = root_pid
-        self.peak_rss = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._cpu_start = 0.0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_rss = max(self.peak_rss, procstat.rss_bytes(procstat.tree(self.root)))
-            self._stop.wait(MONITOR_S)
-
-    def __enter__(self) -> Monitor:
-        self._cpu_start = procstat.cpu_seconds(procstat.tree(self.root))
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.cpu_seconds = procstat.cpu_seconds(procstat.tree(self.root)) - self._cpu_start
 
 
 def _probe_subscription(n: int, port: int, key: tuple[str, str]) -> dict[str, Any]:
@@ -169,4 +142,5 @@ def broadcast(
     with Monitor(pid) as monitor:
         result = asyncio.run(_broadcast(base_url, api_key, size, timeout, probe))
     result.cpu_seconds, result.peak_rss = monitor.cpu_seconds, monitor.peak_rss
+    result.peak_pss = monitor.peak_pss
     return result

@@ -13,6 +13,7 @@ from typing import Any
 from bench.config import BENCH_DIR, CONCURRENCY, PAYLOAD, PUSH_TTL_SECONDS, VENV_PYTHON
 from bench.correctness import SampleCheck, check_sample, exact
 from bench.env import BenchEnv
+from bench.procstat import Monitor
 from bench.results import Row
 
 MIN_RATE_FOR_TIMEOUT = 100  # msgs/s: a peer slower than this is stopped, not waited for
@@ -67,7 +68,8 @@ def peer_specs(env: BenchEnv, subs: Path) -> list[PeerSpec]:
 class PeerRun:
     result: dict[str, Any]
     cpu_seconds: float  # the peer and its children (encryption's worker processes)
-    peak_rss: int  # bytes, the largest single process
+    peak_rss: int  # bytes, summed over the peer's processes (peak of the sum)
+    peak_pss: int
 
 
 def _run_process(argv: list[str], timeout: float, log_dir: Path, env: dict[str, str]) -> PeerRun:
@@ -76,20 +78,23 @@ def _run_process(argv: list[str], timeout: float, log_dir: Path, env: dict[str, 
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
     deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            raise RuntimeError(f"{argv[:3]} ran past {timeout:.0f} s")
-        time.sleep(0.05)
+    # RSS from /proc while it runs: wait4's ru_maxrss also counts the bench process's own
+    # pages that the child had between fork and exec.
+    with Monitor(proc.pid) as monitor:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise RuntimeError(f"{argv[:3]} ran past {timeout:.0f} s")
+            time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[:3]} failed: {err_path.read_text()[-500:]}")
     result = json.loads(out_path.read_text().strip().splitlines()[-1])
-    return PeerRun(result, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+    return PeerRun(result, usage.ru_utime + usage.ru_stime, monitor.peak_rss, monitor.peak_pss)
 
 
 def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
@@ -97,7 +102,7 @@ def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
     indices = env.sample_indices(size)
     timeout = max(MIN_TIMEOUT_S, size / MIN_RATE_FOR_TIMEOUT)
     cpu_total = 0.0
-    peak_rss = 0
+    peak_rss = peak_pss = 0
     for run in range(runs):
         env.sink.begin_row()
         env.samples.take()
@@ -109,6 +114,7 @@ def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
         result = peer.result
         cpu_total += peer.cpu_seconds
         peak_rss = max(peak_rss, peer.peak_rss)
+        peak_pss = max(peak_pss, peer.peak_pss)
         log = env.sink.end_row(f"{spec.key}-{size}-{run}")
         row.rates.append(result["sent"] / result["seconds"])
         if result["failed"]:
@@ -121,7 +127,7 @@ def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
         time.sleep(0.2)
     if row.rates:
         row.cpu_per_1k = cpu_total / len(row.rates) / size * 1000
-        row.peak_rss = peak_rss
+        row.peak_rss, row.peak_pss = peak_rss, peak_pss
     return row
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
+SAMPLE_S = 0.05  # how often a Monitor reads /proc
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -52,3 +54,48 @@ def rss_bytes(pids: list[int]) -> int:
         except OSError:
             continue
     return total
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size: shared pages split between the processes sharing them, so the
+    sum over a server and its forked workers does not count the shared pages twice."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+class Monitor:
+    """Peak summed RSS and PSS and CPU seconds of a process tree, sampled in a thread."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root = root_pid
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._cpu_start = 0.0
+        self.cpu_seconds = 0.0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = tree(self.root)
+            self.peak_rss = max(self.peak_rss, rss_bytes(pids))
+            self.peak_pss = max(self.peak_pss, pss_bytes(pids))
+            self._stop.wait(SAMPLE_S)
+
+    def __enter__(self) -> Monitor:
+        self._cpu_start = cpu_seconds(tree(self.root))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_seconds = cpu_seconds(tree(self.root)) - self._cpu_start

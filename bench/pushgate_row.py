@@ -40,11 +40,13 @@ def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) ->
             "first_msg_ms": ttfm,
             "cpu_per_1k": result.cpu_seconds / size * 1000,
             "peak_rss": result.peak_rss,
+            "peak_pss": result.peak_pss,
             "probe_p99_ms": result.probe_p99_ms,
         }
     )
     row.cpu_per_1k = result.cpu_seconds / size * 1000
     row.peak_rss = max(row.peak_rss or 0, result.peak_rss)
+    row.peak_pss = max(row.peak_pss or 0, result.peak_pss)
     if result.probe_ms:
         row.extras["subscribe during broadcast"] = result.probe_summary()
     failed = result.counts.get("failed", 0) + result.counts.get("gone", 0)

@@ -58,7 +58,11 @@ def _row_line(row: Row, rows: Sequence[Row]) -> str:
     node = _find(rows, "node", row.size)
     pwa = _find(rows, "pywebpush_async", row.size)
     enc2 = _find(rows, "enc2", row.size)
-    rss = "" if row.peak_rss is None else f"{row.peak_rss / MB:,.0f}"
+    rss = (
+        ""
+        if row.peak_rss is None
+        else f"{row.peak_rss / MB:,.0f} / {(row.peak_pss or 0) / MB:,.0f}"
+    )
     cpu = "" if row.cpu_per_1k is None else f"{row.cpu_per_1k:.2f}"
     cells = [
         f"{row.size:,}",
@@ -78,7 +82,7 @@ def _row_line(row: Row, rows: Sequence[Row]) -> str:
 
 HEADER = (
     "| subscribers | row | runs | msgs/s (median) | × Node web-push | × pywebpush async "
-    "| % of 2-proc encryption | CPU s / 1k msgs | peak RSS MB | sample check | notes |\n"
+    "| % of 2-proc encryption | CPU s / 1k msgs | peak RSS / PSS MB | sample check | notes |\n"
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
 )
 
@@ -140,8 +144,9 @@ def _million_targets(rows: Sequence[Row]) -> list[Target]:
     text_cost = "per-message CPU at 1,000,000 ≈ at 100,000 (≤ 1.1×)"
     if big is None or not big.rates:
         return [Target(text_rss, "-", None), Target(text_cost, "-", None)]
-    rss = (big.peak_rss or 0) / MB
-    found = [Target(text_rss, f"{rss:,.0f} MB", rss < 300 and not big.wrong)]
+    rss, pss = (big.peak_rss or 0) / MB, (big.peak_pss or 0) / MB
+    value = f"RSS {rss:,.0f} MB (PSS {pss:,.0f} MB)"
+    found = [Target(text_rss, value, rss < 300 and not big.wrong)]
     if mid is None or not mid.cpu_per_1k or big.cpu_per_1k is None:
         return [*found, Target(text_cost, "-", None)]
     growth = big.cpu_per_1k / mid.cpu_per_1k

@@ -18,7 +18,8 @@ class Row:
     sample: SampleCheck | None = None  # None: nothing on the wire (encryption only)
     lost: int = 0  # messages the sink did not answer 201 (summed over runs)
     cpu_per_1k: float | None = None  # CPU seconds per 1,000 messages, all processes
-    peak_rss: int | None = None  # bytes; the peer's largest process, or all pushgate processes
+    peak_rss: int | None = None  # bytes: peak of the RSS summed over the row's processes
+    peak_pss: int | None = None  # bytes: the same with PSS (shared pages counted once)
     runs_detail: list[dict[str, Any]] = field(default_factory=list)  # per-run figures
     extras: dict[str, str] = field(default_factory=dict)  # shown under the table
     note: str = ""
