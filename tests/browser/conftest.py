@@ -169,11 +169,16 @@ class Site:
         assert response.status_code == 200, response.text
         return dict(response.json()["counts"])
 
+    async def counted(self, notification_id: str, kind: str) -> dict[str, int] | None:
+        """The counts once `kind` (delivered, clicked, dismissed, gone...) is at least 1."""
+        counts = await self.counts(notification_id)
+        return counts if counts[kind] >= 1 else None
 
-async def eventually(probe: Callable[[], Awaitable[T]], what: str, timeout: float = 15) -> T:
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15) -> T:
     """Poll `probe` until it returns something truthy; fail saying `what` did not happen."""
     deadline = time.monotonic() + timeout
-    last: T = await probe()
+    last = await probe()
     while not last:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")

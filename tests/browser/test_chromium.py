@@ -270,7 +270,7 @@ async def test_gateway_payload_renders_in_chromium_and_delivery_is_counted(
 
     # The worker reported `delivered` with the gateway's token, from the site's origin.
     counts = await eventually(
-        lambda: counted(demo_site, notification_id, "delivered"), "delivered to be counted"
+        lambda: demo_site.counted(notification_id, "delivered"), "delivered to be counted"
     )
     assert counts["delivered"] == 1
     await render_notifications(page, notes)
@@ -289,11 +289,6 @@ async def test_gateway_payload_renders_in_chromium_and_delivery_is_counted(
     counts = await demo_site.counts(notification_id)
     assert (counts["delivered"], counts["clicked"]) == (1, 0)
     await context.close()
-
-
-async def counted(site: Site, notification_id: str, kind: str) -> dict[str, int] | None:
-    counts = await site.counts(notification_id)
-    return counts if counts[kind] >= 1 else None
 
 
 async def test_malformed_and_foreign_payloads_show_a_fallback_and_never_break_the_worker(

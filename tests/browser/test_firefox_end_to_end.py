@@ -110,7 +110,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     await render_notifications(page, shown)
     await page.screenshot(path=artifact("firefox-notification-shown.png"), animations="disabled")
     await eventually(
-        lambda: delivered(demo_site, notification_id), "the delivered event to be counted"
+        lambda: demo_site.counted(notification_id, "delivered"), "the delivered event to be counted"
     )
 
     # Click it headless: a tab opens at the notification's URL, and the click is counted.
@@ -121,7 +121,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     await new_page.wait_for_load_state()
     assert new_page.url == url
     counts = await eventually(
-        lambda: clicked(demo_site, notification_id), "the clicked event to be counted"
+        lambda: demo_site.counted(notification_id, "clicked"), "the clicked event to be counted"
     )
     assert counts["delivered"] == 1 and counts["clicked"] == 1
     assert await shown_notifications(page) == [], "the click should close the notification"
@@ -134,24 +134,11 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     )
     await eventually(lambda: unregistered(stored["endpoint"]), "Firefox to unregister")
     second = await demo_site.send(title="Second", body="Nobody gets this")
-    await eventually(lambda: gone(demo_site, second), "the push service's 410 to be recorded")
+    await eventually(
+        lambda: demo_site.counted(second, "gone"), "the push service's 410 to be recorded"
+    )
     assert await demo_site.subscriptions() == []
     await context.close()
-
-
-async def delivered(site: Site, notification_id: str) -> dict[str, int] | None:
-    counts = await site.counts(notification_id)
-    return counts if counts["delivered"] >= 1 else None
-
-
-async def clicked(site: Site, notification_id: str) -> dict[str, int] | None:
-    counts = await site.counts(notification_id)
-    return counts if counts["clicked"] >= 1 else None
-
-
-async def gone(site: Site, notification_id: str) -> dict[str, int] | None:
-    counts = await site.counts(notification_id)
-    return counts if counts["gone"] >= 1 else None
 
 
 async def unregistered(endpoint: str) -> bool:

@@ -7,8 +7,14 @@ from playwright.async_api import Browser, Page, expect
 
 from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, eventually
-from tests.browser.test_firefox_end_to_end import shown_notifications
+from tests.browser.test_firefox_end_to_end import privileged_page, shown_notifications
 
+# Closes every open notification as its close button does (Firefox's alert.js).
+CLOSE_ALERTS_JS = """() => {
+  let closed = 0;
+  for (const win of Services.wm.getEnumerator("alert:alert")) { win.onAlertClose(); closed++; }
+  return closed;
+}"""
 FETCH_JS = "fetch('/from-worker').then(r => r.text())"
 # What the snippet leaves for the worker's pushsubscriptionchange handler (docs/embedding.md).
 WORKER_CONFIG_JS = """(scope) => new Promise((resolve, reject) => {
@@ -59,6 +65,15 @@ async def test_existing_worker_keeps_its_fetch_handler_and_receives_pushes(
     ]
     assert shown[0]["data"]["pushgate"]["id"] == notification_id
     assert await page.evaluate(FETCH_JS) == "served by the site's own worker"
+
+    # The visitor closes it: `dismissed` is counted.
+    chrome_page = await privileged_page(context)
+    assert await chrome_page.evaluate(CLOSE_ALERTS_JS) == 1
+    counts = await eventually(
+        lambda: site.counted(notification_id, "dismissed"), "dismissed to be counted"
+    )
+    assert (counts["delivered"], counts["dismissed"], counts["clicked"]) == (1, 1, 0)
+    assert await shown_notifications(page) == []
 
     # subscribe() again reuses the browser's subscription: same subscriber at the gateway.
     again = await page.evaluate("pushgate.subscribe().then(s => s.id)")
