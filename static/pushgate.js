@@ -217,15 +217,34 @@
     });
   }
 
+  async function refuseToReplace() {
+    // Registering another script at a scope replaces the worker there: never do that to a
+    // site's own worker. The site should import pushgate's worker into it and name it in data-sw.
+    const script = new URL(swUrl, location.href);
+    const scope = new URL(swScope || "./", script).href;
+    const existing = await navigator.serviceWorker.getRegistration(scope);
+    const worker = existing && existing.scope === scope && (existing.active || existing.waiting || existing.installing);
+    if (worker && new URL(worker.scriptURL).pathname !== script.pathname) {
+      throw new PushgateError("service_worker_conflict",
+        `This site already runs the service worker ${worker.scriptURL} at ${scope}. Add ` +
+        `importScripts("${gateway}/sw/pushgate-sw.js") to it and set data-sw to its path.`);
+    }
+  }
+
+  async function registerOnce() {
+    await refuseToReplace();
+    let registration;
+    try {
+      registration = await navigator.serviceWorker.register(swUrl, swScope ? { scope: swScope } : undefined);
+    } catch (error) {
+      throw new PushgateError("service_worker_failed", `Cannot register ${swUrl}: ${error.message}`);
+    }
+    return waitActive(registration);
+  }
+
   function register() {
     if (!registrationPromise) {
-      registrationPromise = navigator.serviceWorker
-        .register(swUrl, swScope ? { scope: swScope } : undefined)
-        .catch((error) => {
-          throw new PushgateError("service_worker_failed", `Cannot register ${swUrl}: ${error.message}`);
-        })
-        .then(waitActive)
-        .catch((error) => { registrationPromise = null; throw error; });
+      registrationPromise = registerOnce().catch((error) => { registrationPromise = null; throw error; });
     }
     return registrationPromise;
   }
@@ -544,7 +563,7 @@
     window.pushgate = api;
     document.addEventListener("click", onDocumentClick);
     announce().catch(() => undefined);
-    onVisit().catch((error) => fail(error));
+    onVisit().catch((error) => log("visit refresh failed", error)); // background: no error event
     for (const item of queued) api.push(item);
     if (dataset.prompt === "soft") {
       const delay = dataset.promptDelay === undefined ? DEFAULT_PROMPT_DELAY_SECONDS : Number(dataset.promptDelay);

@@ -327,3 +327,33 @@ async def test_malformed_and_foreign_payloads_show_a_fallback_and_never_break_th
     plain = next(n for n in notes if n["title"] == "Plain")
     assert plain["data"]["url"] == demo_site.url + "/articles/heatwave.html"
     await context.close()
+
+
+RECORD_ERRORS_JS = """
+window.__pushgateErrors = [];
+window.addEventListener("pushgate:error", (e) => window.__pushgateErrors.push(e.detail.code));
+"""
+
+
+async def test_snippet_never_replaces_a_sites_own_worker(
+    chromium: Browser, existing_worker_site: Site
+) -> None:
+    site = existing_worker_site
+    context = await chromium.new_context()
+    await context.grant_permissions(["notifications"], origin=site.url)
+    await context.add_init_script(RECORD_ERRORS_JS)
+    page = await context.new_page()
+    await page.goto(site.url + "/")
+    await page.evaluate(
+        "navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready)"
+        ".then(() => true)"
+    )
+    # A page whose script tag forgot data-sw: subscribing must not swap the site's worker out.
+    await page.goto(site.url + "/default-sw.html")
+    await page.get_by_role("button", name="Notify me").click()
+    await eventually(lambda: has_error(page, "service_worker_conflict"), "the conflict error")
+    script = await page.evaluate(
+        "navigator.serviceWorker.getRegistration('/').then(r => r.active.scriptURL)"
+    )
+    assert script == site.url + "/sw.js"
+    await context.close()
