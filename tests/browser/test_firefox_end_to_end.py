@@ -7,10 +7,13 @@ Firefox (ack code 100).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, artifact, eventually
@@ -170,3 +173,49 @@ async def render_notifications(page: Page, shown: list[dict[str, Any]]) -> None:
     }""",
         shown,
     )
+
+
+def new_vapid_public_key() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    raw = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+BROWSER_KEY_JS = """() => navigator.serviceWorker.ready
+  .then((r) => r.pushManager.getSubscription())
+  .then((s) => btoa(String.fromCharCode(...new Uint8Array(s.options.applicationServerKey)))
+    .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, ""))"""
+
+
+async def test_vapid_key_change_resubscribes_on_the_next_visit_keeping_the_subscriber(
+    firefox: Browser, demo_site: Site
+) -> None:
+    context = await firefox.new_context()
+    page = await context.new_page()
+    await subscribe_on_demo(page, demo_site)
+    before = (await eventually(demo_site.subscriptions, "the subscription"))[0]
+    assert await page.evaluate(BROWSER_KEY_JS) == demo_site.vapid_public_key
+
+    # The site's key is rotated: the config the snippet reads now names another key.
+    rotated = new_vapid_public_key()
+
+    async def rotate(route: Route) -> None:
+        response = await route.fetch()
+        config = await response.json()
+        await route.fulfill(response=response, json={**config, "vapid_public_key": rotated})
+
+    await context.route(f"{demo_site.gateway.url}/v1/sites/{demo_site.id}/config", rotate)
+    await page.reload()
+
+    async def moved() -> list[dict[str, Any]] | None:
+        subs = await demo_site.subscriptions()
+        return subs if subs and subs[0]["endpoint"] != before["endpoint"] else None
+
+    after = await eventually(moved, "the snippet to subscribe again with the new key")
+    assert len(after) == 1
+    assert after[0]["id"] == before["id"], "old_endpoint should move the subscriber, not add one"
+    assert after[0]["tags"] == before["tags"]
+    assert await page.evaluate(BROWSER_KEY_JS) == rotated
+    await context.close()
