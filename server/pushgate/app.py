@@ -18,13 +18,12 @@ from pushgate import __version__
 from pushgate.api import admin, public
 from pushgate.api.context import AppContext, context
 from pushgate.api.http import handle_api_error, handle_http_exception, handle_unexpected
-from pushgate.delivery.crypto_pool import Encryptor
 from pushgate.delivery.engine import DeliveryEngine
+from pushgate.delivery.workers import SendWorkers, WorkerLimits
 from pushgate.errors import ApiError
 from pushgate.settings import Settings
 from pushgate.store import Store, open_store
 from pushgate.webpush.allowlist import EndpointPolicy
-from pushgate.webpush.sender import PushClient
 
 log = logging.getLogger("pushgate")
 
@@ -62,10 +61,9 @@ def create_app(
     settings: Settings,
     *,
     store: Store | None = None,
-    push_client: PushClient | None = None,
     deliver: bool = True,
 ) -> Starlette:
-    """Build the app; `store` and `push_client` may be given, `deliver=False` runs no engine."""
+    """Build the app; a `store` may be given, and `deliver=False` runs no delivery engine."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,7 +75,7 @@ def create_app(
             )
             engine = None
             if deliver:
-                engine = await _start_engine(stack, settings, the_store, push_client)
+                engine = await _start_engine(stack, settings, the_store)
             app.state.ctx = AppContext(
                 settings=settings,
                 store=the_store,
@@ -108,24 +106,18 @@ def create_app(
     )
 
 
-async def _start_engine(
-    stack: AsyncExitStack, settings: Settings, store: Store, push_client: PushClient | None
-) -> DeliveryEngine:
-    client = push_client or PushClient(
-        timeout_seconds=settings.push_timeout,
-        max_in_flight_per_host=settings.max_in_flight_per_host,
+async def _start_engine(stack: AsyncExitStack, settings: Settings, store: Store) -> DeliveryEngine:
+    workers = SendWorkers(
+        WorkerLimits(settings.push_timeout, settings.max_in_flight_per_host),
+        settings.send_workers,
     )
-    await stack.enter_async_context(client)
-    encryptor = Encryptor(settings.encrypt_workers)
-    stack.callback(encryptor.close)
-    await encryptor.warm_up()
+    await workers.start()
+    stack.push_async_callback(workers.close)
     engine = DeliveryEngine(
         store,
-        client,
-        encryptor,
+        workers,
         vapid_subject=settings.vapid_subject,
         events_url=f"{settings.base_url}/v1/events",
-        max_in_flight=settings.max_in_flight_per_host * 4,
     )
     await engine.start()
     stack.push_async_callback(engine.stop)

@@ -52,8 +52,8 @@ class Settings:
     max_in_flight_per_host: int = _setting(
         DEFAULT_MAX_IN_FLIGHT_PER_HOST, "Concurrent requests at most to one push-service host."
     )
-    encrypt_workers: int = _setting(
-        0, "Encryption worker processes (0: one per CPU core, capped at 4)."
+    send_workers: int = _setting(
+        0, "Processes that encrypt and send (0: one per CPU core, at most 4)."
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
 

@@ -14,19 +14,18 @@ import logging
 import time
 from collections.abc import Callable
 
-from pushgate.delivery.crypto_pool import Encryptor
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
+from pushgate.delivery.workers import BatchJob, SendWorkers, Target
 from pushgate.store import Store
 from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
-from pushgate.webpush.responses import Outcome, Verdict
-from pushgate.webpush.sender import PushClient, PushRequest
+from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
 from pushgate.webpush.vapid import VapidSigner
 
 log = logging.getLogger("pushgate.delivery")
 
 BATCH_SIZE = 500
-ENCRYPTED_BATCHES_AHEAD = 4
+BATCHES_PER_WORKER = 4  # enough in flight to cover far-away push services
 POLL_SECONDS = 1.0
 LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
 
@@ -35,21 +34,18 @@ class DeliveryEngine:
     def __init__(
         self,
         store: Store,
-        client: PushClient,
-        encryptor: Encryptor,
+        workers: SendWorkers,
         *,
         vapid_subject: str,
         events_url: str,
-        max_in_flight: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._client = client
-        self._encryptor = encryptor
+        self._workers = workers
         self._subject = vapid_subject
         self._events_url = events_url
         self._clock = clock
-        self._send_slots = asyncio.Semaphore(max_in_flight)
+        self._batch_slots = asyncio.Semaphore(workers.count * BATCHES_PER_WORKER)
         self._outcomes = OutcomeWriter(store)
         self._signers: dict[str, VapidSigner] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -126,19 +122,16 @@ class NotificationRun:
         self.template = build_template(notification.payload, notification.id, engine._events_url)
         self.in_flight: set[int] = set()
         self.settled = asyncio.Event()
-        self.batches: asyncio.Queue[
-            tuple[list[DeliveryTarget], asyncio.Future[list[bytes | None]]] | None
-        ] = asyncio.Queue(maxsize=ENCRYPTED_BATCHES_AHEAD)
+        self.batches: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         self.signer = await self.e.signer_for(self.n.site_id)
         self.secret = await self.e._store.event_secret()
-        sender = asyncio.create_task(self._send_batches())
         try:
             await self._produce()
         finally:
-            await self.batches.put(None)
-            await sender
+            if self.batches:
+                await asyncio.gather(*self.batches, return_exceptions=True)
         await self.e._store.finish_notification(self.n.key)
         log.info("notification %s: delivery finished", self.n.id)
 
@@ -158,7 +151,7 @@ class NotificationRun:
                 batch = await store.expand_audience(self.n, BATCH_SIZE, now + LEASE_SECONDS)
                 expanded = len(batch) < BATCH_SIZE
             if batch:
-                await self._encrypt(batch)
+                await self._dispatch(batch)
                 continue
             if self.in_flight:
                 await self._wait_settled(POLL_SECONDS)
@@ -168,45 +161,50 @@ class NotificationRun:
                 return
             await self._wait_settled(min(max(next_retry - now, 0.01), POLL_SECONDS))
 
-    async def _encrypt(self, batch: list[DeliveryTarget]) -> None:
+    async def _dispatch(self, batch: list[DeliveryTarget]) -> None:
+        """Hand a batch to a send worker; waits only while every worker is busy enough."""
+        await self.e._batch_slots.acquire()
         self.in_flight.update(t.subscription_key for t in batch)
-        recipients = [(t.subscription_key, t.p256dh, t.auth) for t in batch]
-        future = asyncio.ensure_future(
-            self.e._encryptor.encrypt(self.template, self.secret, self.n.key, recipients)
-        )
-        await self.batches.put((batch, future))
-
-    async def _send_batches(self) -> None:
-        sends: set[asyncio.Task[None]] = set()
-        while (item := await self.batches.get()) is not None:
-            batch, future = item
-            bodies = await future
-            for target, body in zip(batch, bodies, strict=True):
-                await self.e._send_slots.acquire()
-                task = asyncio.create_task(self._send_one(target, body))
-                sends.add(task)
-                task.add_done_callback(sends.discard)
-        if sends:
-            await asyncio.gather(*sends)
-
-    async def _send_one(self, target: DeliveryTarget, body: bytes | None) -> None:
-        try:
-            if body is None:
-                outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
-            else:
-                request = PushRequest(
-                    target.endpoint,
-                    body,
-                    self.signer.authorization(target.endpoint),
-                    self.n.ttl,
-                    self.n.urgency,
-                    self.n.topic,
+        job = BatchJob(
+            self.n.key,
+            self.template,
+            self.secret,
+            self.n.ttl,
+            self.n.urgency,
+            self.n.topic,
+            [
+                Target(
+                    t.subscription_key,
+                    t.endpoint,
+                    t.p256dh,
+                    t.auth,
+                    t.attempts,
+                    self.signer.authorization(t.endpoint),
                 )
-                outcome = await self.e._client.send(request, attempt=target.attempts)
+                for t in batch
+            ],
+        )
+        task = asyncio.create_task(self._deliver(batch, job))
+        self.batches.add(task)
+        task.add_done_callback(self.batches.discard)
+
+    async def _deliver(self, batch: list[DeliveryTarget], job: BatchJob) -> None:
+        answered: set[int] = set()
+
+        def on_outcome(index: int, outcome: Outcome) -> None:
+            answered.add(index)
+            self.e._outcomes.add(self._result(batch[index], outcome), on_written=self._on_written)
+
+        try:
+            await self.e._workers.deliver(job, on_outcome)
+        except Exception as exc:  # a worker died: retry the rest later rather than lose them
+            log.warning("send worker failed a batch (%s); it will be retried", exc)
+            for index, target in enumerate(batch):
+                if index not in answered:
+                    retry = Outcome(Verdict.RETRY, 0, str(exc), backoff_delay(target.attempts))
+                    on_outcome(index, retry)
         finally:
-            self.e._send_slots.release()
-        result = self._result(target, outcome)
-        await self.e._outcomes.add(result, on_written=self._on_written)
+            self.e._batch_slots.release()
 
     def _result(self, target: DeliveryTarget, outcome: Outcome) -> DeliveryResult:
         keys = (target.notification_key, target.subscription_key)

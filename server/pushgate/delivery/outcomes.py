@@ -26,9 +26,7 @@ class OutcomeWriter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pushgate-outcomes")
 
-    async def add(
-        self, result: DeliveryResult, *, on_written: Callable[[DeliveryResult], None]
-    ) -> None:
+    def add(self, result: DeliveryResult, *, on_written: Callable[[DeliveryResult], None]) -> None:
         self._buffer.append((result, on_written))
         if len(self._buffer) >= FLUSH_AT_COUNT:
             self._full.set()

@@ -1,0 +1,299 @@
+"""Send workers: processes that encrypt and send whole batches, so fan-out uses every core.
+
+Each message costs an ECDH agreement (~60-100 µs) plus an HTTP request through aiohttp (about
+as much again); both are CPU in Python. The main process keeps the store and the API and hands
+batches to the workers over pipes; each worker runs its own event loop with its own pooled
+keep-alive connections, and answers each batch with its outcomes. Pipes are read and written by
+dedicated threads so that neither side's event loop blocks on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pushgate.delivery.payload import PayloadTemplate
+from pushgate.delivery.tokens import make_token
+from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
+from pushgate.webpush.responses import Outcome, Verdict
+from pushgate.webpush.sender import PushClient, PushRequest
+
+MAX_DEFAULT_WORKERS = 4
+STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
+YIELD_EVERY_MESSAGES = 16
+REPORT_AT_COUNT = 64
+REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
+
+
+@dataclass(frozen=True)
+class Target:
+    subscription_key: int
+    endpoint: str
+    p256dh: str
+    auth: str
+    attempts: int
+    authorization: str  # the VAPID header for the endpoint's origin (cached, shared object)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    notification_key: int
+    template: PayloadTemplate
+    secret: bytes
+    ttl: int
+    urgency: str | None
+    topic: str | None
+    targets: Sequence[Target]
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    timeout_seconds: float
+    max_in_flight_per_host: int
+
+
+# --- the worker process ----------------------------------------------------------------------
+
+
+def worker_main(conn: Connection, limits: WorkerLimits) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(_serve(conn, limits))
+    except ImportError:
+        asyncio.run(_serve(conn, limits))
+
+
+async def _serve(conn: Connection, limits: WorkerLimits) -> None:
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[int, BatchJob] | None] = asyncio.Queue()
+    outbox = _start_writer(conn)
+    threading.Thread(
+        target=_read, args=(conn, loop, inbox.put_nowait), kwargs={"exit_on_eof": True}, daemon=True
+    ).start()
+    slots = asyncio.Semaphore(limits.max_in_flight_per_host)
+    tasks: set[asyncio.Task[None]] = set()
+    report = OutcomeReport(outbox)
+    pump = asyncio.create_task(report.pump())
+    client = PushClient(
+        timeout_seconds=limits.timeout_seconds,
+        max_in_flight_per_host=limits.max_in_flight_per_host,
+    )
+    async with client:
+        while (item := await inbox.get()) is not None:
+            batch_id, job = item
+            task = asyncio.create_task(_run_batch(client, slots, job, batch_id, report))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    pump.cancel()
+    report.flush()
+    outbox.put(None)
+
+
+class OutcomeReport:
+    """Outcomes go back as they come, a few dozen at a time: what the main process has not
+    recorded when it crashes is sent again after the restart, so keep that window small."""
+
+    def __init__(self, outbox: queue.SimpleQueue[Any]) -> None:
+        self._outbox = outbox
+        self._pending: list[tuple[int, int, Outcome]] = []
+
+    def add(self, batch_id: int, index: int, outcome: Outcome) -> None:
+        self._pending.append((batch_id, index, outcome))
+        if len(self._pending) >= REPORT_AT_COUNT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._outbox.put(self._pending)
+            self._pending = []
+
+    async def pump(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_SECONDS)
+            self.flush()
+
+
+async def _run_batch(
+    client: PushClient,
+    slots: asyncio.Semaphore,
+    job: BatchJob,
+    batch_id: int,
+    report: OutcomeReport,
+) -> None:
+    sends = []
+    for index, target in enumerate(job.targets):
+        body = _encrypt_one(job, target)
+        await slots.acquire()
+        sends.append(asyncio.create_task(_send_one(client, slots, job, target, body)))
+        sends[-1].add_done_callback(
+            lambda task, i=index: report.add(batch_id, i, task.result())  # type: ignore[misc]
+        )
+        if index % YIELD_EVERY_MESSAGES == YIELD_EVERY_MESSAGES - 1:
+            await asyncio.sleep(0)
+    await asyncio.gather(*sends)
+
+
+def _encrypt_one(job: BatchJob, target: Target) -> bytes | None:
+    token = make_token(job.secret, job.notification_key, target.subscription_key)
+    try:
+        return encrypt(job.template.render(token), target.p256dh, target.auth)
+    except InvalidSubscriptionKeys:
+        return None
+
+
+async def _send_one(
+    client: PushClient, slots: asyncio.Semaphore, job: BatchJob, target: Target, body: bytes | None
+) -> Outcome:
+    try:
+        if body is None:
+            return Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
+        request = PushRequest(
+            target.endpoint, body, target.authorization, job.ttl, job.urgency, job.topic
+        )
+        return await client.send(request, attempt=target.attempts)
+    finally:
+        slots.release()
+
+
+# --- pipe plumbing, used on both sides ------------------------------------------------------
+
+
+def _read(
+    conn: Connection, loop: asyncio.AbstractEventLoop, deliver: Any, *, exit_on_eof: bool = False
+) -> None:
+    """Reader thread: hand each message to the event loop; None when the other side is gone.
+
+    In a worker (`exit_on_eof`), a vanished parent means a crash: nobody will record what this
+    worker sends, and the restarted gateway sends those messages again, so stop at once.
+    """
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            if exit_on_eof:
+                os._exit(0)
+            message = None
+        if message == STOP:
+            message = None
+        try:
+            loop.call_soon_threadsafe(deliver, message)
+        except RuntimeError:  # the loop is closed
+            return
+        if message is None:
+            return
+
+
+def _start_writer(conn: Connection) -> queue.SimpleQueue[Any]:
+    """Writer thread: one sender per pipe, so messages never interleave."""
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def write() -> None:
+        while (message := outbox.get()) is not None:
+            try:
+                conn.send(message)
+            except (BrokenPipeError, OSError):
+                return
+        conn.close()
+
+    threading.Thread(target=write, daemon=True).start()
+    return outbox
+
+
+# --- the main process's side ----------------------------------------------------------------
+
+
+class _Worker:
+    def __init__(self, context: Any, limits: WorkerLimits) -> None:
+        here, there = context.Pipe()
+        self.process = context.Process(
+            target=worker_main, args=(there, limits), daemon=True, name="pushgate-sender"
+        )
+        self.process.start()
+        there.close()
+        self.conn = here
+        self.outbox = _start_writer(here)
+        self.pending: dict[int, _Batch] = {}
+        self.load = 0
+
+
+class _Batch:
+    def __init__(self, size: int, on_outcome: Callable[[int, Outcome], None]) -> None:
+        self.remaining = size
+        self.on_outcome = on_outcome
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class SendWorkers:
+    """A fixed set of send worker processes; `deliver` runs one batch on the least busy one."""
+
+    def __init__(self, limits: WorkerLimits, workers: int = 0) -> None:
+        self.count = workers or min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
+        self._limits = WorkerLimits(
+            limits.timeout_seconds, max(1, limits.max_in_flight_per_host // self.count)
+        )
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        context = multiprocessing.get_context("spawn")  # never fork a threaded event loop
+        for _ in range(self.count):
+            worker = _Worker(context, self._limits)
+            threading.Thread(
+                target=_read, args=(worker.conn, loop, self._on_message(worker)), daemon=True
+            ).start()
+            self._workers.append(worker)
+
+    def _on_message(self, worker: _Worker) -> Any:
+        def on_message(outcomes: list[tuple[int, int, Outcome]] | None) -> None:
+            if outcomes is None:  # the worker died: fail its batches so they are retried
+                for unfinished in worker.pending.values():
+                    if not unfinished.done.done():
+                        unfinished.done.set_exception(RuntimeError("send worker exited"))
+                worker.pending.clear()
+                return
+            for batch_id, index, outcome in outcomes:
+                batch = worker.pending.get(batch_id)
+                if batch is None:
+                    continue
+                batch.on_outcome(index, outcome)
+                batch.remaining -= 1
+                if batch.remaining == 0 and not batch.done.done():
+                    batch.done.set_result(None)
+
+        return on_message
+
+    async def deliver(self, job: BatchJob, on_outcome: Callable[[int, Outcome], None]) -> None:
+        """Send a batch; `on_outcome(index, outcome)` is called as each answer comes back."""
+        worker = min(self._workers, key=lambda w: w.load)
+        if not worker.process.is_alive():
+            raise RuntimeError("send worker is not running")
+        batch_id = next(self._ids)
+        batch = worker.pending[batch_id] = _Batch(len(job.targets), on_outcome)
+        worker.load += len(job.targets)
+        try:
+            worker.outbox.put((batch_id, job))
+            await batch.done
+        finally:
+            worker.load -= len(job.targets)
+            worker.pending.pop(batch_id, None)
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            worker.outbox.put(STOP)
+            worker.outbox.put(None)
+        for worker in self._workers:
+            await asyncio.to_thread(worker.process.join, 5)
+            if worker.process.is_alive():
+                worker.process.terminate()
