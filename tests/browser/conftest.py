@@ -83,7 +83,8 @@ class Process:
 
 def start_process(name: str, args: list[str], env: dict[str, str], ready_url: str) -> Process:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / f"{name}.log"
+    log_path = ARTIFACTS / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         popen = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     process = Process(name, popen, log_path)
@@ -175,7 +176,7 @@ class Site:
         return counts if counts[kind] >= 1 else None
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20) -> T:
     """Poll `probe` until it returns something truthy; fail saying `what` did not happen."""
     deadline = time.monotonic() + timeout
     last = await probe()
@@ -194,7 +195,9 @@ async def push_service() -> AsyncIterator[LocalPushService]:
 
 
 @pytest.fixture
-def gateway(push_service: LocalPushService, tmp_path: Path) -> Iterator[Gateway]:
+def gateway(
+    push_service: LocalPushService, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Gateway]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     database = f"sqlite:///{tmp_path / 'pushgate.db'}"
@@ -208,7 +211,10 @@ def gateway(push_service: LocalPushService, tmp_path: Path) -> Iterator[Gateway]
         PUSHGATE_ENCRYPT_WORKERS="1",
     )
     process = start_process(
-        "gateway", [sys.executable, "-m", "pushgate", "serve"], env, f"{url}/healthz"
+        f"{request.node.name}.gateway",
+        [sys.executable, "-m", "pushgate", "serve"],
+        env,
+        f"{url}/healthz",
     )
     try:
         yield Gateway(url, database, process)
@@ -216,7 +222,7 @@ def gateway(push_service: LocalPushService, tmp_path: Path) -> Iterator[Gateway]
         process.stop()
 
 
-def serve_site(gateway: Gateway, root: Path, name: str) -> Site:
+def serve_site(gateway: Gateway, root: Path, name: str, log_prefix: str) -> Site:
     """Register a site for a fresh origin and serve `root` there, placeholders filled in."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -234,15 +240,15 @@ def serve_site(gateway: Gateway, root: Path, name: str) -> Site:
         "--root",
         str(root),
     ]
-    process = start_process(name, args, child_env(), f"{url}/")
+    process = start_process(f"{log_prefix}.{name}", args, child_env(), f"{url}/")
     return Site(
         url, created["id"], created["api_key"], created["vapid_public_key"], gateway, process
     )
 
 
 @pytest.fixture
-def demo_site(gateway: Gateway) -> Iterator[Site]:
-    site = serve_site(gateway, REPO / "demo-site", "demo-site")
+def demo_site(gateway: Gateway, request: pytest.FixtureRequest) -> Iterator[Site]:
+    site = serve_site(gateway, REPO / "demo-site", "demo-site", request.node.name)
     try:
         yield site
     finally:
@@ -250,12 +256,28 @@ def demo_site(gateway: Gateway) -> Iterator[Site]:
 
 
 @pytest.fixture
-def existing_worker_site(gateway: Gateway) -> Iterator[Site]:
-    site = serve_site(gateway, FIXTURES / "existing-worker", "existing-worker-site")
+def existing_worker_site(gateway: Gateway, request: pytest.FixtureRequest) -> Iterator[Site]:
+    site = serve_site(
+        gateway, FIXTURES / "existing-worker", "existing-worker-site", request.node.name
+    )
     try:
         yield site
     finally:
         site.process.stop()
+
+
+async def wait_for_acks(push_service: LocalPushService, n: int, timeout: float = 30) -> list[int]:
+    """The codes of Firefox's first `n` acks; on timeout, say what the push service saw."""
+    try:
+        acks = await push_service.wait_for_acks(n, timeout=timeout)
+    except TimeoutError:
+        seen = [(r.status, r.error) for r in push_service.requests]
+        pytest.fail(
+            f"Firefox acked {len(push_service.acks)} of {n} pushes in {timeout:.0f} s; push "
+            f"requests (status, error): {seen}; received: {len(push_service.received)}",
+            pytrace=False,
+        )
+    return [ack.code for ack in acks]
 
 
 def firefox_prefs(push_service: LocalPushService) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     child_env,
     eventually,
     free_port,
+    wait_for_acks,
 )
 from tests.browser.test_firefox_end_to_end import shown_notifications
 
@@ -77,8 +78,7 @@ async def test_pushgate_demo_then_printed_send_command_shows_a_notification(
             cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
-        acks = await push_service.wait_for_acks(1, timeout=20)
-        assert [a.code for a in acks] == [100]
+        assert await wait_for_acks(push_service, 1) == [100]
         shown = await eventually(lambda: shown_notifications(page), "the notification")
         assert [(n["title"], n["body"]) for n in shown] == [
             ("Breaking: pushgate works", "Your first notification.")

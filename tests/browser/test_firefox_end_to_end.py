@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import Site, artifact, eventually
+from tests.browser.conftest import Site, artifact, eventually, wait_for_acks
 
 ARTICLE = "/articles/cup-final.html"
 ACTION_ARTICLE = "/articles/heatwave.html"
@@ -96,8 +96,9 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
         actions=[{"action": "read", "title": "Read", "url": demo_site.url + ACTION_ARTICLE}],
         audience={"tags": {"sports": "yes"}},
     )
-    acks = await push_service.wait_for_acks(1, timeout=20)
-    assert [a.code for a in acks] == [100], "Firefox could not decrypt the gateway's message"
+    assert await wait_for_acks(push_service, 1) == [100], (
+        "Firefox could not decrypt the gateway's message"
+    )
 
     shown = await eventually(lambda: shown_notifications(page), "the notification to be shown")
     assert len(shown) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page, expect
 
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import Site, eventually
+from tests.browser.conftest import Site, eventually, wait_for_acks
 from tests.browser.test_firefox_end_to_end import privileged_page, shown_notifications
 
 # Closes every open notification as its close button does (Firefox's alert.js).
@@ -57,8 +57,7 @@ async def test_existing_worker_keeps_its_fetch_handler_and_receives_pushes(
     assert await page.evaluate(FETCH_JS) == "served by the site's own worker"
 
     notification_id = await site.send(title="Your order shipped", body="It arrives Tuesday.")
-    acks = await push_service.wait_for_acks(1, timeout=20)
-    assert [a.code for a in acks] == [100]
+    assert await wait_for_acks(push_service, 1) == [100]
     shown = await eventually(lambda: shown_notifications(page), "the notification")
     assert [(n["title"], n["body"]) for n in shown] == [
         ("Your order shipped", "It arrives Tuesday.")
