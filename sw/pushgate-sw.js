@@ -278,6 +278,7 @@
   self.addEventListener("notificationclose", guarded("notificationclose", handleNotificationClose));
   self.addEventListener("pushsubscriptionchange", guarded("pushsubscriptionchange", handleSubscriptionChange));
 
-  self.pushgateWorker = { version: VERSION };
+  // For sites that track subscriptions themselves, and for tests: the handler behind the listener.
+  self.pushgateWorker = { version: VERSION, handleSubscriptionChange };
   readConfig(); // sets the debug flag early; failures are logged, not thrown
 })();

@@ -357,3 +357,64 @@ async def test_snippet_never_replaces_a_sites_own_worker(
     )
     assert script == site.url + "/sw.js"
     await context.close()
+
+
+WRITE_WORKER_CONFIG_JS = """([scope, config]) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("pushgate", 1);
+  open.onupgradeneeded = () => open.result.createObjectStore("config");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const tx = open.result.transaction("config", "readwrite");
+    tx.objectStore("config").put(config, scope);
+    tx.oncomplete = () => resolve(true);
+  };
+})"""
+
+
+async def test_subscription_change_without_old_subscription_moves_the_subscriber(
+    chromium: Browser, push_service: LocalPushService, demo_site: Site
+) -> None:
+    first = push_service.new_browser(demo_site.vapid_public_key)
+    async with httpx.AsyncClient(timeout=10, headers={"Origin": demo_site.url}) as client:
+        response = await client.post(
+            f"{demo_site.gateway.url}/v1/sites/{demo_site.id}/subscriptions",
+            json={"subscription": first.subscription(), "tags": {"tech": "yes"}},
+        )
+    assert response.status_code == 201, response.text
+    subscriber_id = response.json()["id"]
+
+    context = await chromium.new_context()
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/")
+    await page.evaluate(
+        "navigator.serviceWorker.register('/pushgate-sw.js')"
+        ".then(() => navigator.serviceWorker.ready).then(() => true)"
+    )
+    # What the snippet stores after subscribing (docs/embedding.md, "Where the worker finds...").
+    config = {
+        "vapid_public_key": demo_site.vapid_public_key,
+        "subscriptions_url": f"{demo_site.gateway.url}/v1/sites/{demo_site.id}/subscriptions",
+        "events_url": f"{demo_site.gateway.url}/v1/events",
+        "endpoint": first.endpoint,
+    }
+    await page.evaluate(WRITE_WORKER_CONFIG_JS, [demo_site.url + "/", config])
+    worker = context.service_workers[0]
+
+    # The browser's new subscription, as a pushsubscriptionchange event without oldSubscription
+    # carries it (Chrome's shape); the worker must name the old endpoint from its config.
+    second = push_service.new_browser(demo_site.vapid_public_key)
+    await worker.evaluate(
+        """(sub) => self.pushgateWorker.handleSubscriptionChange({
+          oldSubscription: null,
+          newSubscription: { endpoint: sub.endpoint, toJSON: () => sub },
+        })""",
+        second.subscription(),
+    )
+    stored = await demo_site.subscriptions()
+    assert [(s["id"], s["endpoint"], s["tags"]) for s in stored] == [
+        (subscriber_id, second.endpoint, {"tech": "yes"})
+    ]
+    await demo_site.send(title="After the change")
+    messages = await second.wait_for(1, timeout=15)
+    assert messages[0].json()["notification"]["title"] == "After the change"
+    await context.close()
