@@ -25,7 +25,15 @@ from starlette.routing import Route
 from pushgate.settings import Settings
 
 DEFAULT_DEMO_PORT = 8081
-DEMO_SITE_DIR = Path(__file__).resolve().parents[2] / "demo-site"
+
+
+def _demo_site_dir() -> Path:
+    """Inside the installed package (next to the snippet and worker), else the repository's."""
+    packaged = Path(__file__).parent / "browser" / "demo-site"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "demo-site"
+
+
+DEMO_SITE_DIR = _demo_site_dir()
 TEMPLATED_SUFFIXES = {".html", ".js", ".css", ".json", ".webmanifest"}
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
