@@ -23,7 +23,7 @@ from typing import Any
 from pushgate.delivery.payload import PayloadTemplate
 from pushgate.delivery.tokens import make_token
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
-from pushgate.webpush.responses import Outcome, Verdict
+from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
 from pushgate.webpush.sender import PushClient, PushRequest
 
 MAX_DEFAULT_WORKERS = 4
@@ -162,6 +162,10 @@ async def _send_one(
             target.endpoint, body, target.authorization, job.ttl, job.urgency, job.topic
         )
         return await client.send(request, attempt=target.attempts)
+    except Exception as exc:  # never lose an outcome: anything unexpected is retried later
+        return Outcome(
+            Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}", backoff_delay(target.attempts)
+        )
     finally:
         slots.release()
 

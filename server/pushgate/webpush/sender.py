@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
-
+from pushgate.webpush.http1 import Http1Client
 from pushgate.webpush.responses import Outcome, classify
-
-_BODY_EXCERPT_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -37,48 +34,21 @@ class PushRequest:
 class PushClient:
     """Posts encrypted messages; never follows redirects, always has a timeout."""
 
-    def __init__(
-        self,
-        *,
-        timeout_seconds: float,
-        max_in_flight_per_host: int,
-        connector: aiohttp.BaseConnector | None = None,
-    ) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._connector = connector or aiohttp.TCPConnector(
-            limit=0, limit_per_host=max_in_flight_per_host, keepalive_timeout=60, ttl_dns_cache=300
+    def __init__(self, *, timeout_seconds: float, max_in_flight_per_host: int) -> None:
+        self._http = Http1Client(
+            limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds
         )
-        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> PushClient:
-        self._session = aiohttp.ClientSession(
-            connector=self._connector, timeout=self._timeout, auto_decompress=False
-        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session:
-            await self._session.close()
+        await self._http.close()
 
     async def send(self, request: PushRequest, *, attempt: int = 0) -> Outcome:
-        assert self._session is not None, "use PushClient as an async context manager"
         try:
-            async with self._session.post(
-                request.endpoint,
-                data=request.body,
-                headers=request.headers(),
-                allow_redirects=False,
-            ) as response:
-                excerpt = b""
-                if response.status >= 300:
-                    excerpt = await response.content.read(_BODY_EXCERPT_BYTES)
-                else:
-                    await response.read()
-                return classify(
-                    response.status,
-                    response.headers.get("Retry-After"),
-                    excerpt.decode("utf-8", "replace"),
-                    attempt=attempt,
-                )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            response = await self._http.post(request.endpoint, request.headers(), request.body)
+        except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
+        excerpt = response.excerpt.decode("utf-8", "replace") if response.status >= 300 else ""
+        return classify(response.status, response.retry_after, excerpt, attempt=attempt)
