@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,6 +35,15 @@ def browser_dir(name: str) -> Path:
     """The snippet and worker folders: inside the installed package, or at the repository root."""
     packaged = Path(__file__).parent / "browser" / name
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / name
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """The snippet and worker: browsers must ask again (ETag) so an upgrade reaches them."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 async def home(request: Request) -> Response:
@@ -91,7 +101,7 @@ def create_app(
         *public.routes,
         *admin.routes,
         *(
-            Mount(f"/{url}", StaticFiles(directory=browser_dir(folder), check_dir=False), name=url)
+            Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()
         ),
     ]

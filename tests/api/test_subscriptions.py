@@ -247,3 +247,24 @@ async def test_site_config_gives_the_vapid_key_and_cors(
     assert answer.json()["site_id"] == site.id
     assert answer.headers["access-control-allow-origin"] == ORIGIN
     assert "private" not in answer.text.lower()
+
+
+async def test_external_id_null_clears_it_and_absent_keeps_it(
+    site: Site, client: httpx.AsyncClient
+) -> None:
+    await client.post(
+        site.subscriptions_url, json=body(external_id="user-7"), headers={"Origin": ORIGIN}
+    )
+    await client.post(site.subscriptions_url, json=body(), headers={"Origin": ORIGIN})
+    assert (await stored(client, site))[0]["external_id"] == "user-7"
+    await client.post(
+        site.subscriptions_url, json=body(external_id=None), headers={"Origin": ORIGIN}
+    )
+    assert (await stored(client, site))[0]["external_id"] is None
+
+
+async def test_snippet_and_worker_are_served_for_revalidation(client: httpx.AsyncClient) -> None:
+    for path in ("/static/pushgate.js", "/sw/pushgate-sw.js"):
+        answer = await client.get(path)
+        assert answer.status_code == 200 and "javascript" in answer.headers["content-type"]
+        assert answer.headers["cache-control"] == "no-cache" and answer.headers["etag"]

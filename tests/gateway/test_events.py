@@ -53,6 +53,7 @@ async def test_forged_or_malformed_tokens_are_refused(
         )
         assert answer.status_code == 403, forged
         assert answer.json()["error"]["code"] == "invalid_token"
+        assert answer.headers["access-control-allow-origin"] == ORIGIN  # the worker can read it
     wrong_type = await client.post("/v1/events", json={"token": token, "type": "opened"})
     assert wrong_type.status_code == 400
     foreign = await client.post(

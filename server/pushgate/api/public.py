@@ -115,6 +115,19 @@ async def events_preflight(request: Request) -> Response:
 
 async def record_event(request: Request) -> Response:
     ctx = context(request)
+    origin = request.headers.get("origin")
+    # Errors carry CORS headers too, so the worker can read the error code.
+    registered = origin is not None and await ctx.store.origin_is_registered(origin)
+    headers = cors_headers(origin, "POST, OPTIONS") if origin and registered else {}
+    try:
+        await _record_event(request, origin)
+    except ApiError as error:
+        return error_response(error, headers)
+    return Response(status_code=204, headers=headers)
+
+
+async def _record_event(request: Request, origin: str | None) -> None:
+    ctx = context(request)
     data = require_object(await read_json(request, MAX_EVENT_BODY_BYTES), "body")
     kind = data.get("type")
     if kind not in EVENT_TYPES:
@@ -127,13 +140,10 @@ async def record_event(request: Request) -> Response:
     if ref is None:
         raise ApiError("invalid_token", "the event token is not one this gateway issued")
     site = await ctx.store.get_site(ref.site_id)
-    origin = request.headers.get("origin")
-    headers = cors_headers(origin, "POST, OPTIONS") if origin else {}
     if origin is not None and (site is None or not site.allows_origin(origin)):
         raise ApiError("origin_not_allowed", f"origin {origin!r} is not this site's")
     if not await ctx.store.record_event(ref, kind, action):
-        return error_response(ApiError("duplicate_event", f"{kind} was already recorded"), headers)
-    return Response(status_code=204, headers=headers)
+        raise ApiError("duplicate_event", f"{kind} was already recorded")
 
 
 routes = [

@@ -106,6 +106,7 @@ def subscription_request(
         language=language_of(data),
         tags=None if data.get("tags") is None else tags_of(data["tags"]),
         external_id=optional_str(data, "external_id", MAX_ID_LENGTH),
+        clear_external_id="external_id" in data and data["external_id"] is None,
         browser=browser,
         old_endpoint=old_endpoint,
     )

@@ -32,6 +32,7 @@ class NewSubscription:
     external_id: str | None = None
     browser: str | None = None
     old_endpoint: str | None = None  # pushsubscriptionchange: move this subscriber
+    clear_external_id: bool = False  # "external_id": null was sent
 
 
 @dataclass(frozen=True)

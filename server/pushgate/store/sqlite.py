@@ -198,7 +198,8 @@ class SQLiteStore:
                 await db.execute(
                     "UPDATE subscriptions SET endpoint = ?, p256dh = ?, auth = ?, "
                     "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
-                    "tags = COALESCE(?, tags), external_id = COALESCE(?, external_id), "
+                    "tags = COALESCE(?, tags), "
+                    "external_id = CASE WHEN ? THEN NULL ELSE COALESCE(?, external_id) END, "
                     "browser = COALESCE(?, browser), last_seen_at = ? WHERE key = ?",
                     (
                         sub.endpoint,
@@ -207,6 +208,7 @@ class SQLiteStore:
                         sub.timezone,
                         sub.language,
                         None if sub.tags is None else json.dumps(sub.tags),
+                        sub.clear_external_id,
                         sub.external_id,
                         sub.browser,
                         now,
