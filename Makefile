@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium firefox-esr nginx-light wrk
+DEBIAN_PACKAGES := chromium firefox-esr nginx-light libnginx-mod-http-echo wrk nghttp2-client nodejs
 
 .PHONY: run test lint bench system-deps clean
 
@@ -31,7 +31,7 @@ test: $(STAMP) system-deps
 lint: $(STAMP)
 	$(BIN)/ruff format --check server tests bench
 	$(BIN)/ruff check server tests bench
-	$(BIN)/mypy server/pushgate
+	$(BIN)/mypy server/pushgate bench
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

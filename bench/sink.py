@@ -56,8 +56,11 @@ def render_conf(
         for port in ports
     )
     tmp = out_dir / "nginx-tmp"
+    # As root, nginx's workers would run as nobody and could not reach a private out_dir
+    # (pytest's tmp folders are 0700): keep them as the invoking user.
+    user = "user root;\n" if os.geteuid() == 0 else ""
     return f"""load_module {ECHO_MODULE};
-worker_processes 1;
+{user}worker_processes 1;
 pid {out_dir}/nginx.pid;
 error_log {out_dir}/nginx-error.log warn;
 events {{ worker_connections 16384; }}
