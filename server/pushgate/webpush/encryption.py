@@ -25,6 +25,8 @@ TAG_BYTES = 16
 MAX_PLAINTEXT_BYTES = MAX_BODY_BYTES - HEADER_BYTES - TAG_BYTES - 1
 
 _CURVE = ec.SECP256R1()
+_ECDH = ec.ECDH()
+_RECORD_HEADER = struct.pack("!IB", RECORD_SIZE, 65)  # record size, then the key id's length
 _KEY_INFO = b"WebPush: info\x00"
 _CEK_INFO = b"Content-Encoding: aes128gcm\x00\x01"
 _NONCE_INFO = b"Content-Encoding: nonce\x00\x01"
@@ -40,6 +42,12 @@ class DecryptionError(ValueError):
 
 def load_subscriber_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes]:
     """Decode and check a subscription's keys (RFC 8291 §3.2)."""
+    public, _, secret = _load_keys(p256dh, auth)
+    return public, secret
+
+
+def _load_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes]:
+    """The subscriber's key, its 65-byte encoding, and the auth secret."""
     try:
         raw_public = b64url_decode(p256dh)
         secret = b64url_decode(auth)
@@ -53,7 +61,7 @@ def load_subscriber_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublic
         public = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, raw_public)
     except ValueError as exc:
         raise InvalidSubscriptionKeys("p256dh is not a point on P-256") from exc
-    return public, secret
+    return public, raw_public, secret
 
 
 def _hkdf_once(salt: bytes, ikm: bytes, info_with_counter: bytes, length: int) -> bytes:
@@ -83,26 +91,14 @@ def encrypt(
     """Encrypt one push message body for one subscriber. `salt` and `sender_key` are for tests."""
     if len(plaintext) > MAX_PLAINTEXT_BYTES:
         raise ValueError(f"plaintext is {len(plaintext)} bytes, at most {MAX_PLAINTEXT_BYTES}")
-    ua_key, auth_secret = load_subscriber_keys(p256dh, auth)
-    return encrypt_with_keys(plaintext, ua_key, auth_secret, salt=salt, sender_key=sender_key)
-
-
-def encrypt_with_keys(
-    plaintext: bytes,
-    ua_key: ec.EllipticCurvePublicKey,
-    auth_secret: bytes,
-    *,
-    salt: bytes | None = None,
-    sender_key: ec.EllipticCurvePrivateKey | None = None,
-) -> bytes:
+    ua_key, ua_public, auth_secret = _load_keys(p256dh, auth)
     salt = salt or os.urandom(16)
     sender_key = sender_key or ec.generate_private_key(_CURVE)
     as_public = sender_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    ua_public = ua_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    ecdh_secret = sender_key.exchange(ec.ECDH(), ua_key)
+    ecdh_secret = sender_key.exchange(_ECDH, ua_key)
     cek, nonce = _derive(auth_secret, ecdh_secret, ua_public, as_public, salt)
     sealed = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)
-    return salt + struct.pack("!IB", RECORD_SIZE, 65) + as_public + sealed
+    return salt + _RECORD_HEADER + as_public + sealed
 
 
 def decrypt(body: bytes, ua_private: ec.EllipticCurvePrivateKey, auth_secret: bytes) -> bytes:

@@ -39,6 +39,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Response] | None = None
         self.usable = True
         self.used = False
+        self.deadline = 0.0  # loop time by which the current request must be answered
         self._header_name = b""
         self._retry_after: str | None = None
         self._excerpt = bytearray()
@@ -51,11 +52,11 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionError(f"bad HTTP response: {exc}"))
+            self.fail(ConnectionError(f"bad HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.usable = False
-        self._fail(exc or ConnectionError("connection closed by the push service"))
+        self.fail(exc or ConnectionError("connection closed by the push service"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -88,7 +89,7 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
         self.usable = False
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -114,6 +115,9 @@ class Http1Client:
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._ssl = ssl.create_default_context()  # honours SSL_CERT_FILE
         self._ssl.set_alpn_protocols(["http/1.1"])
+        # One sweeper enforces every request's deadline: cheaper than a timer per request.
+        self._busy: set[_Connection] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Response:
         """One POST; raises OSError, ConnectionError or TimeoutError when there is no answer."""
@@ -125,9 +129,20 @@ class Http1Client:
         origin = self._origin(scheme, parts.hostname, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         head = self._head(target, origin.netloc, headers, len(body))
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
         async with origin.slots:
-            async with asyncio.timeout(self._timeout):
-                return await self._exchange(origin, head, body)
+            return await self._exchange(origin, head, body)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = min(1.0, self._timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for connection in [c for c in self._busy if c.deadline < now]:
+                connection.fail(TimeoutError(f"no answer within {self._timeout:g} s"))
+                connection.close()
 
     async def _exchange(self, origin: _Origin, head: bytes, body: bytes) -> Response:
         connection = self._idle_connection(origin)
@@ -142,11 +157,15 @@ class Http1Client:
     async def _send_on(
         self, origin: _Origin, connection: _Connection, head: bytes, body: bytes
     ) -> Response:
+        connection.deadline = asyncio.get_running_loop().time() + self._timeout
+        self._busy.add(connection)
         try:
             response = await connection.request(head, body)
         except BaseException:
             connection.close()
             raise
+        finally:
+            self._busy.discard(connection)
         if connection.usable:
             origin.idle.append(connection)
         else:
@@ -163,13 +182,14 @@ class Http1Client:
     async def _connect(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         secure = origin.scheme == "https"
-        _, protocol = await loop.create_connection(
+        connecting = loop.create_connection(
             _Connection,
             origin.host,
             origin.port,
             ssl=self._ssl if secure else None,
             server_hostname=origin.host if secure else None,
         )
+        _, protocol = await asyncio.wait_for(connecting, self._timeout)
         return protocol
 
     def _origin(self, scheme: str, host: str, port: int) -> _Origin:
@@ -188,6 +208,8 @@ class Http1Client:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for origin in self._origins.values():
             while origin.idle:
                 origin.idle.pop().close()
