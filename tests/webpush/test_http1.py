@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from pushgate.webpush.http1 import Http1Client
+from pushgate.webpush.http1 import Http1Client, header_block
 
 
 @pytest.fixture
@@ -47,7 +47,10 @@ async def test_posts_reuse_keep_alive_connections(server) -> None:
     base, seen, peers = server
     client = Http1Client(limit_per_origin=2, timeout_seconds=5)
     answers = await asyncio.gather(
-        *(client.post(f"{base}/push/a?x=1", {"TTL": "60"}, b"x" * 100) for _ in range(20))
+        *(
+            client.post(f"{base}/push/a?x=1", header_block({"TTL": "60"}), b"x" * 100)
+            for _ in range(20)
+        )
     )
     assert [a.status for a in answers] == [201] * 20
     assert len(seen) == 20 and seen[0].headers["TTL"] == "60" and seen[0].query_string == "x=1"
@@ -59,7 +62,7 @@ async def test_posts_reuse_keep_alive_connections(server) -> None:
 async def test_retry_after_and_body_excerpt_are_returned(server) -> None:
     base, _, _ = server
     client = Http1Client(limit_per_origin=1, timeout_seconds=5)
-    answer = await client.post(f"{base}/push/limited", {}, b"")
+    answer = await client.post(f"{base}/push/limited", b"", b"")
     assert (answer.status, answer.retry_after, answer.excerpt) == (429, "17", b"slow down")
     await client.close()
 
@@ -67,7 +70,7 @@ async def test_retry_after_and_body_excerpt_are_returned(server) -> None:
 async def test_redirects_are_not_followed(server) -> None:
     base, seen, _ = server
     client = Http1Client(limit_per_origin=1, timeout_seconds=5)
-    answer = await client.post(f"{base}/push/moved", {}, b"")
+    answer = await client.post(f"{base}/push/moved", b"", b"")
     assert answer.status == 302 and len(seen) == 1
     await client.close()
 
@@ -75,8 +78,8 @@ async def test_redirects_are_not_followed(server) -> None:
 async def test_connection_close_answer_then_next_request_opens_a_new_one(server) -> None:
     base, seen, peers = server
     client = Http1Client(limit_per_origin=1, timeout_seconds=5)
-    assert (await client.post(f"{base}/push/close", {}, b"")).status == 201
-    assert (await client.post(f"{base}/push/a", {}, b"")).status == 201
+    assert (await client.post(f"{base}/push/close", b"", b"")).status == 201
+    assert (await client.post(f"{base}/push/a", b"", b"")).status == 201
     assert len(peers) == 2
     await client.close()
 
@@ -85,20 +88,22 @@ async def test_slow_answer_times_out(server) -> None:
     base, _, _ = server
     client = Http1Client(limit_per_origin=1, timeout_seconds=0.3)
     with pytest.raises(TimeoutError):
-        await client.post(f"{base}/push/slow", {}, b"")
-    assert (await client.post(f"{base}/push/a", {}, b"")).status == 201  # pool still works
+        await client.post(f"{base}/push/slow", b"", b"")
+    assert (await client.post(f"{base}/push/a", b"", b"")).status == 201  # pool still works
     await client.close()
 
 
 async def test_refused_connection_raises(server) -> None:
     client = Http1Client(limit_per_origin=1, timeout_seconds=2)
     with pytest.raises(OSError):
-        await client.post("http://127.0.0.1:9/push/a", {}, b"")
+        await client.post("http://127.0.0.1:9/push/a", b"", b"")
 
 
 async def test_header_injection_is_refused(server) -> None:
     base, seen, _ = server
     client = Http1Client(limit_per_origin=1, timeout_seconds=2)
     with pytest.raises(ValueError):
-        await client.post(f"{base}/push/a", {"Topic": "a\r\nX-Evil: 1"}, b"")
+        header_block({"Topic": "a\r\nX-Evil: 1"})
+    with pytest.raises(ValueError):
+        await client.post(f"{base}/push/a X-Evil: 1", b"", b"")
     assert seen == []

@@ -60,3 +60,15 @@ def test_ipv6_push_service_origin_is_signed_too():
     signer = VapidSigner(generate_key_pair(), "mailto:a@b.example")
     claims, _ = _claims(signer.authorization("http://[::1]:8090/push/1"))
     assert claims["aud"] == "http://[::1]:8090"
+
+
+def test_audience_cache_keeps_origins_apart():
+    signer = VapidSigner(generate_key_pair(), "mailto:a@b.example")
+    for endpoint, audience in [
+        ("https://fcm.googleapis.com/fcm/send/a", "https://fcm.googleapis.com"),
+        ("https://fcm.googleapis.com:443/fcm/send/b", "https://fcm.googleapis.com"),
+        ("http://127.0.0.1:8090/push/1", "http://127.0.0.1:8090"),
+        ("http://127.0.0.1:8091/push/1", "http://127.0.0.1:8091"),
+        ("https://web.push.apple.com/x", "https://web.push.apple.com"),
+    ]:
+        assert _claims(signer.authorization(endpoint))[0]["aud"] == audience

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pushgate.webpush.http1 import Http1Client
-from pushgate.webpush.responses import Outcome, classify
+from pushgate.webpush.http1 import Http1Client, header_block
+from pushgate.webpush.responses import Outcome, Verdict, classify
+
+_ACCEPTED = {status: Outcome(Verdict.ACCEPTED, status) for status in range(200, 300)}
+MAX_CACHED_HEADER_BLOCKS = 1024
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class PushRequest:
     ttl: int
     urgency: str | None = None
     topic: str | None = None
+
+    def header_key(self) -> tuple[str, int, str | None, str | None]:
+        return (self.authorization, self.ttl, self.urgency, self.topic)
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -38,6 +44,8 @@ class PushClient:
         self._http = Http1Client(
             limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds
         )
+        # The headers are the same for every message of a notification to one push service.
+        self._header_blocks: dict[tuple[str, int, str | None, str | None], bytes] = {}
 
     async def __aenter__(self) -> PushClient:
         return self
@@ -47,8 +55,21 @@ class PushClient:
 
     async def send(self, request: PushRequest, *, attempt: int = 0) -> Outcome:
         try:
-            response = await self._http.post(request.endpoint, request.headers(), request.body)
+            response = await self._http.post(
+                request.endpoint, self._headers_of(request), request.body
+            )
         except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
-        excerpt = response.excerpt.decode("utf-8", "replace") if response.status >= 300 else ""
+        if 200 <= response.status < 300:
+            return _ACCEPTED[response.status]
+        excerpt = response.excerpt.decode("utf-8", "replace")
         return classify(response.status, response.retry_after, excerpt, attempt=attempt)
+
+    def _headers_of(self, request: PushRequest) -> bytes:
+        key = request.header_key()
+        block = self._header_blocks.get(key)
+        if block is None:
+            if len(self._header_blocks) > MAX_CACHED_HEADER_BLOCKS:
+                self._header_blocks.clear()
+            block = self._header_blocks[key] = header_block(request.headers())
+        return block
