@@ -25,6 +25,7 @@ from pushgate.webpush.vapid import VapidSigner
 log = logging.getLogger("pushgate.delivery")
 
 BATCH_SIZE = 500
+FIRST_BATCH_SIZE = 32
 BATCHES_PER_WORKER = 4  # enough in flight to cover far-away push services
 POLL_SECONDS = 1.0
 LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
@@ -123,6 +124,7 @@ class NotificationRun:
         self.in_flight: set[int] = set()
         self.settled = asyncio.Event()
         self.batches: set[asyncio.Task[None]] = set()
+        self.started = False
 
     async def run(self) -> None:
         self.signer = await self.e.signer_for(self.n.site_id)
@@ -148,8 +150,11 @@ class NotificationRun:
                 return
             batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
             if not batch and not expanded:
-                batch = await store.expand_audience(self.n, BATCH_SIZE, now + LEASE_SECONDS)
-                expanded = len(batch) < BATCH_SIZE
+                # A small first batch gets the first message on the wire sooner.
+                size = BATCH_SIZE if self.started else FIRST_BATCH_SIZE
+                batch = await store.expand_audience(self.n, size, now + LEASE_SECONDS)
+                expanded = len(batch) < size
+                self.started = True
             if batch:
                 await self._dispatch(batch)
                 continue

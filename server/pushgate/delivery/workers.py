@@ -139,7 +139,7 @@ async def _run_batch(
         sends[-1].add_done_callback(
             lambda task, i=index: report.add(batch_id, i, task.result())  # type: ignore[misc]
         )
-        if index % YIELD_EVERY_MESSAGES == YIELD_EVERY_MESSAGES - 1:
+        if index % YIELD_EVERY_MESSAGES == 0:  # the first message goes out before the rest
             await asyncio.sleep(0)
     await asyncio.gather(*sends)
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httptools
 
 EXCERPT_BYTES = 512
+MAX_PARALLEL_CONNECTS = 8  # per origin
 
 
 def header_block(headers: dict[str, str]) -> bytes:
@@ -111,6 +112,7 @@ class _Origin:
         if ":" in host:
             self.netloc = f"[{host}]" + ("" if port in (80, 443) else f":{port}")
         self.slots = asyncio.Semaphore(limit)
+        self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
         self.idle: deque[_Connection] = deque()
 
 
@@ -160,7 +162,11 @@ class Http1Client:
                 return await self._send_on(origin, connection, head, body)
             except ConnectionError:
                 pass  # the push service closed an idle connection first: one fresh try
-        connection = await self._connect(origin)
+        # Open connections a few at a time: a burst of TLS handshakes would hold up every
+        # request, the first one included, while a request that waits here may meanwhile
+        # find a connection another request has given back.
+        async with origin.connecting:
+            connection = self._idle_connection(origin) or await self._connect(origin)
         return await self._send_on(origin, connection, head, body)
 
     async def _send_on(
