@@ -71,7 +71,21 @@ def worker_main(conn: Connection, limits: WorkerLimits) -> None:
         asyncio.run(_serve(conn, limits))
 
 
+def _warm_up() -> None:
+    """Load OpenSSL's key agreement and ciphers now, not while the first batch waits."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from pushgate.webpush.b64 import b64url_encode
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    p256dh = b64url_encode(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    encrypt(b"warm-up", p256dh, b64url_encode(bytes(16)))
+    make_token(bytes(32), 0, 0)
+
+
 async def _serve(conn: Connection, limits: WorkerLimits) -> None:
+    _warm_up()
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[int, BatchJob] | None] = asyncio.Queue()
     outbox = _start_writer(conn)
