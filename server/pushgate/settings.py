@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 DEFAULT_PORT = 8080
 DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_IN_FLIGHT_PER_HOST = 400
-DEFAULT_BATCH_SIZE = 500
 
 
 def default_database() -> str:

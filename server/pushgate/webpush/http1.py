@@ -47,7 +47,6 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Response] | None = None
         self.usable = True
-        self.used = False
         self.deadline = 0.0  # loop time by which the current request must be answered
         self._header_name = b""
         self._retry_after: str | None = None
@@ -88,7 +87,6 @@ class _Connection(asyncio.Protocol):
     def request(self, head: bytes, body: bytes) -> asyncio.Future[Response]:
         if self.transport is None or self.transport.is_closing():
             raise ConnectionError("connection is closed")
-        self.used = True
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(head + body)  # one write, one syscall
         return self.waiter
