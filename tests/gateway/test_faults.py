@@ -150,3 +150,27 @@ async def test_gateway_killed_mid_broadcast_resumes_without_resending_accepted(
     assert min(copies) == 1
     # Only messages in flight or not yet recorded at the kill may arrive twice.
     assert sum(copies) - 1500 <= 200, f"{sum(copies) - 1500} second copies"
+
+
+async def test_an_outcome_recorded_twice_for_one_delivery_counts_once(tmp_path) -> None:
+    from pushgate.store import open_store
+    from pushgate.store.models import Audience, DeliveryResult, NewNotification, NewSubscription
+
+    async with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        site, _ = await store.create_site("s", ["https://a.example"])
+        key = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+        await store.add_subscriptions_bulk(
+            site.id,
+            [NewSubscription(f"https://fcm.googleapis.com/x/{i}", key, "A" * 22) for i in range(3)],
+        )
+        notification, _ = await store.create_notification(
+            site.id, NewNotification({"title": "t"}, Audience(everyone=True), 60)
+        )
+        targets = await store.expand_audience(notification, 10, 0)
+        first = [
+            DeliveryResult(t.notification_key, t.subscription_key, "accepted", 201) for t in targets
+        ]
+        await store.record_results(first + first[:1])  # a duplicate inside one batch
+        await store.record_results(first[1:])  # and again in a later batch
+        counts = (await store.get_notification(site.id, notification.id)).counts
+        assert (counts.targeted, counts.accepted, counts.pending) == (3, 3, 0)

@@ -425,15 +425,19 @@ class SQLiteStore:
         return row[0] if row else None
 
     async def record_results(self, results: Sequence[DeliveryResult]) -> None:
-        """Write a batch of outcomes, their counters, and remove gone subscribers, atomically."""
+        """Write a batch of outcomes, their counters, and remove gone subscribers, atomically.
+
+        Only deliveries still pending change, and only they are counted: an outcome that
+        arrives twice for one delivery (a message sent again after a restart) counts once.
+        """
         if not results:
             return
-        counters: dict[int, Counter[str]] = defaultdict(Counter)
-        for r in results:
-            if r.state != "pending":
-                counters[r.notification_key][r.state] += 1
-        gone = [(r.subscription_key,) for r in results if r.state == "gone"]
         async with self._transaction() as db:
+            fresh = await _still_pending(db, results)
+            counters: dict[int, Counter[str]] = defaultdict(Counter)
+            for r in fresh:
+                if r.state != "pending":
+                    counters[r.notification_key][r.state] += 1
             await db.executemany(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, "
                 "reason = ?, next_attempt_at = ? "
@@ -447,7 +451,7 @@ class SQLiteStore:
                         r.notification_key,
                         r.subscription_key,
                     )
-                    for r in results
+                    for r in fresh
                 ],
             )
             for key, counts in counters.items():
@@ -456,6 +460,7 @@ class SQLiteStore:
                     "gone = gone + ? WHERE key = ?",
                     (counts["accepted"], counts["failed"], counts["gone"], key),
                 )
+            gone = [(r.subscription_key,) for r in fresh if r.state == "gone"]
             if gone:
                 await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
 
@@ -585,6 +590,30 @@ def _audience_filter(audience: Audience) -> tuple[str, list[Any]]:
     if audience.subscription_ids is not None:
         return "id IN (SELECT value FROM json_each(?))", [json.dumps(audience.subscription_ids)]
     return "1", []
+
+
+async def _still_pending(
+    db: aiosqlite.Connection, results: Sequence[DeliveryResult]
+) -> list[DeliveryResult]:
+    """The results whose delivery is still pending, one per delivery (the first wins)."""
+    keys: dict[int, list[int]] = defaultdict(list)
+    for r in results:
+        keys[r.notification_key].append(r.subscription_key)
+    pending: set[tuple[int, int]] = set()
+    for notification_key, subscription_keys in keys.items():
+        async with db.execute(
+            "SELECT subscription_key FROM deliveries WHERE notification_key = ? "
+            "AND state = 'pending' AND subscription_key IN (SELECT value FROM json_each(?))",
+            (notification_key, json.dumps(subscription_keys)),
+        ) as cur:
+            pending.update((notification_key, row[0]) for row in await cur.fetchall())
+    fresh = []
+    for r in results:
+        key = (r.notification_key, r.subscription_key)
+        if key in pending:
+            pending.discard(key)
+            fresh.append(r)
+    return fresh
 
 
 async def _subscription_key(db: aiosqlite.Connection, site_id: str, endpoint: str) -> int | None:
