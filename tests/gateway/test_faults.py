@@ -155,10 +155,11 @@ async def test_gateway_killed_mid_broadcast_resumes_without_resending_accepted(
 async def test_an_outcome_recorded_twice_for_one_delivery_counts_once(tmp_path) -> None:
     from pushgate.store import open_store
     from pushgate.store.models import Audience, DeliveryResult, NewNotification, NewSubscription
+    from tests.api.test_subscriptions import VALID_P256DH
 
     async with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
         site, _ = await store.create_site("s", ["https://a.example"])
-        key = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+        key = VALID_P256DH
         await store.add_subscriptions_bulk(
             site.id,
             [NewSubscription(f"https://fcm.googleapis.com/x/{i}", key, "A" * 22) for i in range(3)],
