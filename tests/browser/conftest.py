@@ -176,7 +176,7 @@ class Site:
         return counts if counts[kind] >= 1 else None
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 45) -> T:
     """Poll `probe` until it returns something truthy; fail saying `what` did not happen."""
     deadline = time.monotonic() + timeout
     last = await probe()
