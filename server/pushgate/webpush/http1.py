@@ -111,6 +111,8 @@ class _Origin:
             self.netloc = f"[{host}]" + ("" if port in (80, 443) else f":{port}")
         self.slots = asyncio.Semaphore(limit)
         self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
+        self.first_connect = asyncio.Lock()
+        self.warm = False  # a connection has been opened once
         self.idle: deque[_Connection] = deque()
 
 
@@ -164,7 +166,15 @@ class Http1Client:
         # request, the first one included, while a request that waits here may meanwhile
         # find a connection another request has given back.
         async with origin.connecting:
-            connection = self._idle_connection(origin) or await self._connect(origin)
+            connection = self._idle_connection(origin)
+            if connection is None and not origin.warm:
+                # The very first connection opens alone, so the first message is not kept
+                # waiting behind a crowd of TLS handshakes competing for the CPU.
+                async with origin.first_connect:
+                    connection = self._idle_connection(origin) or await self._connect(origin)
+                    origin.warm = True
+            elif connection is None:
+                connection = await self._connect(origin)
         return await self._send_on(origin, connection, head, body)
 
     async def _send_on(
