@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -50,7 +51,8 @@ STARTUP_POLL_SECONDS = 0.05
 
 
 def create_site_app(root: Path, replacements: Mapping[str, str]) -> Starlette:
-    """A static site whose text files get `{{NAME}}` placeholders replaced; nothing is cached."""
+    """A static site whose text files get `{{include:…}}` blocks and `{{NAME}}` placeholders
+    filled in; nothing is cached."""
     root = root.resolve()
 
     async def serve(request: Request) -> Response:
@@ -61,12 +63,20 @@ def create_site_app(root: Path, replacements: Mapping[str, str]) -> Starlette:
         headers = {"Cache-Control": "no-cache"}
         if path.suffix not in TEMPLATED_SUFFIXES:
             return Response(path.read_bytes(), media_type=media_type, headers=headers)
-        text = path.read_text(encoding="utf-8")
+        text = _INCLUDE.sub(lambda m: _partial(root, m.group(1)), path.read_text(encoding="utf-8"))
         for name, value in replacements.items():
             text = text.replace("{{" + name + "}}", value)
         return Response(text, media_type=media_type, headers=headers)
 
     return Starlette(routes=[Route("/{path:path}", serve)])
+
+
+_INCLUDE = re.compile(r"\{\{include:([a-z0-9-]+\.html)\}\}")
+
+
+def _partial(root: Path, name: str) -> str:
+    """`{{include:NAME}}`: a block shared by every page, from the site's `_partials/` folder."""
+    return (root / "_partials" / name).read_text(encoding="utf-8").rstrip("\n")
 
 
 def _resolve(root: Path, url_path: str) -> Path | None:
