@@ -20,12 +20,13 @@ from pushgate.delivery.workers import BatchJob, SendWorkers, Target
 from pushgate.store import Store
 from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
-from pushgate.webpush.vapid import VapidSigner
+from pushgate.webpush.vapid import VapidSigner, generate_key_pair
 
 log = logging.getLogger("pushgate.delivery")
 
 BATCH_SIZE = 500
-FIRST_BATCH_SIZE = 32
+FIRST_BATCH_SIZE = 8
+FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answer, or this long
 BATCHES_PER_WORKER = 4  # enough in flight to cover far-away push services
 POLL_SECONDS = 1.0
 LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
@@ -54,6 +55,9 @@ class DeliveryEngine:
         self._main: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Sign once now: OpenSSL's first ECDSA signature in a process costs milliseconds, which
+        # the first notification's first message would otherwise wait for.
+        VapidSigner(generate_key_pair(), self._subject).authorization("https://warm-up.invalid/")
         await self._store.release_leases()
         await self._outcomes.start()
         self._main = asyncio.create_task(self._watch(), name="pushgate-delivery")
@@ -125,6 +129,7 @@ class NotificationRun:
         self.settled = asyncio.Event()
         self.batches: set[asyncio.Task[None]] = set()
         self.started = False
+        self.first_answer = asyncio.Event()
 
     async def run(self) -> None:
         self.signer = await self.e.signer_for(self.n.site_id)
@@ -149,14 +154,17 @@ class NotificationRun:
                 )
                 return
             batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
+            first = False
             if not batch and not expanded:
                 # A small first batch gets the first message on the wire sooner.
                 size = BATCH_SIZE if self.started else FIRST_BATCH_SIZE
                 batch = await store.expand_audience(self.n, size, now + LEASE_SECONDS)
                 expanded = len(batch) < size
-                self.started = True
+                first, self.started = not self.started, True
             if batch:
                 await self._dispatch(batch)
+                if first:
+                    await self._wait_first_answer()
                 continue
             if self.in_flight:
                 await self._wait_settled(POLL_SECONDS)
@@ -165,6 +173,14 @@ class NotificationRun:
             if next_retry is None:
                 return
             await self._wait_settled(min(max(next_retry - now, 0.01), POLL_SECONDS))
+
+    async def _wait_first_answer(self) -> None:
+        """Let the first batch have the CPU to itself for a moment: its connections' TLS
+        handshakes otherwise queue behind the encryption of the next thousand messages, and the
+        first message waits tens of milliseconds. The first answer also tells early whether the
+        push service takes the VAPID signature at all."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.first_answer.wait(), FIRST_ANSWER_WAIT_SECONDS)
 
     async def _dispatch(self, batch: list[DeliveryTarget]) -> None:
         """Hand a batch to a send worker; waits only while every worker is busy enough."""
@@ -198,6 +214,7 @@ class NotificationRun:
 
         def on_outcome(index: int, outcome: Outcome) -> None:
             answered.add(index)
+            self.first_answer.set()
             self.e._outcomes.add(self._result(batch[index], outcome), on_written=self._on_written)
 
         try:

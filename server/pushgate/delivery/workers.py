@@ -23,12 +23,15 @@ from typing import Any, NamedTuple
 from pushgate.delivery.payload import PayloadTemplate
 from pushgate.delivery.tokens import make_token
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
+from pushgate.webpush.http1 import warm_up_tls
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
 from pushgate.webpush.sender import PushClient, PushRequest
 
 MAX_DEFAULT_WORKERS = 4
 STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
-YIELD_EVERY_MESSAGES = 16
+READY = "ready"  # a worker's first message: imports done and crypto warm, it can take batches
+READY_TIMEOUT_SECONDS = 60.0
+YIELD_EVERY_MESSAGES = 4
 REPORT_AT_COUNT = 64
 REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
 
@@ -72,7 +75,7 @@ def worker_main(conn: Connection, limits: WorkerLimits) -> None:
 
 
 def _warm_up() -> None:
-    """Load OpenSSL's key agreement and ciphers now, not while the first batch waits."""
+    """Load OpenSSL's key agreement, ciphers and TLS now, not while the first batch waits."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -82,6 +85,7 @@ def _warm_up() -> None:
     p256dh = b64url_encode(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
     encrypt(b"warm-up", p256dh, b64url_encode(bytes(16)))
     make_token(bytes(32), 0, 0)
+    warm_up_tls()
 
 
 async def _serve(conn: Connection, limits: WorkerLimits) -> None:
@@ -89,6 +93,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[int, BatchJob] | None] = asyncio.Queue()
     outbox = _start_writer(conn)
+    outbox.put(READY)
     threading.Thread(
         target=_read, args=(conn, loop, inbox.put_nowait), kwargs={"exit_on_eof": True}, daemon=True
     ).start()
@@ -243,6 +248,7 @@ class _Worker:
         self.outbox = _start_writer(here)
         self.pending: dict[int, _Batch] = {}
         self.load = 0
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class _Batch:
@@ -264,6 +270,8 @@ class SendWorkers:
         self._ids = itertools.count()
 
     async def start(self) -> None:
+        """Start the workers and wait until each is ready, so that a gateway which answers
+        requests sends its first message at once rather than after the workers' imports."""
         loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")  # never fork a threaded event loop
         for _ in range(self.count):
@@ -272,10 +280,23 @@ class SendWorkers:
                 target=_read, args=(worker.conn, loop, self._on_message(worker)), daemon=True
             ).start()
             self._workers.append(worker)
+        try:
+            ready = asyncio.gather(*(w.ready for w in self._workers))
+            await asyncio.wait_for(ready, READY_TIMEOUT_SECONDS)
+        except (TimeoutError, RuntimeError) as exc:
+            await self.close()
+            raise RuntimeError(f"send workers did not start: {exc}") from exc
 
     def _on_message(self, worker: _Worker) -> Any:
-        def on_message(outcomes: list[tuple[int, int, tuple[str, int, str, float]]] | None) -> None:
+        def on_message(
+            outcomes: list[tuple[int, int, tuple[str, int, str, float]]] | str | None,
+        ) -> None:
+            if isinstance(outcomes, str):  # READY
+                worker.ready.set_result(None)
+                return
             if outcomes is None:  # the worker died: fail its batches so they are retried
+                if not worker.ready.done():
+                    worker.ready.set_exception(RuntimeError("a send worker exited at start"))
                 for unfinished in worker.pending.values():
                     if not unfinished.done.done():
                         unfinished.done.set_exception(RuntimeError("send worker exited"))

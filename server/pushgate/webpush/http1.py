@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import ssl
+import tempfile
 from collections import deque
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 EXCERPT_BYTES = 512
 MAX_PARALLEL_CONNECTS = 8  # per origin
@@ -30,6 +36,61 @@ def header_block(headers: dict[str, str]) -> bytes:
     if any("\r" in line[:-2] or "\n" in line[:-2] for line in lines):
         raise ValueError("CR or LF inside a header")
     return "".join(lines).encode("latin-1")
+
+
+def warm_up_tls() -> None:
+    """One TLS handshake in memory, with a throwaway certificate: OpenSSL's one-time set-up
+    (a few ms on first use in a process) is then not paid by the first message's connection."""
+    host = "warm-up.invalid"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(minutes=5))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.NamedTemporaryFile(suffix=".pem") as chain:  # the ssl module reads files
+        chain.write(key_pem + cert_pem)
+        chain.flush()
+        server.load_cert_chain(chain.name)
+    client = ssl.create_default_context(cadata=cert_pem.decode())
+    _handshake_in_memory(client, server, host)
+
+
+def _handshake_in_memory(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> None:
+    client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+    ends = [
+        (client.wrap_bio(client_in, client_out, server_hostname=host), client_out, server_in),
+        (server.wrap_bio(server_in, server_out, server_side=True), server_out, client_in),
+    ]
+    finished = [False, False]
+    for _ in range(8):  # TLS 1.3 needs two round trips; the bound only guards against a bug
+        for i, (end, outgoing, peer_incoming) in enumerate(ends):
+            if not finished[i]:
+                try:
+                    end.do_handshake()
+                    finished[i] = True
+                except ssl.SSLWantReadError:
+                    pass
+            peer_incoming.write(outgoing.read())
+        if all(finished):
+            return
+    raise ssl.SSLError("the in-memory TLS warm-up did not finish")
 
 
 @dataclass(frozen=True)
@@ -125,6 +186,9 @@ class Http1Client:
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._ssl = ssl.create_default_context()  # honours SSL_CERT_FILE
         self._ssl.set_alpn_protocols(["http/1.1"])
+        # The client's very first connection opens before any other, the first message's.
+        self._first_connect = asyncio.Lock()
+        self._warm = False
         # One sweeper enforces every request's deadline: cheaper than a timer per request.
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -168,10 +232,11 @@ class Http1Client:
         async with origin.connecting:
             connection = self._idle_connection(origin)
             if connection is None and not origin.warm:
-                # The very first connection opens alone, so the first message is not kept
-                # waiting behind a crowd of TLS handshakes competing for the CPU.
+                # An origin's first connection opens alone, and so does the client's very
+                # first, so that the first message is not kept waiting behind a crowd of TLS
+                # handshakes competing for the CPU.
                 async with origin.first_connect:
-                    connection = self._idle_connection(origin) or await self._connect(origin)
+                    connection = self._idle_connection(origin) or await self._first_of(origin)
                     origin.warm = True
             elif connection is None:
                 connection = await self._connect(origin)
@@ -194,6 +259,14 @@ class Http1Client:
         else:
             connection.close()
         return response
+
+    async def _first_of(self, origin: _Origin) -> _Connection:
+        if self._warm:
+            return await self._connect(origin)
+        async with self._first_connect:
+            connection = await self._connect(origin)
+            self._warm = True
+            return connection
 
     def _idle_connection(self, origin: _Origin) -> _Connection | None:
         while origin.idle:
