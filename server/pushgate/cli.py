@@ -6,13 +6,14 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from pushgate import __version__
+from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.settings import (
     SETTINGS_FIELDS,
     Settings,
@@ -58,16 +59,6 @@ def build_settings(values: dict[str, Any]) -> Settings:
     return settings
 
 
-def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop where installed: the API and the engine share one loop, so its speed counts."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
-
-
 class DefaultServeGroup(click.Group):
     """`pushgate` alone means `pushgate serve`."""
 
@@ -97,6 +88,7 @@ def serve(**values: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    relax_gc()
     run_event_loop(run_server(settings))
 
 
@@ -196,6 +188,7 @@ def demo(demo_port: int, **values: Any) -> None:
     )
     result = run_demo(settings, demo_port=demo_port)
     if asyncio.iscoroutine(result):
+        relax_gc()
         run_event_loop(result)
 
 

@@ -65,3 +65,20 @@ def test_encrypt_largest_plaintext_fills_exactly_4096_bytes():
 def test_load_subscriber_keys_rejects_bad_keys(p256dh, auth):
     with pytest.raises(InvalidSubscriptionKeys):
         load_subscriber_keys(p256dh, auth)
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 16, 32, 63, 64])
+def test_hmac_sha256_equals_the_standard_library(key_length):
+    import hmac
+
+    from pushgate.webpush.encryption import _hmac_sha256
+
+    key, message = bytes(range(key_length)), b"WebPush: info\x00" * 7
+    assert _hmac_sha256(key, message) == hmac.digest(key, message, "sha256")
+
+
+def test_hmac_sha256_refuses_keys_longer_than_a_block():
+    from pushgate.webpush.encryption import _hmac_sha256
+
+    with pytest.raises(ValueError):
+        _hmac_sha256(bytes(65), b"x")

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from pushgate.delivery.payload import PayloadTemplate
 from pushgate.delivery.tokens import make_token
+from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
 from pushgate.webpush.http1 import warm_up_tls
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
@@ -66,12 +67,9 @@ class WorkerLimits:
 
 
 def worker_main(conn: Connection, limits: WorkerLimits) -> None:
-    try:
-        import uvloop
-
-        uvloop.run(_serve(conn, limits))
-    except ImportError:
-        asyncio.run(_serve(conn, limits))
+    _warm_up()
+    relax_gc()
+    run_event_loop(_serve(conn, limits))
 
 
 def _warm_up() -> None:
@@ -89,7 +87,6 @@ def _warm_up() -> None:
 
 
 async def _serve(conn: Connection, limits: WorkerLimits) -> None:
-    _warm_up()
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[int, BatchJob] | None] = asyncio.Queue()
     outbox = _start_writer(conn)
