@@ -175,3 +175,29 @@ async def test_an_outcome_recorded_twice_for_one_delivery_counts_once(tmp_path) 
         await store.record_results(first[1:])  # and again in a later batch
         counts = (await store.get_notification(site.id, notification.id)).counts
         assert (counts.targeted, counts.accepted, counts.pending) == (3, 3, 0)
+
+
+async def test_accepted_keys_recorded_twice_count_once(tmp_path) -> None:
+    from pushgate.store import open_store
+    from pushgate.store.models import Audience, DeliveryResult, NewNotification, NewSubscription
+    from tests.api.test_subscriptions import VALID_P256DH
+
+    async with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        site, _ = await store.create_site("s", ["https://a.example"])
+        await store.add_subscriptions_bulk(
+            site.id,
+            [
+                NewSubscription(f"https://fcm.googleapis.com/x/{i}", VALID_P256DH, "A" * 22)
+                for i in range(4)
+            ],
+        )
+        notification, _ = await store.create_notification(
+            site.id, NewNotification({"title": "t"}, Audience(everyone=True), 60)
+        )
+        keys = [t.subscription_key for t in await store.expand_audience(notification, 10, 0)]
+        gone = DeliveryResult(notification.key, keys[3], "gone", 410, "unsubscribed")
+        await store.record_results([gone])
+        await store.record_accepted(notification.key, keys, 201)  # the gone one stays gone
+        await store.record_accepted(notification.key, keys[:2], 201)  # a second report
+        counts = (await store.get_notification(site.id, notification.id)).counts
+        assert (counts.targeted, counts.accepted, counts.gone, counts.pending) == (4, 3, 1, 0)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
@@ -217,8 +217,14 @@ class NotificationRun:
             self.first_answer.set()
             self.e._outcomes.add(self._result(batch[index], outcome), on_written=self._on_written)
 
+        def on_accepted(status: int, indices: list[int]) -> None:
+            answered.update(indices)
+            self.first_answer.set()
+            keys = [batch[i].subscription_key for i in indices]
+            self.e._outcomes.add_accepted(self.n.key, status, keys, on_written=self._on_written)
+
         try:
-            await self.e._workers.deliver(job, on_outcome)
+            await self.e._workers.deliver(job, on_outcome, on_accepted)
         except Exception as exc:  # a worker died: retry the rest later rather than lose them
             log.warning("send worker failed a batch (%s); it will be retried", exc)
             for index, target in enumerate(batch):
@@ -241,8 +247,8 @@ class NotificationRun:
             )
         return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)
 
-    def _on_written(self, result: DeliveryResult) -> None:
-        self.in_flight.discard(result.subscription_key)
+    def _on_written(self, subscription_keys: Sequence[int]) -> None:
+        self.in_flight.difference_update(subscription_keys)
         self.settled.set()
 
     async def _wait_settled(self, timeout: float) -> None:

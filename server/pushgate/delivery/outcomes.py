@@ -1,11 +1,15 @@
-"""Outcome writes in batches: one transaction per few hundred results, not one per message."""
+"""Outcome writes in batches: one transaction per few hundred results, not one per message.
+
+Accepted deliveries, nearly all of a broadcast, are kept as bare subscription keys and written
+with one statement per notification; other outcomes go through `record_results` one by one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pushgate.store import Store
 from pushgate.store.models import DeliveryResult
@@ -15,20 +19,46 @@ log = logging.getLogger("pushgate.delivery")
 FLUSH_EVERY_SECONDS = 0.1
 FLUSH_AT_COUNT = 1000
 
+OnWritten = Callable[[Sequence[int]], None]  # the subscription keys whose outcome is stored
+
+
+class _Accepted:
+    """Accepted deliveries of one notification with one status, waiting to be written."""
+
+    def __init__(self) -> None:
+        self.keys: list[int] = []
+        self.callbacks: list[tuple[OnWritten, list[int]]] = []
+
 
 class OutcomeWriter:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._buffer: list[tuple[DeliveryResult, Callable[[DeliveryResult], None]]] = []
+        self._results: list[tuple[DeliveryResult, OnWritten]] = []
+        self._accepted: dict[tuple[int, int], _Accepted] = {}
+        self._count = 0
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pushgate-outcomes")
 
-    def add(self, result: DeliveryResult, *, on_written: Callable[[DeliveryResult], None]) -> None:
-        self._buffer.append((result, on_written))
-        if len(self._buffer) >= FLUSH_AT_COUNT:
+    def add(self, result: DeliveryResult, *, on_written: OnWritten) -> None:
+        self._results.append((result, on_written))
+        self._added(1)
+
+    def add_accepted(
+        self, notification_key: int, status: int, keys: list[int], *, on_written: OnWritten
+    ) -> None:
+        group = self._accepted.get((notification_key, status))
+        if group is None:
+            group = self._accepted[(notification_key, status)] = _Accepted()
+        group.keys += keys
+        group.callbacks.append((on_written, keys))
+        self._added(len(keys))
+
+    def _added(self, count: int) -> None:
+        self._count += count
+        if self._count >= FLUSH_AT_COUNT:
             self._full.set()
 
     async def stop(self) -> None:
@@ -50,13 +80,29 @@ class OutcomeWriter:
                 await asyncio.sleep(FLUSH_EVERY_SECONDS)
 
     async def flush(self) -> None:
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
+        results, self._results = self._results, []
+        accepted, self._accepted = self._accepted, {}
+        self._count = 0
         try:
-            await self._store.record_results([r for r, _ in batch])
+            if results:
+                await self._store.record_results([r for r, _ in results])
         except BaseException:
-            self._buffer[:0] = batch  # keep them for the next try
+            self._results[:0] = results  # keep them for the next try
+            self._added(len(results))
+            self._requeue(accepted)
             raise
-        for result, callback in batch:
-            callback(result)
+        for result, callback in results:
+            callback((result.subscription_key,))
+        for index, ((notification_key, status), group) in enumerate(accepted.items()):
+            try:
+                await self._store.record_accepted(notification_key, group.keys, status)
+            except BaseException:
+                self._requeue(dict(list(accepted.items())[index:]))
+                raise
+            for callback, keys in group.callbacks:
+                callback(keys)
+
+    def _requeue(self, accepted: dict[tuple[int, int], _Accepted]) -> None:
+        for (notification_key, status), group in accepted.items():
+            for callback, keys in group.callbacks:
+                self.add_accepted(notification_key, status, keys, on_written=callback)

@@ -115,24 +115,40 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     outbox.put(None)
 
 
+# What a worker reports: accepted messages as bare indices per (batch, status), since they are
+# nearly all of them; any other outcome in full.
+AcceptedReport = dict[tuple[int, int], list[int]]
+OtherReport = list[tuple[int, int, tuple[str, int, str, float]]]
+
+
 class OutcomeReport:
     """Outcomes go back as they come, a few dozen at a time: what the main process has not
     recorded when it crashes is sent again after the restart, so keep that window small."""
 
     def __init__(self, outbox: queue.SimpleQueue[Any]) -> None:
         self._outbox = outbox
-        self._pending: list[tuple[int, int, tuple[str, int, str, float]]] = []
+        self._accepted: AcceptedReport = {}
+        self._other: OtherReport = []
+        self._count = 0
 
     def add(self, batch_id: int, index: int, outcome: Outcome) -> None:
-        packed = (outcome.verdict.value, outcome.status, outcome.reason, outcome.delay)
-        self._pending.append((batch_id, index, packed))
-        if len(self._pending) >= REPORT_AT_COUNT:
+        if outcome.verdict is Verdict.ACCEPTED:
+            indices = self._accepted.get((batch_id, outcome.status))
+            if indices is None:
+                self._accepted[(batch_id, outcome.status)] = [index]
+            else:
+                indices.append(index)
+        else:
+            packed = (outcome.verdict.value, outcome.status, outcome.reason, outcome.delay)
+            self._other.append((batch_id, index, packed))
+        self._count += 1
+        if self._count >= REPORT_AT_COUNT:
             self.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            self._outbox.put(self._pending)
-            self._pending = []
+        if self._count:
+            self._outbox.put((self._accepted, self._other))
+            self._accepted, self._other, self._count = {}, [], 0
 
     async def pump(self) -> None:
         while True:
@@ -248,11 +264,21 @@ class _Worker:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
+OnOutcome = Callable[[int, Outcome], None]  # (index in the batch, outcome)
+OnAccepted = Callable[[int, list[int]], None]  # (status, indices in the batch)
+
+
 class _Batch:
-    def __init__(self, size: int, on_outcome: Callable[[int, Outcome], None]) -> None:
+    def __init__(self, size: int, on_outcome: OnOutcome, on_accepted: OnAccepted) -> None:
         self.remaining = size
         self.on_outcome = on_outcome
+        self.on_accepted = on_accepted
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def answered(self, count: int) -> None:
+        self.remaining -= count
+        if self.remaining <= 0 and not self.done.done():
+            self.done.set_result(None)
 
 
 class SendWorkers:
@@ -285,13 +311,11 @@ class SendWorkers:
             raise RuntimeError(f"send workers did not start: {exc}") from exc
 
     def _on_message(self, worker: _Worker) -> Any:
-        def on_message(
-            outcomes: list[tuple[int, int, tuple[str, int, str, float]]] | str | None,
-        ) -> None:
-            if isinstance(outcomes, str):  # READY
+        def on_message(message: tuple[AcceptedReport, OtherReport] | str | None) -> None:
+            if isinstance(message, str):  # READY
                 worker.ready.set_result(None)
                 return
-            if outcomes is None:  # the worker died: fail its batches so they are retried
+            if message is None:  # the worker died: fail its batches so they are retried
                 if not worker.ready.done():
                     worker.ready.set_exception(RuntimeError("a send worker exited at start"))
                 for unfinished in worker.pending.values():
@@ -299,24 +323,28 @@ class SendWorkers:
                         unfinished.done.set_exception(RuntimeError("send worker exited"))
                 worker.pending.clear()
                 return
-            for batch_id, index, (verdict, status, reason, delay) in outcomes:
+            accepted, other = message
+            for (batch_id, status), indices in accepted.items():
                 batch = worker.pending.get(batch_id)
-                if batch is None:
-                    continue
-                batch.on_outcome(index, Outcome(Verdict(verdict), status, reason, delay))
-                batch.remaining -= 1
-                if batch.remaining == 0 and not batch.done.done():
-                    batch.done.set_result(None)
+                if batch is not None:
+                    batch.on_accepted(status, indices)
+                    batch.answered(len(indices))
+            for batch_id, index, (verdict, status, reason, delay) in other:
+                batch = worker.pending.get(batch_id)
+                if batch is not None:
+                    batch.on_outcome(index, Outcome(Verdict(verdict), status, reason, delay))
+                    batch.answered(1)
 
         return on_message
 
-    async def deliver(self, job: BatchJob, on_outcome: Callable[[int, Outcome], None]) -> None:
-        """Send a batch; `on_outcome(index, outcome)` is called as each answer comes back."""
+    async def deliver(self, job: BatchJob, on_outcome: OnOutcome, on_accepted: OnAccepted) -> None:
+        """Send a batch; as answers come back, `on_accepted(status, indices)` is called for
+        messages the push service took, `on_outcome(index, outcome)` for any other."""
         worker = min(self._workers, key=lambda w: w.load)
         if not worker.process.is_alive():
             raise RuntimeError("send worker is not running")
         batch_id = next(self._ids)
-        batch = worker.pending[batch_id] = _Batch(len(job.targets), on_outcome)
+        batch = worker.pending[batch_id] = _Batch(len(job.targets), on_outcome, on_accepted)
         worker.load += len(job.targets)
         try:
             worker.outbox.put((batch_id, job))

@@ -1,9 +1,14 @@
-"""The store's records: frozen dataclasses, never rows or cursors."""
+"""The store's records: frozen dataclasses, never rows or cursors.
+
+The two a broadcast makes once per message, DeliveryTarget and DeliveryResult, are NamedTuples:
+just as immutable, and built in a third of the time (a frozen dataclass sets each field through
+object.__setattr__, 2.2 µs a record, and a million-subscriber broadcast builds two million).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pushgate.webpush.vapid import VapidKeyPair
 
@@ -140,8 +145,7 @@ class Notification:
         return self.created_at + self.ttl
 
 
-@dataclass(frozen=True)
-class DeliveryTarget:
+class DeliveryTarget(NamedTuple):
     """One subscriber of one notification, with what is needed to encrypt and send."""
 
     notification_key: int
@@ -152,8 +156,9 @@ class DeliveryTarget:
     attempts: int
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
+class DeliveryResult(NamedTuple):
+    """What became of one delivery; `pending` means: try again at `next_attempt_at`."""
+
     notification_key: int
     subscription_key: int
     state: str  # accepted | gone | failed | pending (retry later)

@@ -357,25 +357,25 @@ class SQLiteStore:
                 (notification.site_id, state["cursor"], *args, limit),
             ) as cur:
                 rows = list(await cur.fetchall())
-            await db.executemany(
+            keys = [r[0] for r in rows]
+            # One statement for the whole batch: executemany cost ~10 µs of CPU a row.
+            await db.execute(
                 "INSERT OR IGNORE INTO deliveries (notification_key, subscription_key, state, "
-                "next_attempt_at) VALUES (?, ?, 'pending', ?)",
-                [(notification.key, r["key"], lease_until) for r in rows],
+                "next_attempt_at) SELECT ?, value, 'pending', ? FROM json_each(?)",
+                (notification.key, lease_until, json.dumps(keys)),
             )
             await db.execute(
                 "UPDATE notifications SET cursor = ?, targeted = targeted + ?, expanded = ?, "
                 "status = 'sending' WHERE key = ?",
                 (
-                    rows[-1]["key"] if rows else state["cursor"],
+                    keys[-1] if keys else state["cursor"],
                     len(rows),
                     len(rows) < limit,
                     notification.key,
                 ),
             )
-        return [
-            DeliveryTarget(notification.key, r["key"], r["endpoint"], r["p256dh"], r["auth"], 0)
-            for r in rows
-        ]
+        key = notification.key
+        return [DeliveryTarget(key, r[0], r[1], r[2], r[3], 0) for r in rows]
 
     async def due_deliveries(
         self, notification_key: int, now: float, limit: int, exclude: Sequence[int] = ()
@@ -463,6 +463,26 @@ class SQLiteStore:
             gone = [(r.subscription_key,) for r in fresh if r.state == "gone"]
             if gone:
                 await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
+
+    async def record_accepted(
+        self, notification_key: int, subscription_keys: Sequence[int], status: int
+    ) -> None:
+        """Mark deliveries the push service accepted, in one statement: the common outcome of
+        a broadcast. As in record_results, only deliveries still pending change and count."""
+        if not subscription_keys:
+            return
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET state = 'accepted', attempts = attempts + 1, "
+                "last_status = ?, reason = NULL, next_attempt_at = 0 "
+                "WHERE notification_key = ? AND state = 'pending' "
+                "AND subscription_key IN (SELECT value FROM json_each(?))",
+                (status, notification_key, json.dumps(list(subscription_keys))),
+            )
+            await db.execute(
+                "UPDATE notifications SET accepted = accepted + ? WHERE key = ?",
+                (cur.rowcount, notification_key),
+            )
 
     async def expire_pending(self, notification_key: int, reason: str) -> int:
         async with self._transaction() as db:
