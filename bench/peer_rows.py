@@ -97,38 +97,44 @@ def _run_process(argv: list[str], timeout: float, log_dir: Path, env: dict[str, 
     return PeerRun(result, usage.ru_utime + usage.ru_stime, monitor.peak_rss, monitor.peak_pss)
 
 
-def run_peer(env: BenchEnv, spec: PeerSpec, size: int, runs: int) -> Row:
-    row = Row(spec.key, spec.label, size)
-    indices = env.sample_indices(size)
-    timeout = max(MIN_TIMEOUT_S, size / MIN_RATE_FOR_TIMEOUT)
-    cpu_total = 0.0
-    peak_rss = peak_pss = 0
-    for run in range(runs):
+class PeerRow:
+    """One peer's row, filled a run at a time (runs of all rows are interleaved)."""
+
+    def __init__(self, env: BenchEnv, spec: PeerSpec, size: int) -> None:
+        self.env, self.spec, self.size = env, spec, size
+        self.row = Row(spec.key, spec.label, size)
+        self.cpu_total = 0.0
+        self.failed = False
+
+    def run_once(self, run: int) -> None:
+        if self.failed:
+            return
+        env, spec, size, row = self.env, self.spec, self.size, self.row
         env.sink.begin_row()
         env.samples.take()
+        timeout = max(MIN_TIMEOUT_S, size / MIN_RATE_FOR_TIMEOUT)
         try:
             peer = _run_process(spec.argv, timeout, env.out_dir, env.client_env())
         except RuntimeError as exc:
-            row.note = str(exc)[:200]
-            break
+            row.note, self.failed = str(exc)[:200], True
+            return
         result = peer.result
-        cpu_total += peer.cpu_seconds
-        peak_rss = max(peak_rss, peer.peak_rss)
-        peak_pss = max(peak_pss, peer.peak_pss)
+        self.cpu_total += peer.cpu_seconds
+        row.peak_rss = max(row.peak_rss or 0, peer.peak_rss)
+        row.peak_pss = max(row.peak_pss or 0, peer.peak_pss)
         log = env.sink.end_row(f"{spec.key}-{size}-{run}")
         row.rates.append(result["sent"] / result["seconds"])
         if result["failed"]:
             row.note = f"{result['failed']} failed: {result['errors'][:1]}"
         if spec.network:
             row.lost += size - log.created
-            row.sample = _worst(
-                row, check_sample(env.samples.take(), indices, env.keys, exact(PAYLOAD))
+            check = check_sample(
+                env.samples.take(), env.sample_indices(size), env.keys, exact(PAYLOAD)
             )
+            row.sample = _worst(row, check)
+        if row.rates:
+            row.cpu_per_1k = self.cpu_total / len(row.rates) / size * 1000
         time.sleep(0.2)
-    if row.rates:
-        row.cpu_per_1k = cpu_total / len(row.rates) / size * 1000
-        row.peak_rss, row.peak_pss = peak_rss, peak_pss
-    return row
 
 
 def _worst(row: Row, new: SampleCheck) -> SampleCheck:

@@ -55,7 +55,13 @@ def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) ->
 
 
 def _one(
-    env: BenchEnv, gw: Gateway, site: BenchSite, row: Row, size: int, name: str, probe: bool
+    env: BenchEnv,
+    gw: Gateway,
+    site: BenchSite,
+    row: Row,
+    size: int,
+    name: str,
+    probe: bool = False,
 ) -> None:
     env.sink.begin_row()
     env.samples.take()
@@ -73,30 +79,45 @@ def _one(
     time.sleep(0.5)  # let the last outcome writes settle before the next run
 
 
-def pushgate_rows(env: BenchEnv, size: int, runs: int, far: bool = True) -> list[Row]:
-    site = create_site(env.out_dir / f"pushgate-{size}.db")
-    fill_store(env, site, size)
-    loop = Row("pushgate", "pushgate end to end (serve + SQLite + admin API)", size)
-    far_row = Row("pushgate_far", f"pushgate end to end, sink +{FAR_DELAY_MS} ms", size)
-    probe_row = Row("pushgate_probe", "pushgate end to end + subscribe probe", size)
-    gw = Gateway(env, site)
-    gw.start()
-    try:
-        for run in range(runs):
-            _one(env, gw, site, loop, size, f"pushgate-{size}-{run}", probe=False)
-        if far:
+class PushgateRows:
+    """pushgate's rows for one size: a store filled once and a gateway kept running, so that
+    its loopback runs can be interleaved with the peers' runs; then the far and probe rows."""
+
+    def __init__(self, env: BenchEnv, size: int) -> None:
+        self.env, self.size = env, size
+        self.loop = Row("pushgate", "pushgate end to end (serve + SQLite + admin API)", size)
+        self.far_row = Row("pushgate_far", f"pushgate end to end, sink +{FAR_DELAY_MS} ms", size)
+        self.probe_row = Row("pushgate_probe", "pushgate end to end + subscribe probe", size)
+        self.site = create_site(env.out_dir / f"pushgate-{size}.db")
+        fill_store(env, self.site, size)
+        self.gw = Gateway(env, self.site)
+        self.gw.start()
+
+    def run_once(self, run: int) -> None:
+        if self.loop.note:  # an earlier run failed
+            return
+        try:
+            _one(self.env, self.gw, self.site, self.loop, self.size, f"pushgate-{self.size}-{run}")
+        except RuntimeError as exc:
+            self.loop.note = str(exc)[:200]
+
+    def finish(self, far: bool) -> list[Row]:
+        env, gw, site, size = self.env, self.gw, self.site, self.size
+        try:
+            if far and not self.loop.note:
+                gw.stop()
+                env.sink.restart(FAR_DELAY_MS)
+                gw.start()
+                _one(env, gw, site, self.far_row, size, f"pushgate-far-{size}")
+                gw.stop()
+                env.sink.restart(0)
+                gw.start()
+            if not self.loop.note:
+                _one(env, gw, site, self.probe_row, size, f"pushgate-probe-{size}", probe=True)
+        except RuntimeError as exc:
+            self.loop.note = self.loop.note or str(exc)[:200]
+        finally:
             gw.stop()
-            env.sink.restart(FAR_DELAY_MS)
-            gw.start()
-            _one(env, gw, site, far_row, size, f"pushgate-far-{size}", probe=False)
-            gw.stop()
-            env.sink.restart(0)
-            gw.start()
-        _one(env, gw, site, probe_row, size, f"pushgate-probe-{size}", probe=True)
-    except RuntimeError as exc:
-        loop.note = loop.note or str(exc)[:200]
-    finally:
-        gw.stop()
-        if env.sink.delay_ms:
-            env.sink.restart(0)
-    return [r for r in (loop, far_row, probe_row) if r.rates or r.note]
+            if env.sink.delay_ms:
+                env.sink.restart(0)
+        return [r for r in (self.loop, self.far_row, self.probe_row) if r.rates or r.note]

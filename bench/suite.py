@@ -11,8 +11,8 @@ from pathlib import Path
 from bench import ceiling
 from bench.config import BENCH_DIR, OUT_DIR
 from bench.env import BenchEnv, bench_env
-from bench.peer_rows import PeerSpec, peer_specs, run_peer
-from bench.pushgate_row import pushgate_rows
+from bench.peer_rows import PeerRow, peer_specs
+from bench.pushgate_row import PushgateRows
 from bench.results import Row
 
 ALL_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
@@ -39,8 +39,14 @@ class Outcome:
     ceilings: list[ceiling.Ceiling] = field(default_factory=list)
 
 
-def runs_for(size: int, opts: Options) -> int:
-    return opts.runs if opts.runs is not None else (3 if size <= 10_000 else 1)
+# The slowest peer, which no target compares against, runs once on large audiences.
+ONCE_ABOVE_10K = ("pywebpush_sync",)
+
+
+def runs_for(size: int, opts: Options, key: str = "") -> int:
+    if opts.runs is not None:
+        return opts.runs
+    return 1 if size > 10_000 and key in ONCE_ABOVE_10K else 3
 
 
 def ensure_node_webpush(log: Callable[[str], None]) -> str | None:
@@ -68,20 +74,41 @@ def _measure_ceiling(env: BenchEnv, out: Outcome, quick: bool) -> None:
     env.sink.end_row("ceiling")
 
 
-def _peers(env: BenchEnv, size: int, opts: Options, node_problem: str | None) -> list[Row]:
-    rows = []
-    specs: list[PeerSpec] = peer_specs(env, env.subscriptions_file(size))
-    for spec in specs:
-        if spec.key not in opts.rows:
-            continue
-        if spec.key == "node" and node_problem:
-            rows.append(Row(spec.key, spec.label, size, note=node_problem))
-            continue
-        opts.log(f"[{size:,}] {spec.label} ...")
-        row = run_peer(env, spec, size, runs_for(size, opts))
-        opts.log(f"[{size:,}]   {row.rate or 0:,.0f} msgs/s, {row.correctness()} {row.note}")
-        rows.append(row)
-    return rows
+def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | None) -> list[Row]:
+    """Every row of one size, their runs interleaved (round 1 of each row, then round 2 ...):
+    the machine's speed drifts over minutes, and a ratio of two rows measured far apart in
+    time would carry that drift."""
+    peers: list[PeerRow] = []
+    rows: list[Row] = []
+    if size <= opts.peer_max_size:
+        for spec in peer_specs(env, env.subscriptions_file(size)):
+            if spec.key not in opts.rows:
+                continue
+            if spec.key == "node" and node_problem:
+                rows.append(Row(spec.key, spec.label, size, note=node_problem))
+            else:
+                peers.append(PeerRow(env, spec, size))
+    gateway = None
+    if "pushgate" in opts.rows:
+        opts.log(f"[{size:,}] filling pushgate's store and starting it ...")
+        gateway = PushgateRows(env, size)
+    rounds = max([runs_for(size, opts, p.spec.key) for p in peers] + [runs_for(size, opts)])
+    try:
+        for run in range(rounds):
+            for peer in peers:
+                if run < runs_for(size, opts, peer.spec.key):
+                    opts.log(f"[{size:,}] run {run + 1}: {peer.spec.label} ...")
+                    peer.run_once(run)
+            if gateway is not None:
+                opts.log(f"[{size:,}] run {run + 1}: pushgate end to end ...")
+                gateway.run_once(run)
+    finally:
+        pushgate_rows = gateway.finish(opts.far) if gateway is not None else []
+    for row in [p.row for p in peers] + pushgate_rows:
+        opts.log(
+            f"[{size:,}]   {row.label}: {row.rate or 0:,.0f} msgs/s, {row.correctness()} {row.note}"
+        )
+    return rows + [p.row for p in peers] + pushgate_rows
 
 
 def run(opts: Options) -> Outcome:
@@ -92,15 +119,5 @@ def run(opts: Options) -> Outcome:
             opts.log("measuring the sink's own ceiling ...")
             _measure_ceiling(env, out, opts.quick)
         for size in opts.sizes:
-            if size <= opts.peer_max_size:
-                out.rows += _peers(env, size, opts, node_problem)
-            if "pushgate" in opts.rows:
-                opts.log(f"[{size:,}] pushgate end to end ...")
-                rows = pushgate_rows(env, size, runs_for(size, opts), far=opts.far)
-                for row in rows:
-                    opts.log(
-                        f"[{size:,}]   {row.label}: {row.rate or 0:,.0f} msgs/s, "
-                        f"{row.correctness()} {row.note}"
-                    )
-                out.rows += rows
+            out.rows += _interleaved(env, size, opts, node_problem)
     return out
