@@ -26,7 +26,7 @@ from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
 from pushgate.webpush.http1 import warm_up_tls
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
-from pushgate.webpush.sender import PushClient, PushRequest
+from pushgate.webpush.sender import PushClient
 
 MAX_DEFAULT_WORKERS = 4
 STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
@@ -166,11 +166,10 @@ async def _run_batch(
     sends = []
     for index, target in enumerate(job.targets):
         body = _encrypt_one(job, target)
+        headers = client.headers(target.authorization, job.ttl, job.urgency, job.topic)
         await slots.acquire()
-        sends.append(asyncio.create_task(_send_one(client, slots, job, target, body)))
-        sends[-1].add_done_callback(
-            lambda task, i=index: report.add(batch_id, i, task.result())  # type: ignore[misc]
-        )
+        send = _send_one(client, slots, target, body, headers, report, batch_id, index)
+        sends.append(asyncio.create_task(send))
         if index % YIELD_EVERY_MESSAGES == 0:  # the first message goes out before the rest
             await asyncio.sleep(0)
     await asyncio.gather(*sends)
@@ -185,21 +184,26 @@ def _encrypt_one(job: BatchJob, target: Target) -> bytes | None:
 
 
 async def _send_one(
-    client: PushClient, slots: asyncio.Semaphore, job: BatchJob, target: Target, body: bytes | None
-) -> Outcome:
+    client: PushClient,
+    slots: asyncio.Semaphore,
+    target: Target,
+    body: bytes | None,
+    headers: bytes,
+    report: OutcomeReport,
+    batch_id: int,
+    index: int,
+) -> None:
     try:
         if body is None:
-            return Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
-        request = PushRequest(
-            target.endpoint, body, target.authorization, job.ttl, job.urgency, job.topic
-        )
-        return await client.send(request, attempt=target.attempts)
+            outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
+        else:
+            outcome = await client.send(target.endpoint, body, headers, attempt=target.attempts)
     except Exception as exc:  # never lose an outcome: anything unexpected is retried later
-        return Outcome(
-            Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}", backoff_delay(target.attempts)
-        )
+        reason = f"{type(exc).__name__}: {exc}"
+        outcome = Outcome(Verdict.RETRY, 0, reason, backoff_delay(target.attempts))
     finally:
         slots.release()
+    report.add(batch_id, index, outcome)
 
 
 # --- pipe plumbing, used on both sides ------------------------------------------------------

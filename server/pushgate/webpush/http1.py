@@ -205,7 +205,13 @@ class Http1Client:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
         async with origin.slots:
-            return await self._exchange(origin, head, body)
+            connection = self._idle_connection(origin)
+            if connection is not None:
+                try:
+                    return await self._send_on(origin, connection, head, body)
+                except ConnectionError:
+                    pass  # the push service closed an idle connection first: one fresh try
+            return await self._send_on(origin, await self._open(origin), head, body)
 
     def _split(self, url: str) -> tuple[_Origin, str]:
         """The origin and request target of a URL. Endpoints of one push service share their
@@ -239,13 +245,8 @@ class Http1Client:
                 connection.fail(TimeoutError(f"no answer within {self._timeout:g} s"))
                 connection.close()
 
-    async def _exchange(self, origin: _Origin, head: bytes, body: bytes) -> Response:
-        connection = self._idle_connection(origin)
-        if connection is not None:
-            try:
-                return await self._send_on(origin, connection, head, body)
-            except ConnectionError:
-                pass  # the push service closed an idle connection first: one fresh try
+    async def _open(self, origin: _Origin) -> _Connection:
+        """A connection for one request: one given back meanwhile, or a new one."""
         # Open connections a few at a time: a burst of TLS handshakes would hold up every
         # request, the first one included, while a request that waits here may meanwhile
         # find a connection another request has given back.
@@ -260,7 +261,7 @@ class Http1Client:
                     origin.warm = True
             elif connection is None:
                 connection = await self._connect(origin)
-        return await self._send_on(origin, connection, head, body)
+        return connection
 
     async def _send_on(
         self, origin: _Origin, connection: _Connection, head: bytes, body: bytes

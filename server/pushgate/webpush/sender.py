@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pushgate.webpush.http1 import Http1Client, header_block
 from pushgate.webpush.responses import Outcome, Verdict, classify
 
@@ -11,30 +9,21 @@ _ACCEPTED = {status: Outcome(Verdict.ACCEPTED, status) for status in range(200, 
 MAX_CACHED_HEADER_BLOCKS = 1024
 
 
-@dataclass(frozen=True)
-class PushRequest:
-    endpoint: str
-    body: bytes
-    authorization: str
-    ttl: int
-    urgency: str | None = None
-    topic: str | None = None
-
-    def header_key(self) -> tuple[str, int, str | None, str | None]:
-        return (self.authorization, self.ttl, self.urgency, self.topic)
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "Authorization": self.authorization,
-            "TTL": str(self.ttl),
-            "Content-Encoding": "aes128gcm",
-            "Content-Type": "application/octet-stream",
-        }
-        if self.urgency:
-            headers["Urgency"] = self.urgency
-        if self.topic:
-            headers["Topic"] = self.topic
-        return headers
+def push_headers(
+    authorization: str, ttl: int, urgency: str | None, topic: str | None
+) -> dict[str, str]:
+    """The headers of one push message (RFC 8030 §5.2-5.4, RFC 8188, RFC 8292)."""
+    headers = {
+        "Authorization": authorization,
+        "TTL": str(ttl),
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+    }
+    if urgency:
+        headers["Urgency"] = urgency
+    if topic:
+        headers["Topic"] = topic
+    return headers
 
 
 class PushClient:
@@ -53,23 +42,27 @@ class PushClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._http.close()
 
-    async def send(self, request: PushRequest, *, attempt: int = 0) -> Outcome:
+    def headers(
+        self, authorization: str, ttl: int, urgency: str | None, topic: str | None
+    ) -> bytes:
+        """The encoded header lines for `send`, made once per distinct set."""
+        key = (authorization, ttl, urgency, topic)
+        block = self._header_blocks.get(key)
+        if block is None:
+            if len(self._header_blocks) > MAX_CACHED_HEADER_BLOCKS:
+                self._header_blocks.clear()
+            block = self._header_blocks[key] = header_block(push_headers(*key))
+        return block
+
+    async def send(
+        self, endpoint: str, body: bytes, headers: bytes, *, attempt: int = 0
+    ) -> Outcome:
+        """POST one encrypted body with headers from `headers()`, and classify the answer."""
         try:
-            response = await self._http.post(
-                request.endpoint, self._headers_of(request), request.body
-            )
+            response = await self._http.post(endpoint, headers, body)
         except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
         if 200 <= response.status < 300:
             return _ACCEPTED[response.status]
         excerpt = response.excerpt.decode("utf-8", "replace")
         return classify(response.status, response.retry_after, excerpt, attempt=attempt)
-
-    def _headers_of(self, request: PushRequest) -> bytes:
-        key = request.header_key()
-        block = self._header_blocks.get(key)
-        if block is None:
-            if len(self._header_blocks) > MAX_CACHED_HEADER_BLOCKS:
-                self._header_blocks.clear()
-            block = self._header_blocks[key] = header_block(request.headers())
-        return block
