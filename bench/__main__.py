@@ -36,7 +36,11 @@ def parse(argv: list[str]) -> Options:
         action="store_true",
         help=f"smoke run: {QUICK_SIZE:,} subscribers, one run per row",
     )
-    parser.add_argument("--runs", type=int, help="runs per row, interleaved (default 3; pywebpush_sync once above 10,000)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="runs per row, interleaved (default 3; pywebpush_sync once above 10,000)",
+    )
     parser.add_argument(
         "--rows",
         default=",".join(ALL_ROWS),

@@ -39,6 +39,7 @@ class Broadcast:
     peak_pss: int = 0
     probe_ms: list[float] = field(default_factory=list)
     probe_errors: int = 0
+    speed_us: float = 0.0  # the machine's speed around the run (bench.calibrate)
 
     def probe_summary(self) -> str:
         if not self.probe_ms:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from bench.broadcast import Broadcast, broadcast
+from bench.calibrate import encryption_us
 from bench.config import FAR_DELAY_MS, TITLE
 from bench.correctness import check_sample, json_with_title
 from bench.env import BenchEnv
@@ -42,6 +43,7 @@ def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) ->
             "peak_rss": result.peak_rss,
             "peak_pss": result.peak_pss,
             "probe_p99_ms": result.probe_p99_ms,
+            "speed_us": result.speed_us,
         }
     )
     row.cpu_per_1k = result.cpu_seconds / size * 1000
@@ -67,6 +69,7 @@ def _one(
     env.samples.take()
     assert gw.proc is not None
     port = env.ports[0]
+    speed_before = encryption_us()
     result = broadcast(
         gw.proc.pid,
         gw.base_url,
@@ -75,6 +78,7 @@ def _one(
         _timeout(size),
         probe=(site.id, port) if probe else None,
     )
+    result.speed_us = (speed_before + encryption_us()) / 2
     _record(env, row, size, result, name)
     time.sleep(0.5)  # let the last outcome writes settle before the next run
 

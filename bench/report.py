@@ -150,7 +150,20 @@ def _million_targets(rows: Sequence[Row]) -> list[Target]:
     if mid is None or not mid.cpu_per_1k or big.cpu_per_1k is None:
         return [*found, Target(text_cost, "-", None)]
     growth = big.cpu_per_1k / mid.cpu_per_1k
-    return [*found, Target(text_cost, f"{growth:.2f}×", growth <= 1.1)]
+    speed_big, speed_mid = _median_detail(big, "speed_us"), _median_detail(mid, "speed_us")
+    if not speed_big or not speed_mid:
+        return [*found, Target(text_cost, f"{growth:.2f}×", growth <= 1.1)]
+    # At equal machine speed: each broadcast's CPU divided by the speed probe around it.
+    fair = growth / (speed_big / speed_mid)
+    value = (
+        f"{fair:.2f}× at equal speed ({growth:.2f}× raw; probe {speed_big:.0f}/{speed_mid:.0f} µs)"
+    )
+    return [*found, Target(text_cost, value, fair <= 1.1)]
+
+
+def _median_detail(row: Row, key: str) -> float | None:
+    values = sorted(d[key] for d in row.runs_detail if d.get(key))
+    return values[len(values) // 2] if values else None
 
 
 def machine() -> str:
