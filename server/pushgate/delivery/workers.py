@@ -34,6 +34,9 @@ READY = "ready"  # a worker's first message: imports done and crypto warm, it ca
 READY_TIMEOUT_SECONDS = 60.0
 YIELD_EVERY_MESSAGES = 4
 REPORT_AT_COUNT = 64
+# Requests one worker has open across all push services: a memory bound (a body and a task
+# each, ~2 KB). Each push service's own limit is --max-in-flight-per-host, shared by the workers.
+MAX_IN_FLIGHT_PER_WORKER = 1000
 REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
 
 
@@ -94,7 +97,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     threading.Thread(
         target=_read, args=(conn, loop, inbox.put_nowait), kwargs={"exit_on_eof": True}, daemon=True
     ).start()
-    slots = asyncio.Semaphore(limits.max_in_flight_per_host)
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT_PER_WORKER)
     tasks: set[asyncio.Task[None]] = set()
     report = OutcomeReport(outbox)
     pump = asyncio.create_task(report.pump())
