@@ -71,14 +71,14 @@ def test_load_subscriber_keys_rejects_bad_keys(p256dh, auth):
 def test_hmac_sha256_equals_the_standard_library(key_length):
     import hmac
 
-    from pushgate.webpush.encryption import _hmac_sha256
+    from pushgate.webpush.hmac256 import hmac_sha256
 
     key, message = bytes(range(key_length)), b"WebPush: info\x00" * 7
-    assert _hmac_sha256(key, message) == hmac.digest(key, message, "sha256")
+    assert hmac_sha256(key, message) == hmac.digest(key, message, "sha256")
 
 
 def test_hmac_sha256_refuses_keys_longer_than_a_block():
-    from pushgate.webpush.encryption import _hmac_sha256
+    from pushgate.webpush.hmac256 import hmac_sha256
 
     with pytest.raises(ValueError):
-        _hmac_sha256(bytes(65), b"x")
+        hmac_sha256(bytes(65), b"x")

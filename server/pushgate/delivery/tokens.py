@@ -9,6 +9,7 @@ import hmac
 import struct
 
 from pushgate.webpush.b64 import b64url_decode, b64url_encode
+from pushgate.webpush.hmac256 import hmac_sha256
 
 _CONTEXT = b"pushgate-event-token\x00"
 _IDS = struct.Struct(">QQ")
@@ -18,7 +19,7 @@ TOKEN_LENGTH = 43  # base64url of 32 bytes, no padding
 
 def make_token(secret: bytes, notification_key: int, subscription_key: int) -> str:
     ids = _IDS.pack(notification_key, subscription_key)
-    return b64url_encode(ids + hmac.digest(secret, _CONTEXT + ids, "sha256")[:MAC_BYTES])
+    return b64url_encode(ids + hmac_sha256(secret, _CONTEXT + ids)[:MAC_BYTES])
 
 
 def read_token(secret: bytes, token: object) -> tuple[int, int] | None:
@@ -30,7 +31,7 @@ def read_token(secret: bytes, token: object) -> tuple[int, int] | None:
     except ValueError:
         return None
     ids, mac = raw[: _IDS.size], raw[_IDS.size :]
-    expected = hmac.digest(secret, _CONTEXT + ids, "sha256")[:MAC_BYTES]
+    expected = hmac_sha256(secret, _CONTEXT + ids)[:MAC_BYTES]
     if len(raw) != _IDS.size + MAC_BYTES or not hmac.compare_digest(mac, expected):
         return None
     notification_key, subscription_key = _IDS.unpack(ids)

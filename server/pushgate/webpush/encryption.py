@@ -7,7 +7,6 @@ as RFC 8291 §3.4 requires.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pushgate.webpush.b64 import b64url_decode
+from pushgate.webpush.hmac256 import hmac_sha256
 
 RECORD_SIZE = 4096
 MAX_BODY_BYTES = 4096  # RFC 8030 §7.2: push services must accept at least 4096 bytes.
@@ -64,35 +64,19 @@ def _load_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes
     return public, raw_public, secret
 
 
-_SHA256 = hashlib.sha256
-_INNER_PAD = bytes(b ^ 0x36 for b in range(256))
-_OUTER_PAD = bytes(b ^ 0x5C for b in range(256))
-
-
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    """HMAC-SHA-256 (RFC 2104) for keys of at most one block, which are all this module has.
-    Built on hashlib: hmac.digest fetches the algorithm from OpenSSL 3 on every call, and five
-    calls a message cost more than the AES-GCM sealing."""
-    if len(key) > 64:
-        raise ValueError("HMAC keys longer than one block are not used here")
-    padded = key.ljust(64, b"\0")
-    inner = _SHA256(padded.translate(_INNER_PAD) + message).digest()
-    return _SHA256(padded.translate(_OUTER_PAD) + inner).digest()
-
-
 def _hkdf_once(salt: bytes, ikm: bytes, info_with_counter: bytes, length: int) -> bytes:
     """HKDF-SHA-256 (RFC 5869) for outputs of one block: extract, then one expand step."""
-    prk = _hmac_sha256(salt, ikm)
-    return _hmac_sha256(prk, info_with_counter)[:length]
+    prk = hmac_sha256(salt, ikm)
+    return hmac_sha256(prk, info_with_counter)[:length]
 
 
 def _derive(
     auth: bytes, ecdh_secret: bytes, ua_public: bytes, as_public: bytes, salt: bytes
 ) -> tuple[bytes, bytes]:
     ikm = _hkdf_once(auth, ecdh_secret, _KEY_INFO + ua_public + as_public + b"\x01", 32)
-    prk = _hmac_sha256(salt, ikm)
-    cek = _hmac_sha256(prk, _CEK_INFO)[:16]
-    nonce = _hmac_sha256(prk, _NONCE_INFO)[:12]
+    prk = hmac_sha256(salt, ikm)
+    cek = hmac_sha256(prk, _CEK_INFO)[:16]
+    nonce = hmac_sha256(prk, _NONCE_INFO)[:12]
     return cek, nonce
 
 
