@@ -25,9 +25,9 @@ from pushgate.delivery.payload import PayloadTemplate
 from pushgate.delivery.tokens import make_token
 from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
-from pushgate.webpush.http1 import warm_up_tls
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
 from pushgate.webpush.sender import PushClient
+from pushgate.webpush.tls_warmup import warm_up_tls
 
 MAX_DEFAULT_WORKERS = 4
 STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
