@@ -154,13 +154,13 @@ class NotificationRun:
                 )
                 return
             batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
-            first = False
+            first = not batch and not expanded and not self.started
             if not batch and not expanded:
                 # A small first batch gets the first message on the wire sooner.
-                size = BATCH_SIZE if self.started else FIRST_BATCH_SIZE
+                size = FIRST_BATCH_SIZE if first else BATCH_SIZE
                 batch = await store.expand_audience(self.n, size, now + LEASE_SECONDS)
                 expanded = len(batch) < size
-                first, self.started = not self.started, True
+                self.started = True
             if batch:
                 await self._dispatch(batch)
                 if first:

@@ -87,18 +87,20 @@ class OutcomeWriter:
             if results:
                 await self._store.record_results([r for r, _ in results])
         except BaseException:
-            self._results[:0] = results  # keep them for the next try
+            self._results[:0] = results  # keep them, and what is not written yet, for next time
             self._added(len(results))
             self._requeue(accepted)
             raise
         for result, callback in results:
             callback((result.subscription_key,))
-        for index, ((notification_key, status), group) in enumerate(accepted.items()):
+        while accepted:
+            (notification_key, status), group = next(iter(accepted.items()))
             try:
                 await self._store.record_accepted(notification_key, group.keys, status)
             except BaseException:
-                self._requeue(dict(list(accepted.items())[index:]))
+                self._requeue(accepted)
                 raise
+            del accepted[(notification_key, status)]
             for callback, keys in group.callbacks:
                 callback(keys)
 
