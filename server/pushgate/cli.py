@@ -20,6 +20,7 @@ from pushgate.settings import (
     SettingsError,
     env_var,
     flag_name,
+    parse_list,
     parse_push_hosts,
     validate_vapid_subject,
 )
@@ -51,6 +52,8 @@ def build_settings(values: dict[str, Any]) -> Settings:
     given = {k: v for k, v in values.items() if k in SETTINGS_FIELDS and v is not None}
     if "allowed_push_hosts" in given:
         given["allowed_push_hosts"] = parse_push_hosts(given["allowed_push_hosts"])
+    if "trusted_proxies" in given:
+        given["trusted_proxies"] = parse_list(given["trusted_proxies"])
     settings = Settings(**given)
     try:
         settings.sqlite_path  # noqa: B018 - validates the database URL early

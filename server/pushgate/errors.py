@@ -29,6 +29,7 @@ _CODES = [
     ),
     ErrorCode("unauthorized", 401, "Missing or wrong API key."),
     ErrorCode("origin_not_allowed", 403, "The request's Origin is not one of the site's origins."),
+    ErrorCode("subscription_limit", 403, "The site holds as many subscriptions as it may."),
     ErrorCode("invalid_token", 403, "The event token is forged, malformed or for another site."),
     ErrorCode("not_found", 404, "No such site, subscription or notification (for this API key)."),
     ErrorCode("method_not_allowed", 405, "The route does not accept this HTTP method."),
@@ -37,6 +38,7 @@ _CODES = [
     ),
     ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
+    ErrorCode("rate_limited", 429, "Too many requests; the Retry-After header says when to retry."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached."),
     ErrorCode("internal_error", 500, "An unexpected error; the server log has the details."),
 ]

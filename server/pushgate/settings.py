@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 DEFAULT_PORT = 8080
 DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_IN_FLIGHT_PER_HOST = 400
+DEFAULT_CLIENT_RATE_PER_MINUTE = 60  # a visitor subscribes once, and reports a few events
+DEFAULT_SITE_SUBSCRIBE_RATE_PER_MINUTE = 50_000  # a viral article's first minutes
+DEFAULT_API_KEY_RATE_PER_MINUTE = 600
 
 
 def default_database() -> str:
@@ -55,6 +58,29 @@ class Settings:
         0, "Processes that encrypt and send (0: one per CPU core, at most 4)."
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    log_format: str = _setting("text", "Log line format: text, or json (one object a line).")
+    rate_limit_per_client: int = _setting(
+        DEFAULT_CLIENT_RATE_PER_MINUTE,
+        "Requests a minute per client address on subscribe, unsubscribe and events (0: none).",
+    )
+    rate_limit_subscribe_per_site: int = _setting(
+        DEFAULT_SITE_SUBSCRIBE_RATE_PER_MINUTE, "Subscribes a minute per site (0: no limit)."
+    )
+    rate_limit_per_api_key: int = _setting(
+        DEFAULT_API_KEY_RATE_PER_MINUTE, "Admin API requests a minute per API key (0: no limit)."
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        tuple,
+        "Proxy addresses or networks (comma-separated) whose X-Forwarded-For names the client.",
+    )
+    max_subscriptions_per_site: int = _setting(
+        0, "Subscriptions a site may hold at most (0: unlimited)."
+    )
+    secret_key: str = _setting(
+        "",
+        "Keys that encrypt VAPID private keys at rest, comma-separated, newest first "
+        "(each a Fernet key; empty: stored in plain text).",
+    )
 
     @property
     def base_url(self) -> str:
@@ -85,6 +111,14 @@ def flag_name(name: str) -> str:
 
 
 SETTINGS_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def parse_list(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """A comma-separated setting (or a list of them) as a tuple of trimmed entries."""
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def parse_push_hosts(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
