@@ -31,6 +31,8 @@ from pushgate.store.models import (
     Site,
     Subscription,
 )
+from pushgate.store.private_files import prepare_database_file
+from pushgate.store.sealing import Sealer
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
 TAG_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # safe to embed in a JSON path
@@ -54,16 +56,23 @@ def hash_api_key(api_key: str) -> str:
 class SQLiteStore:
     """The embedded default store. Writes go through one connection under one lock."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._writer = writer
         self._reader = reader
+        self._sealer = sealer or Sealer()
         self._write_lock = asyncio.Lock()
         self._secret: bytes | None = None
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[SQLiteStore]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> AsyncIterator[SQLiteStore]:
+        """Open (creating owner-only) the database; fail at once if its VAPID keys are locked."""
+        prepare_database_file(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         reader = None
         try:
@@ -74,7 +83,9 @@ class SQLiteStore:
             reader.row_factory = aiosqlite.Row
             for pragma in _PRAGMAS[1:]:
                 await reader.execute(pragma)
-            yield cls(writer, reader)
+            store = cls(writer, reader, sealer)
+            await store._check_site_keys()
+            yield store
         finally:
             if reader is not None:
                 await reader.close()
@@ -117,7 +128,7 @@ class SQLiteStore:
                     site_id,
                     name,
                     json.dumps(list(origins)),
-                    keys.private_key,
+                    self._sealer.seal(keys.private_key),
                     keys.public_key,
                     site.prompt_text,
                     now,
@@ -128,13 +139,30 @@ class SQLiteStore:
             )
         return site, api_key
 
+    async def reseal_site_keys(self) -> int:
+        """Seal every site's VAPID private key again with the newest key, in one transaction."""
+        async with self._transaction() as db:
+            await db.execute("PRAGMA secure_delete = ON")  # zero the old values' bytes
+            async with db.execute("SELECT id, vapid_private_key FROM sites") as cur:
+                rows = list(await cur.fetchall())
+            await db.executemany(
+                "UPDATE sites SET vapid_private_key = ? WHERE id = ?",
+                [(self._sealer.reseal(stored), site_id) for site_id, stored in rows],
+            )
+        await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
+        return len(rows)
+
+    async def _check_site_keys(self) -> None:
+        rows = await self._all("SELECT vapid_private_key FROM sites")
+        self._sealer.check([row[0] for row in rows])
+
     async def get_site(self, site_id: str) -> Site | None:
         row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE id = ?", (site_id,))
-        return _site(row) if row else None
+        return _site(row, self._sealer) if row else None
 
     async def find_site_by_name(self, name: str) -> Site | None:
         row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE name = ?", (name,))
-        return _site(row) if row else None
+        return _site(row, self._sealer) if row else None
 
     async def site_for_api_key(self, api_key: str) -> Site | None:
         row = await self._one(
@@ -142,7 +170,7 @@ class SQLiteStore:
             "WHERE api_keys.key_hash = ?",
             (hash_api_key(api_key),),
         )
-        return _site(row) if row else None
+        return _site(row, self._sealer) if row else None
 
     async def origin_is_registered(self, origin: str) -> bool:
         row = await self._one(
@@ -544,8 +572,8 @@ _NOTIFICATION_COLUMNS = (
 )
 
 
-def _site(row: aiosqlite.Row) -> Site:
-    keys = VapidKeyPair(private_key=row[3], public_key=row[4])
+def _site(row: aiosqlite.Row, sealer: Sealer) -> Site:
+    keys = VapidKeyPair(private_key=sealer.unseal(row[3]), public_key=row[4])
     return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5])
 
 
