@@ -21,6 +21,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 
 
+class SubscriptionLimitReached(Exception):
+    """The site holds `max_subscriptions` already; the new subscription was not stored."""
+
+
 class Store(Protocol):
     # sites and keys
     async def ping(self) -> None: ...
@@ -34,10 +38,10 @@ class Store(Protocol):
 
     # subscriptions
     async def upsert_subscription(
-        self, site_id: str, sub: NewSubscription
+        self, site_id: str, sub: NewSubscription, *, max_subscriptions: int = 0
     ) -> tuple[Subscription, bool]: ...
     async def add_subscriptions_bulk(
-        self, site_id: str, subs: Sequence[NewSubscription]
+        self, site_id: str, subs: Sequence[NewSubscription], *, max_subscriptions: int = 0
     ) -> int: ...
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool: ...
     async def remove_subscription(self, site_id: str, subscription_id: str) -> bool: ...

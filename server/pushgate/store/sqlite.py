@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from pushgate.store.base import IdempotencyConflict
+from pushgate.store.base import IdempotencyConflict, SubscriptionLimitReached
 from pushgate.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from pushgate.store.models import (
     Audience,
@@ -195,14 +195,18 @@ class SQLiteStore:
     # --- subscriptions -----------------------------------------------------------------
 
     async def upsert_subscription(
-        self, site_id: str, sub: NewSubscription
+        self, site_id: str, sub: NewSubscription, *, max_subscriptions: int = 0
     ) -> tuple[Subscription, bool]:
+        """Store a new endpoint or refresh a known one; a new one past a nonzero
+        `max_subscriptions` raises SubscriptionLimitReached (counted inside the write)."""
         now = time.time()
         async with self._transaction() as db:
             existing = await _subscription_key(db, site_id, sub.endpoint)
             if existing is None and sub.old_endpoint:
                 existing = await _subscription_key(db, site_id, sub.old_endpoint)
             if existing is None:
+                if max_subscriptions and await _at_least(db, site_id, max_subscriptions):
+                    raise SubscriptionLimitReached(site_id)
                 await db.execute(
                     "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
                     "language, tags, external_id, browser, created_at, last_seen_at) "
@@ -251,8 +255,13 @@ class SQLiteStore:
         assert row is not None
         return _subscription(row), existing is None
 
-    async def add_subscriptions_bulk(self, site_id: str, subs: Sequence[NewSubscription]) -> int:
-        """Insert many new subscriptions at once (imports, benchmarks); known endpoints are kept."""
+    async def add_subscriptions_bulk(
+        self, site_id: str, subs: Sequence[NewSubscription], *, max_subscriptions: int = 0
+    ) -> int:
+        """Insert many new subscriptions at once (imports, benchmarks); known endpoints are kept.
+
+        All or nothing: past a nonzero `max_subscriptions`, SubscriptionLimitReached, none stored.
+        """
         now = time.time()
         rows = [
             (
@@ -280,6 +289,8 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
+                raise SubscriptionLimitReached(site_id)
             return db.total_changes - before
 
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
@@ -670,6 +681,16 @@ async def _subscription_key(db: aiosqlite.Connection, site_id: str, endpoint: st
     ) as cur:
         row = await cur.fetchone()
     return row[0] if row else None
+
+
+async def _at_least(db: aiosqlite.Connection, site_id: str, count: int) -> bool:
+    # Stops counting at `count`, so a cap of N costs at most N index entries, not the whole site.
+    async with db.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions WHERE site_id = ? LIMIT ?)",
+        (site_id, count),
+    ) as cur:
+        row = await cur.fetchone()
+    return row is not None and row[0] >= count
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
