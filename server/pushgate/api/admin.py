@@ -9,9 +9,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.context import context
-from pushgate.api.http import json_response, read_json
+from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import notification_request
 from pushgate.api.render import notification_json, subscription_json
+from pushgate.api.validation import MAX_CURSOR, whole_number
 from pushgate.errors import ApiError
 from pushgate.store import IdempotencyConflict
 from pushgate.store.models import Site
@@ -19,7 +20,7 @@ from pushgate.store.models import Site
 MAX_NOTIFICATION_BODY_BYTES = 64 * 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = re.compile(r"\A[\x21-\x7e]{1,255}\Z")
 
 
 class Unauthorized(ApiError):
@@ -75,14 +76,14 @@ async def get_notification(request: Request) -> Response:
 
 async def list_subscriptions(request: Request) -> Response:
     site = await authenticated_site(request)
-    limit_text = request.query_params.get("limit", str(DEFAULT_PAGE_SIZE))
-    cursor = request.query_params.get("cursor") or "0"
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
+    limit = whole_number(request.query_params.get("limit", str(DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+    after = whole_number(request.query_params.get("cursor") or "0", MAX_CURSOR)
+    if limit is None or limit < 1:
         raise ApiError("invalid_request", f"limit must be 1-{MAX_PAGE_SIZE}")
-    if not cursor.isdigit() or len(cursor) > 19:
+    if after is None:
         raise ApiError("invalid_request", "cursor must be a next_cursor value from a previous page")
     items, next_key = await context(request).store.list_subscriptions(
-        site.id, limit=int(limit_text), after=int(cursor)
+        site.id, limit=limit, after=after
     )
     return json_response(
         {
@@ -108,3 +109,4 @@ routes = [
     Route("/api/v1/subscriptions", list_subscriptions, methods=["GET"]),
     Route("/api/v1/subscriptions/{subscription_id}", delete_subscription, methods=["DELETE"]),
 ]
+routes = contain_unexpected(routes)

@@ -12,6 +12,7 @@ from pushgate.api.validation import (
     audience_of,
     http_url,
     invalid,
+    language_of,
     optional_bool,
     optional_str,
     require_object,
@@ -25,7 +26,11 @@ DEFAULT_TTL_SECONDS = 28 * 24 * 3600  # 4 weeks; a TTL of 0 drops messages for o
 MAX_TTL_SECONDS = DEFAULT_TTL_SECONDS
 URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 §5.3
 MAX_ACTIONS = 2  # what Chrome and Firefox show (Notification.maxActions)
-TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 §5.4: base64url, at most 32
+TOPIC = re.compile(r"\A[A-Za-z0-9_-]{1,32}\Z")  # RFC 8030 §5.4: base64url, at most 32
+MAX_TITLE_LENGTH = 256
+MAX_BODY_LENGTH = 2048
+MAX_TAG_LENGTH = 128
+MAX_ACTION_LENGTH = 64
 _NOTIFICATION_ID_EXAMPLE = "0" * 32
 
 
@@ -50,8 +55,8 @@ def _actions(value: Any) -> list[dict[str, str]] | None:
     actions = []
     for index, item in enumerate(value):
         data = require_object(item, f"actions[{index}]")
-        action = optional_str(data, "action", 64)
-        title = optional_str(data, "title", 64)
+        action = optional_str(data, "action", MAX_ACTION_LENGTH)
+        title = optional_str(data, "title", MAX_ACTION_LENGTH)
         if action is None or title is None:
             raise invalid(f"actions[{index}] needs action and title")
         entry = {"action": action, "title": title}
@@ -63,18 +68,18 @@ def _actions(value: Any) -> list[dict[str, str]] | None:
 
 def _notification_member(data: dict[str, Any]) -> dict[str, Any]:
     """The Declarative Web Push `notification` member; absent fields stay absent."""
-    title = optional_str(data, "title", 256)
+    title = optional_str(data, "title", MAX_TITLE_LENGTH)
     if title is None:
         raise invalid("title is required")
     fields: dict[str, Any] = {
         "title": title,
-        "body": optional_str(data, "body", 2048),
+        "body": optional_str(data, "body", MAX_BODY_LENGTH, multiline=True),
         "navigate": http_url(data, "url"),
         "icon": http_url(data, "icon"),
         "image": http_url(data, "image"),
         "badge": http_url(data, "badge"),
-        "tag": optional_str(data, "tag", 128),
-        "lang": optional_str(data, "lang", 35),
+        "tag": optional_str(data, "tag", MAX_TAG_LENGTH),
+        "lang": language_of(data, "lang"),
         "renotify": optional_bool(data, "renotify"),
         "require_interaction": optional_bool(data, "require_interaction"),
         "silent": optional_bool(data, "silent"),

@@ -7,8 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.context import context
-from pushgate.api.http import error_response, json_response, read_json
+from pushgate.api.http import contain_unexpected, error_response, json_response, read_json
 from pushgate.api.render import subscription_json
+from pushgate.api.text import has_control
 from pushgate.api.validation import endpoint_of, require_object, subscription_request
 from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
@@ -133,8 +134,10 @@ async def _record_event(request: Request, origin: str | None) -> None:
     if kind not in EVENT_TYPES:
         raise ApiError("invalid_request", f"type must be one of {', '.join(EVENT_TYPES)}")
     action = data.get("action")
-    if action is not None and (not isinstance(action, str) or len(action) > 64):
-        raise ApiError("invalid_request", "action must be a string of at most 64 characters")
+    if action is not None and (
+        not isinstance(action, str) or len(action) > 64 or has_control(action)
+    ):
+        raise ApiError("invalid_request", "action must be text of at most 64 characters")
     keys = read_token(ctx.event_secret, data.get("token"))
     ref = await ctx.store.delivery_ref(*keys) if keys else None
     if ref is None:
@@ -155,3 +158,4 @@ routes = [
     Route("/v1/events", record_event, methods=["POST"]),
     Route("/v1/events", events_preflight, methods=["OPTIONS"]),
 ]
+routes = contain_unexpected(routes)

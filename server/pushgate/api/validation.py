@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pushgate.api.text import TAG_KEY, has_control
 from pushgate.errors import ApiError
 from pushgate.store.models import Audience, NewSubscription
-from pushgate.store.sqlite import TAG_KEY
-from pushgate.webpush.allowlist import EndpointPolicy, EndpointRejected
+from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH, EndpointPolicy, EndpointRejected
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, load_subscriber_keys
 
 MAX_TAGS = 50
 MAX_TAG_VALUE = 256
 MAX_ID_LENGTH = 256
 MAX_AUDIENCE_IDS = 10_000
-LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+MAX_URL_LENGTH = 2048
+MAX_TIMEZONE_LENGTH = 64
+MAX_LANGUAGE_LENGTH = 35
+MAX_KEY_LENGTH = 256  # p256dh is 87 characters, auth 22
+MAX_CURSOR = 2**63 - 1  # cursors are SQLite integer keys: signed 64-bit
+LANGUAGE = re.compile(r"\A[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*\Z")  # BCP 47, loosely
+BASE64URL = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")  # RFC 8291 §3.2 keys, padding tolerated
+DIGITS = re.compile(r"\A[0-9]{1,19}\Z")  # ASCII only: str.isdigit() also accepts "²"
 
 
 def invalid(message: str) -> ApiError:
@@ -30,13 +38,28 @@ def require_object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def optional_str(data: dict[str, Any], name: str, max_length: int) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
+def checked_str(value: Any, name: str, max_length: int, *, multiline: bool = False) -> str:
+    """A non-empty string of at most `max_length` characters without control characters
+    (tab, line feed and carriage return allowed when `multiline`)."""
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise invalid(f"{name} must be a non-empty string of at most {max_length} characters")
+    if has_control(value, multiline=multiline):
+        raise invalid(f"{name} must not contain control characters")
     return value
+
+
+def optional_str(
+    data: dict[str, Any], name: str, max_length: int, *, multiline: bool = False
+) -> str | None:
+    value = data.get(name)
+    return None if value is None else checked_str(value, name, max_length, multiline=multiline)
+
+
+def whole_number(text: str, maximum: int) -> int | None:
+    """`text` as a number if it is ASCII digits only and at most `maximum`, else None."""
+    if not DIGITS.match(text) or int(text) > maximum:
+        return None
+    return int(text)
 
 
 def optional_bool(data: dict[str, Any], name: str) -> bool | None:
@@ -54,24 +77,45 @@ def tags_of(value: Any, name: str = "tags") -> dict[str, str]:
             raise invalid(f"tag name {key!r} must be 1-64 letters, digits or _ . : -")
         if not isinstance(item, str) or len(item) > MAX_TAG_VALUE:
             raise invalid(f"tag {key!r} must be a string of at most {MAX_TAG_VALUE} characters")
+        if has_control(item):
+            raise invalid(f"tag {key!r} must not contain control characters")
     return dict(value)
 
 
+@functools.cache
+def _iana_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def timezone_of(data: dict[str, Any]) -> str | None:
-    value = optional_str(data, "timezone", 64)
-    if value is not None:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise invalid(f"timezone {value!r} is not an IANA time zone name") from exc
+    value = optional_str(data, "timezone", MAX_TIMEZONE_LENGTH)
+    # The list, not ZoneInfo(value): that opens any file under the zone folder a client names.
+    if value is not None and value not in _iana_time_zones():
+        raise invalid(f"timezone {value!r} is not an IANA time zone name")
     return value
 
 
-def language_of(data: dict[str, Any]) -> str | None:
-    value = optional_str(data, "language", 35)
+def language_of(data: dict[str, Any], name: str = "language") -> str | None:
+    value = optional_str(data, name, MAX_LANGUAGE_LENGTH)
     if value is not None and not LANGUAGE.match(value):
-        raise invalid(f"language {value!r} is not a BCP 47 language tag")
+        raise invalid(f"{name} {value!r} is not a BCP 47 language tag")
     return value
+
+
+def _subscriber_keys(sub: dict[str, Any]) -> tuple[str, str]:
+    keys = require_object(sub.get("keys"), "subscription.keys")
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
+    if not isinstance(p256dh, str) or not isinstance(auth, str):
+        raise ApiError("invalid_key", "subscription.keys.p256dh and .auth must be strings")
+    for name, value in (("p256dh", p256dh), ("auth", auth)):
+        # The base64 decoder skips characters outside the alphabet; they would be stored.
+        if len(value) > MAX_KEY_LENGTH or not BASE64URL.match(value):
+            raise ApiError("invalid_key", f"subscription.keys.{name} must be base64url")
+    try:
+        load_subscriber_keys(p256dh, auth)
+    except InvalidSubscriptionKeys as exc:
+        raise ApiError("invalid_key", f"subscription.keys: {exc}") from exc
+    return p256dh, auth
 
 
 def subscription_request(
@@ -89,15 +133,8 @@ def subscription_request(
         isinstance(expiration, bool) or not isinstance(expiration, int | float)
     ):
         raise invalid("subscription.expirationTime must be null or a number")
-    keys = require_object(sub.get("keys"), "subscription.keys")
-    p256dh, auth = keys.get("p256dh"), keys.get("auth")
-    if not isinstance(p256dh, str) or not isinstance(auth, str):
-        raise ApiError("invalid_key", "subscription.keys.p256dh and .auth must be strings")
-    try:
-        load_subscriber_keys(p256dh, auth)
-    except InvalidSubscriptionKeys as exc:
-        raise ApiError("invalid_key", f"subscription.keys: {exc}") from exc
-    old_endpoint = optional_str(data, "old_endpoint", 2048)
+    p256dh, auth = _subscriber_keys(sub)
+    old_endpoint = optional_str(data, "old_endpoint", MAX_ENDPOINT_LENGTH)
     return NewSubscription(
         endpoint=endpoint,
         p256dh=p256dh,
@@ -114,19 +151,27 @@ def subscription_request(
 
 def endpoint_of(body: Any) -> str:
     data = require_object(body, "body")
-    endpoint = data.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint:
-        raise invalid("endpoint must be a non-empty string")
-    return endpoint
+    return checked_str(data.get("endpoint"), "endpoint", MAX_ENDPOINT_LENGTH)
 
 
 def http_url(data: dict[str, Any], name: str) -> str | None:
-    value = optional_str(data, name, 2048)
+    value = optional_str(data, name, MAX_URL_LENGTH)
     if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # a malformed IPv6 literal: "http://[::1"
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise invalid(f"{name} must be an absolute http or https URL")
     return value
+
+
+def _ids(selector: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(selector, list) or not 0 < len(selector) <= MAX_AUDIENCE_IDS:
+        raise invalid(f"{name} must be a list of 1-{MAX_AUDIENCE_IDS} strings")
+    return tuple(
+        checked_str(item, f"{name}[{i}]", MAX_ID_LENGTH) for i, item in enumerate(selector)
+    )
 
 
 def audience_of(value: Any) -> Audience:
@@ -145,15 +190,8 @@ def audience_of(value: Any) -> Audience:
         if not tags:
             raise invalid("audience.tags must name at least one tag")
         return Audience(tags=tags)
-    if kind in ("external_ids", "subscription_ids"):
-        if (
-            not isinstance(selector, list)
-            or not 0 < len(selector) <= MAX_AUDIENCE_IDS
-            or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_LENGTH for i in selector)
-        ):
-            raise invalid(f"audience.{kind} must be a list of 1-{MAX_AUDIENCE_IDS} strings")
-        ids = tuple(selector)
-        return (
-            Audience(external_ids=ids) if kind == "external_ids" else Audience(subscription_ids=ids)
-        )
+    if kind == "external_ids":
+        return Audience(external_ids=_ids(selector, "audience.external_ids"))
+    if kind == "subscription_ids":
+        return Audience(subscription_ids=_ids(selector, "audience.subscription_ids"))
     raise invalid(f"unknown audience {kind!r}; use all, tags, external_ids or subscription_ids")

@@ -40,5 +40,7 @@ def build_template(
     }
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     encoded_placeholder = json.dumps(_TOKEN_PLACEHOLDER)[1:-1]
-    prefix, suffix = text.split(encoded_placeholder)
+    # The last occurrence: `pushgate` is written after `notification`, whose strings may hold
+    # the placeholder's characters too (`data` is free JSON).
+    prefix, _, suffix = text.rpartition(encoded_placeholder)
     return PayloadTemplate(prefix.encode(), suffix.encode())

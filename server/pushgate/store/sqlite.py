@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 import secrets
 import time
 import uuid
@@ -17,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from pushgate.api.text import TAG_KEY
 from pushgate.store.base import IdempotencyConflict, SubscriptionLimitReached
 from pushgate.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from pushgate.store.models import (
@@ -35,7 +35,6 @@ from pushgate.store.private_files import prepare_database_file
 from pushgate.store.sealing import Sealer
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
-TAG_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # safe to embed in a JSON path
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
