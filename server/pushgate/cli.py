@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -55,8 +54,11 @@ def build_settings(values: dict[str, Any]) -> Settings:
     if "trusted_proxies" in given:
         given["trusted_proxies"] = parse_list(given["trusted_proxies"])
     settings = Settings(**given)
+    from pushgate.logs import validate_log_settings
+
     try:
         settings.sqlite_path  # noqa: B018 - validates the database URL early
+        validate_log_settings(settings)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     return settings
@@ -86,11 +88,10 @@ def serve(**values: Any) -> None:
         validate_vapid_subject(settings.vapid_subject)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    from pushgate.logs import setup_logging
     from pushgate.server import run_server
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings)
     relax_gc()
     run_event_loop(run_server(settings))
 
@@ -185,10 +186,9 @@ def demo(demo_port: int, **values: Any) -> None:
     if not settings.vapid_subject:
         settings = settings.with_overrides(vapid_subject="mailto:demo@pushgate.example")
     from pushgate.demo import run_demo
+    from pushgate.logs import setup_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings)
     result = run_demo(settings, demo_port=demo_port)
     if asyncio.iscoroutine(result):
         relax_gc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import click
 import uvicorn
@@ -17,6 +18,7 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # pushgate.logs set up the root logger: uvicorn's records go there
         proxy_headers=False,
         server_header=False,
         lifespan="on",
@@ -26,9 +28,11 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        click.echo(
-            f"{announce} http://{settings.host}:{settings.port} (public URL {settings.base_url})"
-        )
+        line = f"{announce} http://{settings.host}:{settings.port} (public URL {settings.base_url})"
+        if settings.log_format.lower() == "json":  # log shippers read one JSON object a line
+            logging.getLogger("pushgate").info(line)
+        else:
+            click.echo(line)
     await serving
     if not server.started:
         raise SystemExit(1)
