@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import __version__
-from pushgate.api import admin, public
+from pushgate.api import admin, openapi, public
 from pushgate.api.context import AppContext, context
 from pushgate.api.http import handle_api_error, handle_http_exception, handle_unexpected
 from pushgate.delivery.engine import DeliveryEngine
@@ -98,6 +98,7 @@ def create_app(
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         *public.routes,
         *admin.routes,
         *(

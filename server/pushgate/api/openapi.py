@@ -1,0 +1,261 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of the whole HTTP API.
+
+tests/api/test_openapi.py keeps its paths and methods equal to the app's routes, and
+tests/api/test_openapi_fuzz.py runs every operation with generated requests (schemathesis).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pushgate import __version__
+from pushgate.api.admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from pushgate.api.openapi_schemas import SCHEMAS, Schema
+from pushgate.api.validation import MAX_CURSOR
+from pushgate.errors import ERROR_CODES
+
+Operation = dict[str, Any]
+
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Invalid request",
+    401: "Missing or wrong API key",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    429: "Rate limited",
+    500: "Unexpected error (the log has the details, under the request id)",
+    503: "Database unavailable",
+}
+CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Methods")
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    """Error answers, each in the one error shape; every route may also answer 500 and 503."""
+    return {
+        str(status): {"description": STATUS_TEXT[status]} | json_body(ref("Error"))
+        for status in (*statuses, 500, 503)
+    }
+
+
+def answer(status: int, schema: Schema | None = None, *, cors: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": STATUS_TEXT[status]}
+    if schema is not None:
+        response |= json_body(schema)
+    if cors:
+        response["headers"] = {name: {"schema": {"type": "string"}} for name in CORS_HEADERS}
+    return {str(status): response}
+
+
+def path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def origin(required: bool) -> dict[str, Any]:
+    return {
+        "name": "Origin",
+        "in": "header",
+        "required": required,
+        "description": "One of the site's registered origins.",
+        "schema": {"type": "string"},
+    }
+
+
+SITE = path_param("site_id")
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
+}
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    "description": f"Subscriptions per page; default {DEFAULT_PAGE_SIZE}.",
+}
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+    "description": f"The previous page's next_cursor (at most {MAX_CURSOR}).",
+}
+
+
+def preflight(*params: dict[str, Any]) -> Operation:
+    return {
+        "summary": "CORS preflight",
+        "parameters": [*params, origin(required=True)],
+        "responses": answer(204, cors=True) | errors(403, 404),
+    }
+
+
+def body_operation(
+    summary: str, schema: str, responses: dict[str, Any], *params: dict[str, Any]
+) -> Operation:
+    return {
+        "summary": summary,
+        "parameters": list(params),
+        "requestBody": {"required": True} | json_body(ref(schema)),
+        "responses": responses,
+    }
+
+
+def browser_paths() -> dict[str, Any]:
+    site_params = (SITE, origin(required=True))
+    return {
+        "/v1/sites/{site_id}/config": {
+            "get": {
+                "summary": "The site's VAPID key, prompt text and URLs (for the snippet)",
+                "parameters": [SITE, origin(required=False)],
+                "responses": answer(200, ref("SiteConfig"), cors=True) | errors(403, 404),
+            },
+            "options": preflight(SITE),
+        },
+        "/v1/sites/{site_id}/subscriptions": {
+            "post": body_operation(
+                "Subscribe a browser, or refresh its subscription",
+                "SubscriptionRequest",
+                answer(200, ref("Subscription"), cors=True)
+                | answer(201, ref("Subscription"), cors=True)
+                | errors(400, 403, 404, 413, 429),
+                *site_params,
+            ),
+            "delete": body_operation(
+                "Unsubscribe an endpoint",
+                "UnsubscribeRequest",
+                answer(204, cors=True) | errors(400, 403, 404, 413, 429),
+                *site_params,
+            ),
+            "options": preflight(SITE),
+        },
+        "/v1/events": {
+            "post": body_operation(
+                "Report delivered, clicked or dismissed (the service worker)",
+                "EventRequest",
+                answer(204) | errors(400, 403, 409, 413, 429),
+                origin(required=False),
+            ),
+            "options": preflight(),
+        },
+    }
+
+
+def admin_paths() -> dict[str, Any]:
+    def authenticated(operation: Operation) -> Operation:
+        operation["security"] = BEARER
+        operation["responses"] |= errors(401, 429)
+        return operation
+
+    return {
+        "/api/v1/notifications": {
+            "post": authenticated(
+                body_operation(
+                    "Send a notification; delivery runs in the background",
+                    "NotificationRequest",
+                    answer(202, ref("NotificationCreated")) | errors(400, 409, 413),
+                    IDEMPOTENCY_KEY,
+                )
+            )
+        },
+        "/api/v1/notifications/{notification_id}": {
+            "get": authenticated(
+                {
+                    "summary": "A notification's status and counts",
+                    "parameters": [path_param("notification_id")],
+                    "responses": answer(200, ref("Notification")) | errors(404),
+                }
+            )
+        },
+        "/api/v1/subscriptions": {
+            "get": authenticated(
+                {
+                    "summary": "The site's subscriptions, a page at a time",
+                    "parameters": [LIMIT, CURSOR],
+                    "responses": answer(200, ref("SubscriptionPage")) | errors(400),
+                }
+            )
+        },
+        "/api/v1/subscriptions/{subscription_id}": {
+            "delete": authenticated(
+                {
+                    "summary": "Delete a subscription",
+                    "parameters": [path_param("subscription_id")],
+                    "responses": answer(204) | errors(404),
+                }
+            )
+        },
+    }
+
+
+def service_paths() -> dict[str, Any]:
+    return {
+        "/": {
+            "get": {
+                "summary": "A page saying what this is",
+                "responses": {
+                    "200": {"description": "OK", "content": {"text/html": {"schema": {}}}}
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "200 when the database is reachable (for load balancers)",
+                "responses": answer(200, ref("Health")) | errors(),
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": answer(200, {"type": "object"}),
+            }
+        },
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, built once."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pushgate",
+            "version": __version__,
+            "description": "A self-hosted Web Push gateway. Every error has the shape "
+            '{"error": {"code", "message", "status"}}; the codes: ' + ", ".join(ERROR_CODES),
+        },
+        "paths": service_paths() | browser_paths() | admin_paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The site's API key",
+                }
+            },
+        },
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(document())

@@ -1,0 +1,291 @@
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses) of the request and response bodies.
+
+Built from the validators' own constants, so a limit changed in the code changes here too.
+Patterns are ECMA-262 regular expressions, where `$` matches only at the end of the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pushgate.api import notification_request as notif
+from pushgate.api import validation as v
+from pushgate.api.strict_json import MAX_JSON_DEPTH
+from pushgate.errors import ERROR_CODES
+from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH
+
+Schema = dict[str, Any]
+
+NO_CONTROLS = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+NO_CONTROLS_BUT_LINES = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+HTTP_URL = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\u0000-\u0020\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+)
+TAG_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
+LANGUAGE = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+TIMEZONE = r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"
+BASE64URL = r"^[A-Za-z0-9_-]+={0,2}$"
+TOPIC = r"^[A-Za-z0-9_-]{1,32}$"
+ONE_MORE_THAN_A_MULTIPLE_OF_4 = r"^(....)*.$"
+EVENT_TYPES = ["delivered", "clicked", "dismissed"]
+TIMESTAMP = {"type": "string", "description": "ISO 8601, UTC, milliseconds"}
+
+
+def text(max_length: int, *, pattern: str = NO_CONTROLS, nullable: bool = False) -> Schema:
+    """A non-empty string without control characters, as `validation.checked_str` wants."""
+    schema: Schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    schema["pattern"] = pattern
+    return nullable_(schema) if nullable else schema
+
+
+def nullable_(schema: Schema) -> Schema:
+    """The same schema, also allowing null (an absent field and null mean the same)."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return schema | {"type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], *required: str, closed: bool = False) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def url(nullable: bool = True) -> Schema:
+    return text(v.MAX_URL_LENGTH, pattern=HTTP_URL, nullable=nullable)
+
+
+def tags(min_properties: int = 0) -> Schema:
+    return {
+        "type": "object",
+        "minProperties": min_properties,
+        "maxProperties": v.MAX_TAGS,
+        "propertyNames": {"pattern": TAG_NAME},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": v.MAX_TAG_VALUE,
+            "pattern": NO_CONTROLS,
+        },
+    }
+
+
+def ids() -> Schema:
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": v.MAX_AUDIENCE_IDS,
+        "items": text(v.MAX_ID_LENGTH),
+    }
+
+
+ERROR = obj(
+    {
+        "error": obj(
+            {
+                "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                "message": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            },
+            "code",
+            "message",
+            "status",
+            closed=True,
+        )
+    },
+    "error",
+    closed=True,
+)
+
+SUBSCRIPTION_REQUEST = obj(
+    {
+        "subscription": obj(
+            {
+                "endpoint": text(MAX_ENDPOINT_LENGTH),
+                "expirationTime": {"type": ["number", "null"]},
+                "keys": obj(
+                    {
+                        "p256dh": text(v.MAX_KEY_LENGTH, pattern=BASE64URL),
+                        "auth": text(v.MAX_KEY_LENGTH, pattern=BASE64URL),
+                    },
+                    "p256dh",
+                    "auth",
+                ),
+            },
+            "endpoint",
+            "keys",
+        ),
+        "timezone": text(v.MAX_TIMEZONE_LENGTH, pattern=TIMEZONE, nullable=True),
+        "language": text(v.MAX_LANGUAGE_LENGTH, pattern=LANGUAGE, nullable=True),
+        "tags": nullable_(tags()),
+        "external_id": text(v.MAX_ID_LENGTH, nullable=True),
+        "old_endpoint": text(MAX_ENDPOINT_LENGTH, nullable=True),
+    },
+    "subscription",
+)
+
+UNSUBSCRIBE_REQUEST = obj({"endpoint": text(MAX_ENDPOINT_LENGTH)}, "endpoint")
+
+EVENT_REQUEST = obj(
+    {
+        "token": {"type": "string"},
+        "type": {"type": "string", "enum": EVENT_TYPES},
+        "action": {"type": ["string", "null"], "maxLength": 64, "pattern": NO_CONTROLS},
+    },
+    "token",
+    "type",
+)
+
+AUDIENCE = nullable_(
+    {
+        "oneOf": [
+            obj({"all": {"const": True}}, "all", closed=True),
+            obj({"tags": tags(min_properties=1)}, "tags", closed=True),
+            obj({"external_ids": ids()}, "external_ids", closed=True),
+            obj({"subscription_ids": ids()}, "subscription_ids", closed=True),
+        ]
+    }
+)
+
+ACTION = obj(
+    {
+        "action": text(notif.MAX_ACTION_LENGTH),
+        "title": text(notif.MAX_ACTION_LENGTH),
+        "url": url(),
+    },
+    "action",
+    "title",
+)
+
+NOTIFICATION_REQUEST = obj(
+    {
+        "title": text(notif.MAX_TITLE_LENGTH),
+        "body": text(notif.MAX_BODY_LENGTH, pattern=NO_CONTROLS_BUT_LINES, nullable=True),
+        "url": url(),
+        "icon": url(),
+        "image": url(),
+        "badge": url(),
+        "tag": text(notif.MAX_TAG_LENGTH, nullable=True),
+        "lang": text(v.MAX_LANGUAGE_LENGTH, pattern=LANGUAGE, nullable=True),
+        "renotify": {"type": ["boolean", "null"]},
+        "require_interaction": {"type": ["boolean", "null"]},
+        "silent": {"type": ["boolean", "null"]},
+        "actions": {"type": ["array", "null"], "maxItems": notif.MAX_ACTIONS, "items": ACTION},
+        "data": {
+            "type": ["object", "null"],
+            "description": f"Any JSON object; the whole body nests at most {MAX_JSON_DEPTH} deep.",
+        },
+        "audience": AUDIENCE,
+        "ttl": {"type": "integer", "minimum": 1, "maximum": notif.MAX_TTL_SECONDS},
+        "urgency": {"enum": [*notif.URGENCIES, None]},
+        "topic": nullable_(
+            {
+                "type": "string",
+                "pattern": TOPIC,
+                "not": {"pattern": ONE_MORE_THAN_A_MULTIPLE_OF_4},
+            }
+        ),
+    },
+    "title",
+) | {
+    # Browsers refuse `renotify` without a tag.
+    "if": obj({"renotify": {"const": True}}, "renotify"),
+    "then": obj({"tag": {"type": "string"}}, "tag"),
+}
+
+SUBSCRIPTION = obj(
+    {
+        "id": {"type": "string"},
+        "endpoint": {"type": "string"},
+        "created_at": TIMESTAMP,
+        "last_seen_at": TIMESTAMP,
+        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "timezone": {"type": ["string", "null"]},
+        "language": {"type": ["string", "null"]},
+        "external_id": {"type": ["string", "null"]},
+        "browser": {"type": ["string", "null"]},
+    },
+    *("id", "endpoint", "created_at", "last_seen_at", "tags"),
+    *("timezone", "language", "external_id", "browser"),
+)
+
+SUBSCRIPTION_PAGE = obj(
+    {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/Subscription"}},
+        "next_cursor": {"type": ["string", "null"], "pattern": "^[0-9]+$"},
+    },
+    "data",
+    "next_cursor",
+)
+
+COUNTS = obj(
+    {
+        name: {"type": "integer", "minimum": 0}
+        for name in ("targeted", "accepted", "failed", "gone", "pending")
+        + ("delivered", "clicked", "dismissed")
+    },
+    *("targeted", "accepted", "failed", "gone", "pending", "delivered", "clicked", "dismissed"),
+)
+
+NOTIFICATION = obj(
+    {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "sending", "done", "failed"]},
+        "created_at": TIMESTAMP,
+        "audience": {"type": "object"},
+        "ttl": {"type": "integer"},
+        "urgency": {"type": ["string", "null"]},
+        "topic": {"type": ["string", "null"]},
+        "notification": obj({"title": {"type": "string"}}, "title"),
+        "counts": {"$ref": "#/components/schemas/Counts"},
+        "error": {"type": ["string", "null"], "description": "Why delivery failed as a whole"},
+    },
+    *("id", "status", "created_at", "audience", "ttl", "urgency", "topic"),
+    *("notification", "counts"),
+)
+
+NOTIFICATION_CREATED = obj(
+    {"id": {"type": "string"}, "status": {"type": "string"}}, "id", "status", closed=True
+)
+
+SITE_CONFIG = obj(
+    {
+        "site_id": {"type": "string"},
+        "vapid_public_key": {"type": "string"},
+        "prompt": obj(
+            {
+                "text": {"type": "string"},
+                "accept": {"type": "string"},
+                "dismiss": {"type": "string"},
+                "snooze_days": {"type": "integer"},
+            },
+            "text",
+            "accept",
+            "dismiss",
+            "snooze_days",
+        ),
+        "subscriptions_url": {"type": "string"},
+        "events_url": {"type": "string"},
+    },
+    *("site_id", "vapid_public_key", "prompt", "subscriptions_url", "events_url"),
+)
+
+HEALTH = obj({"status": {"const": "ok"}, "version": {"type": "string"}}, "status", "version")
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR,
+    "SubscriptionRequest": SUBSCRIPTION_REQUEST,
+    "UnsubscribeRequest": UNSUBSCRIBE_REQUEST,
+    "EventRequest": EVENT_REQUEST,
+    "NotificationRequest": NOTIFICATION_REQUEST,
+    "Subscription": SUBSCRIPTION,
+    "SubscriptionPage": SUBSCRIPTION_PAGE,
+    "Counts": COUNTS,
+    "Notification": NOTIFICATION,
+    "NotificationCreated": NOTIFICATION_CREATED,
+    "SiteConfig": SITE_CONFIG,
+    "Health": HEALTH,
+}
