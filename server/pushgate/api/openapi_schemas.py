@@ -33,12 +33,11 @@ TIMESTAMP = {"type": "string", "description": "ISO 8601, UTC, milliseconds"}
 
 def text(max_length: int, *, pattern: str = NO_CONTROLS, nullable: bool = False) -> Schema:
     """A non-empty string without control characters, as `validation.checked_str` wants."""
-    schema: Schema = {"type": "string", "minLength": 1, "maxLength": max_length}
-    schema["pattern"] = pattern
-    return nullable_(schema) if nullable else schema
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
+    return or_null(schema) if nullable else schema
 
 
-def nullable_(schema: Schema) -> Schema:
+def or_null(schema: Schema) -> Schema:
     """The same schema, also allowing null (an absent field and null mean the same)."""
     kind = schema.get("type")
     if isinstance(kind, str):
@@ -120,7 +119,7 @@ SUBSCRIPTION_REQUEST = obj(
         ),
         "timezone": text(v.MAX_TIMEZONE_LENGTH, pattern=TIMEZONE, nullable=True),
         "language": text(v.MAX_LANGUAGE_LENGTH, pattern=LANGUAGE, nullable=True),
-        "tags": nullable_(tags()),
+        "tags": or_null(tags()),
         "external_id": text(v.MAX_ID_LENGTH, nullable=True),
         "old_endpoint": text(MAX_ENDPOINT_LENGTH, nullable=True),
     },
@@ -139,7 +138,7 @@ EVENT_REQUEST = obj(
     "type",
 )
 
-AUDIENCE = nullable_(
+AUDIENCE = or_null(
     {
         "oneOf": [
             obj({"all": {"const": True}}, "all", closed=True),
@@ -181,7 +180,7 @@ NOTIFICATION_REQUEST = obj(
         "audience": AUDIENCE,
         "ttl": {"type": "integer", "minimum": 1, "maximum": notif.MAX_TTL_SECONDS},
         "urgency": {"enum": [*notif.URGENCIES, None]},
-        "topic": nullable_(
+        "topic": or_null(
             {
                 "type": "string",
                 "pattern": TOPIC,
