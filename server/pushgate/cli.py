@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -25,6 +25,7 @@ from pushgate.settings import (
 )
 
 SERVER_SETTINGS = tuple(SETTINGS_FIELDS)
+T = TypeVar("T")
 
 
 def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -55,13 +56,36 @@ def build_settings(values: dict[str, Any]) -> Settings:
         given["trusted_proxies"] = parse_list(given["trusted_proxies"])
     settings = Settings(**given)
     from pushgate.logs import validate_log_settings
+    from pushgate.store.sealing import parse_secret_keys
 
     try:
         settings.sqlite_path  # noqa: B018 - validates the database URL early
+        parse_secret_keys(settings.secret_key)
         validate_log_settings(settings)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     return settings
+
+
+def run_with_store(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that opens the store; a database it cannot use is a one-line error."""
+    from pushgate.store import SchemaTooNew, SealedKeyUnavailable
+
+    try:
+        return asyncio.run(work)
+    except (SchemaTooNew, SealedKeyUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def check_store(settings: Settings) -> None:
+    """Open the store once before serving, so a locked database fails here, not in a traceback."""
+    from pushgate.store import open_store
+
+    async def check() -> None:
+        async with open_store(settings):
+            pass
+
+    run_with_store(check())
 
 
 class DefaultServeGroup(click.Group):
@@ -92,6 +116,7 @@ def serve(**values: Any) -> None:
     from pushgate.server import run_server
 
     setup_logging(settings)
+    check_store(settings)
     relax_gc()
     run_event_loop(run_server(settings))
 
@@ -125,7 +150,7 @@ def _origin(value: str) -> str:
     help="An origin the snippet runs on, e.g. https://news.example.com (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@settings_options("database", "public_url", "host", "port")
+@settings_options("database", "public_url", "host", "port", "secret_key")
 def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: Any) -> None:
     """Register a site: prints its id, API key (shown once), VAPID public key and script tag."""
     settings = build_settings(values)
@@ -138,7 +163,7 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
                 raise click.UsageError(f"a site named {name!r} exists already")
             return await store.create_site(name, clean)
 
-    site, api_key = asyncio.run(create())
+    site, api_key = run_with_store(create())
     if as_json:
         click.echo(
             json.dumps(
@@ -159,6 +184,40 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
         f"</script>\nworker file /pushgate-sw.js on your site:\n"
         f'  importScripts("{base}/sw/pushgate-sw.js");'
     )
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """VAPID private keys encrypted at rest: make a key, re-encrypt with the newest key."""
+
+
+@secrets_group.command("generate-key")
+def generate_secret_key() -> None:
+    """Print a new Fernet key for PUSHGATE_SECRET_KEY."""
+    from pushgate.store.sealing import generate_key
+
+    click.echo(generate_key())
+
+
+@secrets_group.command("rotate")
+@settings_options("database", "secret_key")
+def rotate_secrets(**values: Any) -> None:
+    """Re-encrypt every site's VAPID private key with the first (newest) key of
+    PUSHGATE_SECRET_KEY, plain-text ones included, in one transaction."""
+    settings = build_settings(values)
+    if not settings.secret_key:
+        raise click.UsageError(
+            "set PUSHGATE_SECRET_KEY (or --secret-key) to NEW,OLD: the new key first, then "
+            "every key the database may be encrypted with"
+        )
+    from pushgate.store import open_store
+
+    async def rotate() -> int:
+        async with open_store(settings) as store:
+            return await store.reseal_site_keys()
+
+    count = run_with_store(rotate())
+    click.echo(f"re-encrypted {count} VAPID private key(s) with the newest key")
 
 
 @main.command("push-service")
@@ -189,6 +248,7 @@ def demo(demo_port: int, **values: Any) -> None:
     from pushgate.logs import setup_logging
 
     setup_logging(settings)
+    check_store(settings)
     result = run_demo(settings, demo_port=demo_port)
     if asyncio.iscoroutine(result):
         relax_gc()

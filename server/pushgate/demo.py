@@ -107,7 +107,7 @@ async def ensure_demo_site(settings: Settings, origins: list[str], port: int) ->
 
     name = f"Demo news site ({origins[0].split('//', 1)[1]})"
     key_file = _key_file(settings, port)
-    async with open_store(settings.database) as store:
+    async with open_store(settings) as store:  # with its secret key
         site = await store.find_site_by_name(name)
         if site is not None and key_file.exists():
             return site.id, key_file.read_text().strip()
