@@ -1,9 +1,19 @@
+import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
-from pushgate.webpush.responses import Verdict, backoff_delay, classify, parse_retry_after
+from pushgate.webpush.responses import (
+    MAX_RETRY_AFTER_SECONDS,
+    MIN_RETRY_AFTER_SECONDS,
+    RETRY_AFTER_JITTER_SECONDS,
+    Verdict,
+    backoff_delay,
+    classify,
+    parse_retry_after,
+    retry_after_delay,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,8 +43,26 @@ def test_retry_after_seconds_and_http_date():
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert parse_retry_after("120", now) == 120
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=90), usegmt=True), now) == 0
     assert parse_retry_after("garbage", now) is None
-    assert classify(429, "7", now=now).delay == 7
+    assert 7 <= classify(429, "7", now=now).delay <= 7 + RETRY_AFTER_JITTER_SECONDS
+
+
+@pytest.mark.parametrize("advice", ["0", "00", "Thu, 01 Jan 1970 00:00:00 GMT"])
+def test_retry_after_zero_or_past_is_floored_with_jitter(advice):
+    delays = {classify(503, advice, attempt=0).delay for _ in range(50)}
+    assert min(delays) >= MIN_RETRY_AFTER_SECONDS
+    assert max(delays) <= MIN_RETRY_AFTER_SECONDS + RETRY_AFTER_JITTER_SECONDS
+    assert len(delays) > 40  # jittered: 200 subscribers told "0" do not all come back at once
+
+
+def test_retry_after_huge_is_capped():
+    assert classify(429, "999999999").delay == MAX_RETRY_AFTER_SECONDS
+    far = format_datetime(datetime.now(UTC) + timedelta(days=30), usegmt=True)
+    assert classify(429, far).delay == MAX_RETRY_AFTER_SECONDS
+    assert retry_after_delay(MAX_RETRY_AFTER_SECONDS - 0.5, random.Random(1)) <= (
+        MAX_RETRY_AFTER_SECONDS
+    )
 
 
 def test_backoff_grows_and_is_capped():

@@ -11,6 +11,12 @@ from email.utils import parsedate_to_datetime
 MAX_BACKOFF_SECONDS = 15 * 60.0
 BASE_BACKOFF_SECONDS = 1.0
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
+# Retry-After advice is obeyed within bounds: `0` (or a date in the past) from many subscribers
+# at once would otherwise be a busy loop against the push service, and a huge value would park
+# the message until its TTL runs out.
+MIN_RETRY_AFTER_SECONDS = 1.0
+RETRY_AFTER_JITTER_SECONDS = 1.0  # added uniformly at random, so retries do not come in step
+MAX_RETRY_AFTER_SECONDS = 60 * 60.0
 
 
 class Verdict(enum.Enum):
@@ -44,8 +50,15 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def retry_after_delay(advised: float, rng: random.Random | None = None) -> float:
+    """The wait before a retry the push service advised: at least MIN_RETRY_AFTER_SECONDS,
+    plus up to RETRY_AFTER_JITTER_SECONDS, and at most MAX_RETRY_AFTER_SECONDS."""
+    jitter = (rng or random).uniform(0, RETRY_AFTER_JITTER_SECONDS)
+    return min(MAX_RETRY_AFTER_SECONDS, max(MIN_RETRY_AFTER_SECONDS, advised) + jitter)
+
+
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+    """Exponential backoff with jitter: uniform in [c/2, c], c = min(cap, base·2^attempt)."""
     ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * (2 ** max(0, attempt)))
     return (rng or random).uniform(ceiling / 2, ceiling)
 
@@ -67,9 +80,10 @@ def classify(
     # 429 rate limit, 503 overload, and WNS's 406 "throttled" all carry Retry-After advice.
     if status in (429, 503, 406):
         advised = parse_retry_after(retry_after, now)
-        delay = (
-            advised if advised is not None else backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
-        )
+        if advised is None:
+            delay = backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
+        else:
+            delay = retry_after_delay(advised)
         return Outcome(Verdict.RETRY, status, reason, delay)
     if status == 0 or status >= 500 or status == 408:
         return Outcome(Verdict.RETRY, status, reason or "no answer", backoff_delay(attempt))
