@@ -93,6 +93,16 @@ async def test_slow_answer_times_out(server) -> None:
     await client.close()
 
 
+async def test_timeout_per_request_overrides_the_clients(server) -> None:
+    base, _, _ = server
+    client = Http1Client(limit_per_origin=1, timeout_seconds=30)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError, match="within 0.3 s"):
+        await client.post(f"{base}/push/slow", b"", b"", timeout=0.3)
+    assert asyncio.get_running_loop().time() - started < 1.5  # not the client's 30 s
+    await client.close()
+
+
 async def test_refused_connection_raises(server) -> None:
     client = Http1Client(limit_per_origin=1, timeout_seconds=2)
     with pytest.raises(OSError):

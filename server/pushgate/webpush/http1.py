@@ -6,6 +6,12 @@ parsed by httptools, the C parser uvicorn uses) spends ~17 µs. Fan-out is CPU-b
 difference is most of the gateway's throughput. It does only what sending pushes needs: POST
 with a body, keep-alive connections pooled per origin, a timeout on every request, TLS with
 certificate checks, and no redirects (a 3xx is returned as it is).
+
+At most once per attempt: a POST is not idempotent, so the client sends a request again by
+itself only when it provably never reached the push service (RFC 9112 §9.3.1), that is when a
+pooled keep-alive connection turns out to be stale: closed before the request was written,
+failing the write, or ending with a clean EOF before a single byte of the answer. Any other
+failure is raised to the caller, which counts it and retries later with backoff.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import re
 import ssl
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -22,8 +29,11 @@ from urllib.parse import urlsplit
 import httptools
 
 EXCERPT_BYTES = 512
-MAX_PARALLEL_CONNECTS = 8  # per origin
+MAX_PARALLEL_CONNECTS = 8  # per origin: the budget of connections opening at once
 MAX_ORIGINS = 1024  # prefixes remembered; push services are a handful
+# An origin's first connection, and the client's very first, open alone for at most this long
+# (seconds): long enough for a TLS handshake to a distant push service, short against a timeout.
+FIRST_CONNECT_HEAD_START_SECONDS = 0.5
 _WHITE_SPACE = re.compile(r"\s")
 
 
@@ -42,6 +52,14 @@ class Response:
     excerpt: bytes
 
 
+class RequestNotSent(ConnectionError):
+    """The connection closed before the request could have reached the push service."""
+
+
+class BadResponse(ConnectionError):
+    """The push service's answer was malformed, incomplete, or answered no request."""
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
@@ -50,8 +68,12 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Response] | None = None
         self.usable = True
+        self.reused = False  # it has answered a request: it may have gone stale in the pool
+        self.answering = False  # a byte of the current request's answer has arrived
         self.deadline = 0.0  # loop time by which the current request must be answered
-        self._header_name = b""
+        self.timeout = 0.0  # the current request's timeout, in seconds
+        self._headers_done = False
+        self._framed = False  # Content-Length or chunked: the answer does not end at EOF
         self._retry_after: str | None = None
         self._excerpt = bytearray()
 
@@ -60,39 +82,74 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
+        if self.waiter is None:
+            # Answers come in request order (RFC 9112 §9.3): bytes when nothing is asked answer
+            # no request of ours, and must never be taken for the next request's answer.
+            self.close()
+            return
+        self.answering = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self.fail(ConnectionError(f"bad HTTP response: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self.fail(BadResponse(f"bad HTTP response: {exc}"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.usable = False
-        self.fail(exc or ConnectionError("connection closed by the push service"))
+        if self.waiter is None:
+            return
+        if exc is None and self._headers_done and not self._framed:
+            self._answer()  # a close-delimited answer ends at EOF (RFC 9112 §6.3, item 8)
+        elif (
+            not self.answering and self.reused and (exc is None or isinstance(exc, BrokenPipeError))
+        ):
+            # EOF, or EPIPE on the write: the push service shut the connection before it
+            # could have read this request, as it may any idle one (RFC 9112 §9.6).
+            self.fail(RequestNotSent("the push service had closed the pooled connection"))
+        elif self.answering:
+            self.fail(BadResponse(f"connection lost mid-answer: {exc or 'EOF'}"))
+        else:
+            self.fail(exc or ConnectionError("connection closed by the push service"))
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.waiter is None:  # a second answer in the same packet as the first
+            raise BadResponse("an answer to no request")
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"retry-after":
+        name = name.lower()
+        if name == b"retry-after":
             self._retry_after = value.decode("latin-1")
+        elif name == b"content-length":
+            self._framed = True
+        elif name == b"transfer-encoding":
+            self._framed = b"chunked" in value.lower()
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
 
     def on_body(self, body: bytes) -> None:
         if len(self._excerpt) < EXCERPT_BYTES:
             self._excerpt += body[: EXCERPT_BYTES - len(self._excerpt)]
 
     def on_message_complete(self) -> None:
-        if not self.parser.should_keep_alive():
-            self.usable = False
-        response = Response(self.parser.get_status_code(), self._retry_after, bytes(self._excerpt))
-        self._retry_after, self._excerpt = None, bytearray()
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
+        if self.parser.get_status_code() < 200:
+            self._interim()
+        else:
+            self._answer()
 
-    def request(self, head: bytes, body: bytes) -> asyncio.Future[Response]:
-        if self.transport is None or self.transport.is_closing():
-            raise ConnectionError("connection is closed")
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(head + body)  # one write, one syscall
-        return self.waiter
+    # requests
+    def request(self, data: bytes) -> asyncio.Future[Response]:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise RequestNotSent("connection is closed")
+        self.answering = False
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        transport.write(data)  # one write, one syscall
+        if transport.is_closing():  # the write failed at once: nothing was sent
+            self.waiter = None
+            raise RequestNotSent("the write failed")
+        return waiter
 
     def close(self) -> None:
         self.usable = False
@@ -105,6 +162,56 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
+    def _answer(self) -> None:
+        status = self.parser.get_status_code()
+        if status == 101:  # we never ask to switch protocols (RFC 9110 §15.2.2)
+            self.fail(BadResponse("101 Switching Protocols was not asked for"))
+            return
+        if not self.parser.should_keep_alive():
+            self.usable = False
+        response = Response(status, self._retry_after, bytes(self._excerpt))
+        self._interim()
+        self.reused = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
+
+    def _interim(self) -> None:
+        """Forget an answer's headers: after a 1xx (103 Early Hints, 100 Continue) the final
+        answer follows on the same request (RFC 9110 §15.2)."""
+        self._headers_done = self._framed = False
+        self._retry_after, self._excerpt = None, bytearray()
+
+
+class _Alone:
+    """Lets the first of many connection attempts run alone for a head start.
+
+    The first TLS handshake then does not compete with a crowd of others for the CPU, so the
+    first message is on the wire sooner. The others wait until it has ended, or until its head
+    start is over, whichever comes first: a first attempt that fails or stalls never holds up,
+    let alone serialises, the attempts behind it."""
+
+    def __init__(self) -> None:
+        self._first: asyncio.Future[None] | None = None
+        self._until = 0.0  # loop time at which the head start is over
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        first = self._first
+        if first is None:
+            loop = asyncio.get_running_loop()
+            first = self._first = loop.create_future()
+            self._until = loop.time() + FIRST_CONNECT_HEAD_START_SECONDS
+            try:
+                yield
+            finally:
+                first.set_result(None)
+            return
+        if not first.done():
+            head_start = self._until - asyncio.get_running_loop().time()
+            await asyncio.wait([first], timeout=max(0.0, head_start))
+        yield
+
 
 class _Origin:
     def __init__(self, scheme: str, host: str, port: int, limit: int) -> None:
@@ -112,10 +219,11 @@ class _Origin:
         self.netloc = host if port == {"https": 443, "http": 80}[scheme] else f"{host}:{port}"
         if ":" in host:
             self.netloc = f"[{host}]" + ("" if port in (80, 443) else f":{port}")
+        if _WHITE_SPACE.search(self.netloc):
+            raise ValueError("white space inside the host")  # no request smuggling
         self.slots = asyncio.Semaphore(limit)
         self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
-        self.first_connect = asyncio.Lock()
-        self.warm = False  # a connection has been opened once
+        self.alone = _Alone()
         self.idle: deque[_Connection] = deque()
 
 
@@ -125,32 +233,47 @@ class Http1Client:
     def __init__(self, *, limit_per_origin: int, timeout_seconds: float) -> None:
         self._limit = limit_per_origin
         self._timeout = timeout_seconds
+        self._shortest_timeout = timeout_seconds
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._by_prefix: dict[str, _Origin] = {}
         self._ssl = ssl.create_default_context()  # honours SSL_CERT_FILE
         self._ssl.set_alpn_protocols(["http/1.1"])
-        # The client's very first connection opens before any other, the first message's.
-        self._first_connect = asyncio.Lock()
-        self._warm = False
+        self._alone = _Alone()  # the client's very first connection, whatever its origin
         # One sweeper enforces every request's deadline: cheaper than a timer per request.
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def post(self, url: str, headers: bytes, body: bytes) -> Response:
-        """One POST; `headers` from `header_block`. Raises OSError, ConnectionError or
-        TimeoutError when there is no answer."""
+    async def post(
+        self, url: str, headers: bytes, body: bytes, *, timeout: float | None = None
+    ) -> Response:
+        """One POST; `headers` from `header_block`; `timeout` in seconds, the client's by
+        default. Raises OSError (ConnectionError included) or TimeoutError when there is no
+        answer, and never sends the request twice unless the first copy provably never
+        reached the push service."""
+        if timeout is None:
+            timeout = self._timeout
+        elif timeout < self._shortest_timeout:
+            self._shortest_timeout = timeout  # the sweeper looks more often
         origin, target = self._split(url)
-        head = self._head(target, origin.netloc, headers, len(body))
+        data = self._head(target, origin.netloc, headers, len(body)) + body
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
         async with origin.slots:
+            # The timeout covers the whole attempt from here: waiting for a connection to
+            # open, the TCP connect, the TLS handshake, the write and the entire answer.
+            deadline = asyncio.get_running_loop().time() + timeout
             connection = self._idle_connection(origin)
-            if connection is not None:
-                try:
-                    return await self._send_on(origin, connection, head, body)
-                except ConnectionError:
-                    pass  # the push service closed an idle connection first: one fresh try
-            return await self._send_on(origin, await self._open(origin), head, body)
+            if connection is None:
+                connection = await self._open(origin, timeout, deadline, fresh=False)
+            try:
+                return await self._send_on(origin, connection, data, timeout, deadline)
+            except RequestNotSent:
+                if not connection.reused:
+                    raise
+            # A stale pooled connection: this request never left, so it goes once more, on a
+            # new connection (another pooled one may be just as stale).
+            connection = await self._open(origin, timeout, deadline, fresh=True)
+            return await self._send_on(origin, connection, data, timeout, deadline)
 
     def _split(self, url: str) -> tuple[_Origin, str]:
         """The origin and request target of a URL. Endpoints of one push service share their
@@ -176,39 +299,48 @@ class Http1Client:
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
-        interval = min(1.0, self._timeout / 4)
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(1.0, self._shortest_timeout / 4))
             now = loop.time()
             for connection in [c for c in self._busy if c.deadline < now]:
-                connection.fail(TimeoutError(f"no answer within {self._timeout:g} s"))
+                connection.fail(TimeoutError(f"no answer within {connection.timeout:g} s"))
                 connection.close()
 
-    async def _open(self, origin: _Origin) -> _Connection:
-        """A connection for one request: one given back meanwhile, or a new one."""
+    async def _open(
+        self, origin: _Origin, timeout: float, deadline: float, *, fresh: bool
+    ) -> _Connection:
+        """A connection for one request, by its deadline. Only this slow path pays for a
+        timer of its own."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._connection_for(origin, fresh=fresh)
+        except TimeoutError:
+            raise TimeoutError(f"no connection within {timeout:g} s") from None
+
+    async def _connection_for(self, origin: _Origin, *, fresh: bool) -> _Connection:
+        """One given back meanwhile (unless `fresh`), or a new one."""
         # Open connections a few at a time: a burst of TLS handshakes would hold up every
         # request, the first one included, while a request that waits here may meanwhile
         # find a connection another request has given back.
-        async with origin.connecting:
-            connection = self._idle_connection(origin)
-            if connection is None and not origin.warm:
-                # An origin's first connection opens alone, and so does the client's very
-                # first, so that the first message is not kept waiting behind a crowd of TLS
-                # handshakes competing for the CPU.
-                async with origin.first_connect:
-                    connection = self._idle_connection(origin) or await self._first_of(origin)
-                    origin.warm = True
-            elif connection is None:
-                connection = await self._connect(origin)
+        async with origin.alone.turn(), origin.connecting:
+            connection = None if fresh else self._idle_connection(origin)
+            if connection is None:
+                async with self._alone.turn():
+                    connection = await self._connect(origin)
         return connection
 
     async def _send_on(
-        self, origin: _Origin, connection: _Connection, head: bytes, body: bytes
+        self,
+        origin: _Origin,
+        connection: _Connection,
+        data: bytes,
+        timeout: float,
+        deadline: float,
     ) -> Response:
-        connection.deadline = asyncio.get_running_loop().time() + self._timeout
+        connection.deadline, connection.timeout = deadline, timeout
         self._busy.add(connection)
         try:
-            response = await connection.request(head, body)
+            response = await connection.request(data)
         except BaseException:
             connection.close()
             raise
@@ -220,14 +352,6 @@ class Http1Client:
             connection.close()
         return response
 
-    async def _first_of(self, origin: _Origin) -> _Connection:
-        if self._warm:
-            return await self._connect(origin)
-        async with self._first_connect:
-            connection = await self._connect(origin)
-            self._warm = True
-            return connection
-
     def _idle_connection(self, origin: _Origin) -> _Connection | None:
         while origin.idle:
             connection = origin.idle.pop()
@@ -238,14 +362,13 @@ class Http1Client:
     async def _connect(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         secure = origin.scheme == "https"
-        connecting = loop.create_connection(
+        _, protocol = await loop.create_connection(
             _Connection,
             origin.host,
             origin.port,
             ssl=self._ssl if secure else None,
             server_hostname=origin.host if secure else None,
         )
-        _, protocol = await asyncio.wait_for(connecting, self._timeout)
         return protocol
 
     def _origin(self, scheme: str, host: str, port: int) -> _Origin:
@@ -257,7 +380,7 @@ class Http1Client:
 
     @staticmethod
     def _head(target: str, netloc: str, headers: bytes, length: int) -> bytes:
-        if _WHITE_SPACE.search(target) or _WHITE_SPACE.search(netloc):
+        if _WHITE_SPACE.search(target):
             raise ValueError("white space inside the request target")  # no request smuggling
         start = f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Length: {length}\r\n"
         return start.encode("latin-1") + headers + b"\r\n"

@@ -55,11 +55,18 @@ class PushClient:
         return block
 
     async def send(
-        self, endpoint: str, body: bytes, headers: bytes, *, attempt: int = 0
+        self,
+        endpoint: str,
+        body: bytes,
+        headers: bytes,
+        *,
+        attempt: int = 0,
+        timeout: float | None = None,
     ) -> Outcome:
-        """POST one encrypted body with headers from `headers()`, and classify the answer."""
+        """POST one encrypted body with headers from `headers()`, and classify the answer.
+        `timeout` (seconds, the client's by default) covers connecting and the whole answer."""
         try:
-            response = await self._http.post(endpoint, headers, body)
+            response = await self._http.post(endpoint, headers, body, timeout=timeout)
         except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
         if 200 <= response.status < 300:
