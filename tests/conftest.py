@@ -23,6 +23,13 @@ from pushgate.testing import LocalPushService
 ORIGIN = "https://news.example"
 VAPID_SUBJECT = "mailto:ops@news.example"
 UNUSED_PUSH_HOST = "127.0.0.1:9"  # allowed as an endpoint host; nothing listens there
+# Every test client is 127.0.0.1, and a broadcast test subscribes a thousand browsers from it;
+# tests/api/test_rate_limits.py tests the limits, and a test may set them again in `extra_env`.
+NO_RATE_LIMITS = {
+    "PUSHGATE_RATE_LIMIT_PER_CLIENT": "0",
+    "PUSHGATE_RATE_LIMIT_SUBSCRIBE_PER_SITE": "0",
+    "PUSHGATE_RATE_LIMIT_PER_API_KEY": "0",
+}
 
 
 def free_port() -> int:
@@ -60,6 +67,7 @@ class Gateway:
                 "PUSHGATE_PORT": str(self.port),
                 "PUSHGATE_LOG_LEVEL": "warning",
             }
+            | NO_RATE_LIMITS
             | self.extra_env
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -19,6 +21,8 @@ from pushgate import __version__
 from pushgate.api import admin, openapi, public
 from pushgate.api.context import AppContext, context
 from pushgate.api.http import handle_api_error, handle_http_exception, handle_unexpected
+from pushgate.api.limits import RateLimitMiddleware, RateLimits
+from pushgate.api.ratelimit import Clock
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.delivery.workers import SendWorkers, WorkerLimits
 from pushgate.errors import ApiError
@@ -72,8 +76,11 @@ def create_app(
     *,
     store: Store | None = None,
     deliver: bool = True,
+    clock: Clock = time.monotonic,
 ) -> Starlette:
-    """Build the app; a `store` may be given, and `deliver=False` runs no delivery engine."""
+    """Build the app; a `store` may be given, `deliver=False` runs no delivery engine, and
+    `clock` (monotonic seconds) drives the rate limits."""
+    limits = RateLimits(settings, clock=clock)  # SettingsError for a bad PUSHGATE_TRUSTED_PROXIES
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,6 +115,7 @@ def create_app(
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(RateLimitMiddleware, limits=limits)],
         lifespan=lifespan,
         exception_handlers={
             ApiError: handle_api_error,

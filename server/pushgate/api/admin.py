@@ -30,12 +30,18 @@ class Unauthorized(ApiError):
         super().__init__("unauthorized", message)
 
 
-async def authenticated_site(request: Request) -> Site:
+def presented_api_key(request: Request) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, if the request has one."""
     scheme, _, api_key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not api_key.strip():
+    return api_key.strip() if scheme.lower() == "bearer" and api_key.strip() else None
+
+
+async def authenticated_site(request: Request) -> Site:
+    api_key = presented_api_key(request)
+    if api_key is None:
         raise Unauthorized("send the site's API key as Authorization: Bearer <key>")
     # The key is looked up by its SHA-256, so no secret-dependent string comparison happens.
-    site = await context(request).store.site_for_api_key(api_key.strip())
+    site = await context(request).store.site_for_api_key(api_key)
     if site is None:
         raise Unauthorized("the API key is not valid")
     return site

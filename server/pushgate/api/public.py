@@ -13,6 +13,7 @@ from pushgate.api.text import has_control
 from pushgate.api.validation import endpoint_of, require_object, subscription_request
 from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
+from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import Site
 
 MAX_SUBSCRIBE_BODY_BYTES = 8 * 1024
@@ -44,6 +45,14 @@ async def _site_and_origin(
         raise ApiError("origin_not_allowed", f"origin {origin!r} is not registered for this site")
     assert origin is not None
     return site, cors_headers(origin, "GET, POST, DELETE, OPTIONS")
+
+
+async def site_cors(request: Request) -> dict[str, str]:
+    """The CORS headers a site route answers this request with: none for a foreign origin."""
+    try:
+        return (await _site_and_origin(request, require_origin=False))[1]
+    except ApiError:
+        return {}
 
 
 async def preflight(request: Request) -> Response:
@@ -93,7 +102,14 @@ async def subscribe(request: Request) -> Response:
         )
     except ApiError as error:
         return error_response(error, headers)
-    subscription, created = await ctx.store.upsert_subscription(site.id, new)
+    cap = ctx.settings.max_subscriptions_per_site
+    try:
+        subscription, created = await ctx.store.upsert_subscription(
+            site.id, new, max_subscriptions=cap
+        )
+    except SubscriptionLimitReached:
+        message = f"the site holds {cap} subscriptions, as many as it may"
+        return error_response(ApiError("subscription_limit", message), headers)
     return json_response(subscription_json(subscription), 201 if created else 200, headers)
 
 
@@ -114,14 +130,18 @@ async def events_preflight(request: Request) -> Response:
     return Response(status_code=204, headers=cors_headers(origin, "POST, OPTIONS"))
 
 
-async def record_event(request: Request) -> Response:
-    ctx = context(request)
+async def events_cors(request: Request) -> dict[str, str]:
+    """The CORS headers of an events answer: for an origin some site registered."""
     origin = request.headers.get("origin")
+    registered = origin is not None and await context(request).store.origin_is_registered(origin)
+    return cors_headers(origin, "POST, OPTIONS") if origin and registered else {}
+
+
+async def record_event(request: Request) -> Response:
     # Errors carry CORS headers too, so the worker can read the error code.
-    registered = origin is not None and await ctx.store.origin_is_registered(origin)
-    headers = cors_headers(origin, "POST, OPTIONS") if origin and registered else {}
+    headers = await events_cors(request)
     try:
-        await _record_event(request, origin)
+        await _record_event(request, request.headers.get("origin"))
     except ApiError as error:
         return error_response(error, headers)
     return Response(status_code=204, headers=headers)
