@@ -107,13 +107,15 @@ class RateLimits:
             limiter = self.limiters.get(per)
             wait = 0.0 if limiter is None else limiter.acquire(per.key(request, client))
             if wait:
-                message = f"over {per.rate(self.settings)} requests a minute {per.what}"
-                browser = route.cors is not None and "origin" in request.headers
-                headers = await route.cors(request) if browser and route.cors else {}
-                return error_response(
-                    ApiError("rate_limited", message), headers | {"Retry-After": retry_after(wait)}
-                )
+                return await self._refuse(route, request, per, wait)
         return None
+
+    async def _refuse(self, route: Limited, request: Request, per: Per, wait: float) -> Response:
+        message = f"over {per.rate(self.settings)} requests a minute {per.what}"
+        browser = "origin" in request.headers  # no Origin: no CORS, and no store lookup
+        headers = await route.cors(request) if route.cors is not None and browser else {}
+        headers["Retry-After"] = retry_after(wait)
+        return error_response(ApiError("rate_limited", message), headers)
 
 
 class RateLimitMiddleware:
