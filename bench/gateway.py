@@ -20,6 +20,8 @@ from bench.config import REPO_DIR, SITE_ORIGIN, VAPID_SUBJECT
 from bench.env import BenchEnv
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
+from pushgate.subscribers import import_subscriptions
+from pushgate.webpush.allowlist import EndpointPolicy
 
 PUSHGATE = REPO_DIR / ".venv" / "bin" / "pushgate"
 BULK_CHUNK = 20_000
@@ -54,6 +56,7 @@ def create_site(db_path: Path) -> BenchSite:
 
 async def _bulk_insert(env: BenchEnv, site: BenchSite, size: int) -> int:
     sampled = env.endpoint_of(size)
+    policy = EndpointPolicy(f"127.0.0.1:{p}" for p in env.ports)
     added = 0
     async with open_store(site.database) as store:
         for start in range(0, size, BULK_CHUNK):
@@ -61,7 +64,7 @@ async def _bulk_insert(env: BenchEnv, site: BenchSite, size: int) -> int:
             for i in range(start, min(size, start + BULK_CHUNK)):
                 p256dh, auth = env.keys.public_b64(i)
                 subs.append(NewSubscription(env.endpoint(i, sampled), p256dh, auth))
-            added += await store.add_subscriptions_bulk(site.id, subs)
+            added += await import_subscriptions(store, policy, site.id, subs)
     return added
 
 

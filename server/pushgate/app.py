@@ -24,10 +24,12 @@ from pushgate.api.http import handle_api_error, handle_http_exception, handle_un
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
 from pushgate.delivery.engine import DeliveryEngine
-from pushgate.delivery.workers import SendWorkers, WorkerLimits
+from pushgate.delivery.jobs import WorkerLimits
+from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
+from pushgate.delivery.workers import SendWorkers
 from pushgate.errors import ApiError
 from pushgate.settings import Settings
-from pushgate.store import Store, open_store
+from pushgate.store import Store, StoreUnavailable, open_store
 from pushgate.webpush.allowlist import EndpointPolicy
 
 log = logging.getLogger("pushgate")
@@ -63,12 +65,46 @@ HTTP API, settings, error codes). Health: <a href="/healthz">/healthz</a>.</p>""
     )
 
 
+HEALTH_PROBE_SECONDS = 1.0  # /healthz writes to the database at most this often
+
+
 async def healthz(request: Request) -> Response:
+    """200 when the database takes writes and the send workers run; each push service's state."""
+    ctx = context(request)
+    await _check_store(ctx)
+    body: dict[str, Any] = {"status": "ok", "version": __version__}
+    if ctx.engine is not None:
+        health = ctx.engine.health()
+        body["push_services"] = health["push_services"]
+        body["send_workers"] = health["send_workers"]
+        if not health["workers_ok"]:
+            workers = health["send_workers"]
+            raise ApiError(
+                "delivery_unavailable",
+                f"{workers['running']} of {workers['configured']} send workers are running",
+            )
+    return JSONResponse(body)
+
+
+async def _check_store(ctx: AppContext) -> None:
+    now = time.monotonic()
+    if now - ctx.store_checked_at < HEALTH_PROBE_SECONDS and ctx.store_ok:
+        return
     try:
-        await context(request).store.ping()
+        await ctx.store.probe_write()
     except Exception as exc:
-        raise ApiError("store_unavailable", "the database cannot be reached") from exc
-    return JSONResponse({"status": "ok", "version": __version__})
+        ctx.store_ok = False
+        raise ApiError("store_unavailable", "the database cannot be written") from exc
+    ctx.store_ok, ctx.store_checked_at = True, now
+
+
+async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        ApiError("store_unavailable", "the database cannot be written; try again").to_json(),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def create_app(
@@ -119,6 +155,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             ApiError: handle_api_error,
+            StoreUnavailable: handle_store_unavailable,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
@@ -127,7 +164,7 @@ def create_app(
 
 async def _start_engine(stack: AsyncExitStack, settings: Settings, store: Store) -> DeliveryEngine:
     workers = SendWorkers(
-        WorkerLimits(settings.push_timeout, settings.max_in_flight_per_host),
+        WorkerLimits(MAX_TIMEOUT_SECONDS, settings.max_in_flight_per_host),
         settings.send_workers,
     )
     await workers.start()
@@ -137,6 +174,8 @@ async def _start_engine(stack: AsyncExitStack, settings: Settings, store: Store)
         workers,
         vapid_subject=settings.vapid_subject,
         events_url=f"{settings.base_url}/v1/events",
+        policy=EndpointPolicy(settings.allowed_push_hosts),
+        push_timeout=settings.push_timeout,
     )
     await engine.start()
     stack.push_async_callback(engine.stop)

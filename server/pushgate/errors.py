@@ -39,7 +39,8 @@ _CODES = [
     ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
     ErrorCode("rate_limited", 429, "Too many requests; the Retry-After header says when to retry."),
-    ErrorCode("store_unavailable", 503, "The database cannot be reached."),
+    ErrorCode("store_unavailable", 503, "The database cannot be reached or written."),
+    ErrorCode("delivery_unavailable", 503, "Fewer send workers run than configured (/healthz)."),
     ErrorCode("internal_error", 500, "An unexpected error; the server log has the details."),
 ]
 

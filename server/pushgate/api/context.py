@@ -19,6 +19,8 @@ class AppContext:
     policy: EndpointPolicy
     engine: DeliveryEngine | None
     event_secret: bytes
+    store_ok: bool = False  # the last write probe (for /healthz) succeeded
+    store_checked_at: float = 0.0
 
     @property
     def events_url(self) -> str:

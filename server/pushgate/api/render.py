@@ -41,4 +41,5 @@ def notification_json(n: Notification) -> dict[str, Any]:
         "topic": n.topic,
         "notification": n.payload,
         "counts": n.counts.to_json(),
+        "error": n.error,
     }

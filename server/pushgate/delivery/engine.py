@@ -1,9 +1,10 @@
-"""The delivery engine: one task per active notification, streaming its audience in batches.
+"""The delivery engine: one task per active notification, and the parts they share.
 
-Per notification: expand the audience a batch at a time into pending deliveries (the
-expansion cursor is committed with them, so a restart resumes where it stopped), encrypt each
-batch in the worker processes, send with bounded concurrency over pooled connections, and
-write outcomes in batches. Deliveries left pending (a crash, a retry) are picked up by due time.
+Per notification (run.py): expand the audience a batch at a time into pending deliveries (the
+expansion cursor is committed with them, so a restart resumes where it stopped), hand them to
+per-push-service queues (dispatch.py) that feed the send worker processes (workers.py), and
+write outcomes in batches (outcomes.py). Deliveries left pending (a crash, a retry, a deferral)
+are picked up by due time.
 """
 
 from __future__ import annotations
@@ -12,24 +13,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import Any
 
+from pushgate.delivery.dispatch import Dispatcher
 from pushgate.delivery.outcomes import OutcomeWriter
-from pushgate.delivery.payload import build_template
-from pushgate.delivery.workers import BatchJob, SendWorkers, Target
-from pushgate.store import Store
-from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
-from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
+from pushgate.delivery.run import BATCH_SIZE, POLL_SECONDS, NotificationRun
+from pushgate.delivery.workers import SendWorkers
+from pushgate.store import Store, StoreUnavailable
+from pushgate.store.models import Notification, Site
+from pushgate.webpush.allowlist import EndpointPolicy
 from pushgate.webpush.vapid import VapidSigner, generate_key_pair
 
 log = logging.getLogger("pushgate.delivery")
 
-BATCH_SIZE = 500
-FIRST_BATCH_SIZE = 8
-FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answer, or this long
-BATCHES_PER_WORKER = 4  # enough in flight to cover far-away push services
-POLL_SECONDS = 1.0
-LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
+BATCHES_PER_WORKER = 4  # per push service: enough in flight to cover far-away push services
+FAILURES_TO_GIVE_UP = 3  # the same error this many times in a row fails the notification
 
 
 class DeliveryEngine:
@@ -40,17 +39,28 @@ class DeliveryEngine:
         *,
         vapid_subject: str,
         events_url: str,
+        policy: EndpointPolicy,
+        push_timeout: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._workers = workers
         self._subject = vapid_subject
         self._events_url = events_url
+        self._push_timeout = push_timeout
         self._clock = clock
-        self._batch_slots = asyncio.Semaphore(workers.count * BATCHES_PER_WORKER)
-        self._outcomes = OutcomeWriter(store)
+        self._outcomes = OutcomeWriter(store, on_writable=lambda ok: workers.pause(not ok))
+        self._dispatcher = Dispatcher(
+            workers,
+            policy,
+            base_timeout=push_timeout,
+            full_budget=workers.count * BATCHES_PER_WORKER * BATCH_SIZE,
+            writable=self._outcomes.writable,
+            clock=clock,
+        )
         self._signers: dict[str, VapidSigner] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._errors: dict[int, tuple[str, int]] = {}  # notification key -> (error, times)
         self._wake = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
 
@@ -66,13 +76,26 @@ class DeliveryEngine:
         """A notification was created: look for work now rather than at the next poll."""
         self._wake.set()
 
+    def health(self) -> dict[str, Any]:
+        """For /healthz: each push service's state, the workers, and whether outcomes can be
+        recorded."""
+        return {
+            "push_services": self._dispatcher.statuses(),
+            "send_workers": {"running": self._workers.running, "configured": self._workers.count},
+            "workers_ok": self._workers.healthy,
+            "recording": self._outcomes.writable.is_set(),
+        }
+
     async def stop(self) -> None:
+        """Stop producing, let the messages the workers hold be answered and recorded (up to
+        the push timeout), then stop."""
         tasks = [t for t in (self._main, *self._running.values()) if t]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._dispatcher.stop(self._push_timeout)
         await self._outcomes.stop()
 
     async def _watch(self) -> None:
@@ -83,9 +106,9 @@ class DeliveryEngine:
                         task = asyncio.create_task(self._deliver_logged(notification))
                         self._running[notification.key] = task
                         task.add_done_callback(self._forget(notification.key))
-            except Exception:
-                log.exception("delivery: could not read active notifications")
-            with contextlib.suppress(asyncio.TimeoutError):
+            except Exception as exc:
+                log.warning("delivery: could not read active notifications: %s", exc)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
 
@@ -97,16 +120,41 @@ class DeliveryEngine:
 
     async def _deliver_logged(self, notification: Notification) -> None:
         try:
-            await NotificationRun(self, notification).run()
+            run = NotificationRun(
+                notification,
+                store=self._store,
+                dispatcher=self._dispatcher,
+                outcomes=self._outcomes,
+                signer=await self._signer_for(notification.site_id),
+                secret=await self._store.event_secret(),
+                events_url=self._events_url,
+                clock=self._clock,
+            )
+            await run.run()
+            self._errors.pop(notification.key, None)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception(
-                "delivery of notification %s stopped; it resumes at the next poll", notification.id
-            )
+        except StoreUnavailable as exc:  # not the notification's fault: it waits for the store
+            log.warning("notification %s waits for the database: %s", notification.id, exc)
+            await asyncio.sleep(POLL_SECONDS)
+        except Exception as exc:
+            await self._count_failure(notification, exc)
             await asyncio.sleep(POLL_SECONDS)
 
-    async def signer_for(self, site_id: str) -> VapidSigner:
+    async def _count_failure(self, notification: Notification, exc: Exception) -> None:
+        """The same error three times in a row ends the notification as failed, logged once."""
+        error = f"{type(exc).__name__}: {exc}"
+        previous, times = self._errors.get(notification.key, ("", 0))
+        times = times + 1 if error == previous else 1
+        self._errors[notification.key] = (error, times)
+        if times < FAILURES_TO_GIVE_UP:
+            log.debug("notification %s: delivery raised %s (%d)", notification.id, error, times)
+            return
+        log.error("notification %s failed: %s", notification.id, error, exc_info=exc)
+        await self._store.fail_notification(notification.key, error)
+        self._errors.pop(notification.key, None)
+
+    async def _signer_for(self, site_id: str) -> VapidSigner:
         signer = self._signers.get(site_id)
         if signer is None:
             site: Site | None = await self._store.get_site(site_id)
@@ -116,146 +164,3 @@ class DeliveryEngine:
                 site.vapid, self._subject, clock=self._clock
             )
         return signer
-
-
-class NotificationRun:
-    """Delivers one notification to completion (or TTL expiry)."""
-
-    def __init__(self, engine: DeliveryEngine, notification: Notification) -> None:
-        self.e = engine
-        self.n = notification
-        self.template = build_template(notification.payload, notification.id, engine._events_url)
-        self.in_flight: set[int] = set()
-        self.settled = asyncio.Event()
-        self.batches: set[asyncio.Task[None]] = set()
-        self.started = False
-        self.first_answer = asyncio.Event()
-
-    async def run(self) -> None:
-        self.signer = await self.e.signer_for(self.n.site_id)
-        self.secret = await self.e._store.event_secret()
-        try:
-            await self._produce()
-        finally:
-            if self.batches:
-                await asyncio.gather(*self.batches, return_exceptions=True)
-        await self.e._store.finish_notification(self.n.key)
-        log.info("notification %s: delivery finished", self.n.id)
-
-    async def _produce(self) -> None:
-        expanded = self.n.expanded
-        store = self.e._store
-        while True:
-            now = self.e._clock()
-            if now >= self.n.expires_at:
-                await self._drain()
-                await store.expire_pending(
-                    self.n.key, "TTL ran out before the push service accepted"
-                )
-                return
-            batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self.in_flight))
-            first = not batch and not expanded and not self.started
-            if not batch and not expanded:
-                # A small first batch gets the first message on the wire sooner.
-                size = FIRST_BATCH_SIZE if first else BATCH_SIZE
-                batch = await store.expand_audience(self.n, size, now + LEASE_SECONDS)
-                expanded = len(batch) < size
-                self.started = True
-            if batch:
-                await self._dispatch(batch)
-                if first:
-                    await self._wait_first_answer()
-                continue
-            if self.in_flight:
-                await self._wait_settled(POLL_SECONDS)
-                continue
-            next_retry = await store.next_retry_at(self.n.key)
-            if next_retry is None:
-                return
-            await self._wait_settled(min(max(next_retry - now, 0.01), POLL_SECONDS))
-
-    async def _wait_first_answer(self) -> None:
-        """Let the first batch have the CPU to itself for a moment: its connections' TLS
-        handshakes otherwise queue behind the encryption of the next thousand messages, and the
-        first message waits tens of milliseconds. The first answer also tells early whether the
-        push service takes the VAPID signature at all."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.first_answer.wait(), FIRST_ANSWER_WAIT_SECONDS)
-
-    async def _dispatch(self, batch: list[DeliveryTarget]) -> None:
-        """Hand a batch to a send worker; waits only while every worker is busy enough."""
-        await self.e._batch_slots.acquire()
-        self.in_flight.update(t.subscription_key for t in batch)
-        job = BatchJob(
-            self.n.key,
-            self.template,
-            self.secret,
-            self.n.ttl,
-            self.n.urgency,
-            self.n.topic,
-            [
-                Target(
-                    t.subscription_key,
-                    t.endpoint,
-                    t.p256dh,
-                    t.auth,
-                    t.attempts,
-                    self.signer.authorization(t.endpoint),
-                )
-                for t in batch
-            ],
-        )
-        task = asyncio.create_task(self._deliver(batch, job))
-        self.batches.add(task)
-        task.add_done_callback(self.batches.discard)
-
-    async def _deliver(self, batch: list[DeliveryTarget], job: BatchJob) -> None:
-        answered: set[int] = set()
-
-        def on_outcome(index: int, outcome: Outcome) -> None:
-            answered.add(index)
-            self.first_answer.set()
-            self.e._outcomes.add(self._result(batch[index], outcome), on_written=self._on_written)
-
-        def on_accepted(status: int, indices: list[int]) -> None:
-            answered.update(indices)
-            self.first_answer.set()
-            keys = [batch[i].subscription_key for i in indices]
-            self.e._outcomes.add_accepted(self.n.key, status, keys, on_written=self._on_written)
-
-        try:
-            await self.e._workers.deliver(job, on_outcome, on_accepted)
-        except Exception as exc:  # a worker died: retry the rest later rather than lose them
-            log.warning("send worker failed a batch (%s); it will be retried", exc)
-            for index, target in enumerate(batch):
-                if index not in answered:
-                    retry = Outcome(Verdict.RETRY, 0, str(exc), backoff_delay(target.attempts))
-                    on_outcome(index, retry)
-        finally:
-            self.e._batch_slots.release()
-
-    def _result(self, target: DeliveryTarget, outcome: Outcome) -> DeliveryResult:
-        keys = (target.notification_key, target.subscription_key)
-        if outcome.verdict is Verdict.RETRY:
-            retry_at = self.e._clock() + outcome.delay
-            if retry_at < self.n.expires_at:
-                return DeliveryResult(*keys, "pending", outcome.status, outcome.reason, retry_at)
-            return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
-        if outcome.verdict is Verdict.FAILED and outcome.status in (401, 403):
-            log.warning(
-                "push service refused VAPID for notification %s: %s", self.n.id, outcome.reason
-            )
-        return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)
-
-    def _on_written(self, subscription_keys: Sequence[int]) -> None:
-        self.in_flight.difference_update(subscription_keys)
-        self.settled.set()
-
-    async def _wait_settled(self, timeout: float) -> None:
-        self.settled.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.settled.wait(), timeout)
-
-    async def _drain(self) -> None:
-        while self.in_flight:
-            await self._wait_settled(POLL_SECONDS)

@@ -18,6 +18,7 @@ log = logging.getLogger("pushgate.delivery")
 
 FLUSH_EVERY_SECONDS = 0.1
 FLUSH_AT_COUNT = 1000
+RETRY_SECONDS = 0.5  # between tries to write outcomes while the database refuses
 
 OnWritten = Callable[[Sequence[int]], None]  # the subscription keys whose outcome is stored
 
@@ -31,13 +32,18 @@ class _Accepted:
 
 
 class OutcomeWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, on_writable: Callable[[bool], None] = lambda _: None) -> None:
         self._store = store
+        self._on_writable = on_writable  # told when writing stops and starts working again
         self._results: list[tuple[DeliveryResult, OnWritten]] = []
         self._accepted: dict[tuple[int, int], _Accepted] = {}
         self._count = 0
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Cleared while outcomes cannot be written: the dispatcher sends nothing new meanwhile,
+        # since what it sent could not be recorded and would all be sent again.
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pushgate-outcomes")
@@ -74,10 +80,20 @@ class OutcomeWriter:
                 await asyncio.wait_for(self._full.wait(), FLUSH_EVERY_SECONDS)
             self._full.clear()
             try:
+                if not self.writable.is_set():  # nothing may be waiting: ask the store itself
+                    await self._store.probe_write()
                 await self.flush()
-            except Exception:
-                log.exception("could not write delivery outcomes; retrying")
-                await asyncio.sleep(FLUSH_EVERY_SECONDS)
+            except Exception as exc:
+                if self.writable.is_set():
+                    log.error("cannot record delivery outcomes (%s): sending paused", exc)
+                    self.writable.clear()
+                    self._on_writable(False)
+                await asyncio.sleep(RETRY_SECONDS)
+            else:
+                if not self.writable.is_set():
+                    log.warning("delivery outcomes are recorded again: sending resumes")
+                    self.writable.set()
+                    self._on_writable(True)
 
     async def flush(self) -> None:
         results, self._results = self._results, []

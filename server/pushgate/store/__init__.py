@@ -6,11 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from pushgate.settings import Settings
-from pushgate.store.base import IdempotencyConflict, Store
+from pushgate.store.base import IdempotencyConflict, Store, StoreUnavailable
 from pushgate.store.sealing import SealedKeyUnavailable, Sealer, parse_secret_keys
 from pushgate.store.sqlite import SchemaTooNew, SQLiteStore
 
-__all__ = ["IdempotencyConflict", "SchemaTooNew", "SealedKeyUnavailable", "Store", "open_store"]
+__all__ = [
+    "IdempotencyConflict",
+    "SchemaTooNew",
+    "SealedKeyUnavailable",
+    "Store",
+    "StoreUnavailable",
+    "open_store",
+]
 
 
 @asynccontextmanager

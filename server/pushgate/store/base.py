@@ -17,6 +17,11 @@ from pushgate.store.models import (
 )
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be read or written now (disk full, I/O error, unreachable); the
+    caller may try again later. Answered as 503 store_unavailable."""
+
+
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 
@@ -71,6 +76,11 @@ class Store(Protocol):
     ) -> None: ...
     async def expire_pending(self, notification_key: int, reason: str) -> int: ...
     async def finish_notification(self, notification_key: int) -> None: ...
+    async def fail_notification(self, notification_key: int, error: str) -> None: ...
+    async def defer_deliveries(
+        self, notification_key: int, subscription_keys: Sequence[int], until: float
+    ) -> None: ...
+    async def probe_write(self) -> None: ...
 
     # events
     async def delivery_ref(

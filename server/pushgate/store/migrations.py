@@ -86,6 +86,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (notification_key, subscription_key, kind)
     ) WITHOUT ROWID;
     """,
+    # 2: why a notification failed as a whole (its delivery raised the same error 3 times)
+    """
+    ALTER TABLE notifications ADD COLUMN error TEXT;
+    CREATE INDEX notifications_running ON notifications (status)
+        WHERE status IN ('queued', 'sending');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

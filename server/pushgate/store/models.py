@@ -135,10 +135,11 @@ class Notification:
     topic: str | None
     idempotency_key: str | None
     request_hash: str
-    status: str  # queued | sending | done
+    status: str  # queued | sending | done | failed
     created_at: float
     expanded: bool
     counts: Counts = field(default_factory=Counts)
+    error: str | None = None  # why delivery failed as a whole (status "failed")
 
     @property
     def expires_at(self) -> float:

@@ -99,7 +99,7 @@ class _Connection(asyncio.Protocol):
         if self.waiter is None:
             return
         if exc is None and self._headers_done and not self._framed:
-            self._answer()  # a close-delimited answer ends at EOF (RFC 9112 §6.3, item 8)
+            self.on_message_complete()  # a close-delimited answer ends at EOF (RFC 9112 §6.3)
         elif (
             not self.answering and self.reused and (exc is None or isinstance(exc, BrokenPipeError))
         ):
@@ -133,10 +133,19 @@ class _Connection(asyncio.Protocol):
             self._excerpt += body[: EXCERPT_BYTES - len(self._excerpt)]
 
     def on_message_complete(self) -> None:
-        if self.parser.get_status_code() < 200:
-            self._interim()
-        else:
-            self._answer()
+        status = self.parser.get_status_code()
+        if status < 200:
+            self._interim(status)
+            return
+        if not self.parser.should_keep_alive():
+            self.usable = False
+        response = Response(status, self._retry_after, bytes(self._excerpt))
+        self._headers_done = self._framed = False
+        self._retry_after, self._excerpt = None, bytearray()
+        self.reused = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
 
     # requests
     def request(self, data: bytes) -> asyncio.Future[Response]:
@@ -162,23 +171,11 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    def _answer(self) -> None:
-        status = self.parser.get_status_code()
-        if status == 101:  # we never ask to switch protocols (RFC 9110 §15.2.2)
+    def _interim(self, status: int) -> None:
+        """Skip a 1xx: after 103 Early Hints or 100 Continue, the final answer follows on the
+        same request (RFC 9110 §15.2); we never ask to switch protocols (101)."""
+        if status == 101:
             self.fail(BadResponse("101 Switching Protocols was not asked for"))
-            return
-        if not self.parser.should_keep_alive():
-            self.usable = False
-        response = Response(status, self._retry_after, bytes(self._excerpt))
-        self._interim()
-        self.reused = True
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
-
-    def _interim(self) -> None:
-        """Forget an answer's headers: after a 1xx (103 Early Hints, 100 Continue) the final
-        answer follows on the same request (RFC 9110 §15.2)."""
         self._headers_done = self._framed = False
         self._retry_after, self._excerpt = None, bytearray()
 
@@ -221,10 +218,33 @@ class _Origin:
             self.netloc = f"[{host}]" + ("" if port in (80, 443) else f":{port}")
         if _WHITE_SPACE.search(self.netloc):
             raise ValueError("white space inside the host")  # no request smuggling
-        self.slots = asyncio.Semaphore(limit)
+        # At most `limit` requests at once, the rest queued in order of arrival: a semaphore
+        # whose fast path is inline in `post`, as asyncio.Semaphore's costs two coroutines.
+        self.free = limit
+        self.queue: deque[asyncio.Future[None]] = deque()
         self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
         self.alone = _Alone()
         self.idle: deque[_Connection] = deque()
+
+    async def slot(self) -> None:
+        """Wait for a request slot (none is free)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not waiter.cancelled():
+                self.give_back()  # handed over just as the request was cancelled
+            raise
+
+    def give_back(self) -> None:
+        """Hand a slot on to the first request still waiting, or free it."""
+        while self.queue:
+            waiter = self.queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
 
 
 class Http1Client:
@@ -242,6 +262,17 @@ class Http1Client:
         # One sweeper enforces every request's deadline: cheaper than a timer per request.
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        # While paused, no new request starts until this is set (None: not paused, so that a
+        # request pays one attribute test, not an Event.is_set call).
+        self._resume: asyncio.Event | None = None
+
+    def pause(self, paused: bool) -> None:
+        """Start no new request until unpaused; requests already on the wire go on."""
+        if paused and self._resume is None:
+            self._resume = asyncio.Event()
+        elif not paused and self._resume is not None:
+            self._resume.set()
+            self._resume = None
 
     async def post(
         self, url: str, headers: bytes, body: bytes, *, timeout: float | None = None
@@ -258,7 +289,13 @@ class Http1Client:
         data = self._head(target, origin.netloc, headers, len(body)) + body
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
-        async with origin.slots:
+        if origin.free:
+            origin.free -= 1
+        else:
+            await origin.slot()
+        try:
+            if self._resume is not None:
+                await self._resume.wait()
             # The timeout covers the whole attempt from here: waiting for a connection to
             # open, the TCP connect, the TLS handshake, the write and the entire answer.
             deadline = asyncio.get_running_loop().time() + timeout
@@ -274,6 +311,11 @@ class Http1Client:
             # new connection (another pooled one may be just as stale).
             connection = await self._open(origin, timeout, deadline, fresh=True)
             return await self._send_on(origin, connection, data, timeout, deadline)
+        finally:
+            if origin.queue:
+                origin.give_back()
+            else:
+                origin.free += 1
 
     def _split(self, url: str) -> tuple[_Origin, str]:
         """The origin and request target of a URL. Endpoints of one push service share their

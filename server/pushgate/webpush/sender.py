@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pushgate.webpush.http1 import Http1Client, header_block
-from pushgate.webpush.responses import Outcome, Verdict, classify
+from pushgate.webpush.responses import Outcome, Verdict, backoff_delay, classify
 
 _ACCEPTED = {status: Outcome(Verdict.ACCEPTED, status) for status in range(200, 300)}
 MAX_CACHED_HEADER_BLOCKS = 1024
@@ -42,6 +42,10 @@ class PushClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._http.close()
 
+    def pause(self, paused: bool) -> None:
+        """Hold every message not on the wire yet (while its outcome could not be recorded)."""
+        self._http.pause(paused)
+
     def headers(
         self, authorization: str, ttl: int, urgency: str | None, topic: str | None
     ) -> bytes:
@@ -67,7 +71,9 @@ class PushClient:
         `timeout` (seconds, the client's by default) covers connecting and the whole answer."""
         try:
             response = await self._http.post(endpoint, headers, body, timeout=timeout)
-        except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
+        except TimeoutError as exc:  # named as such: the caller tells slow from broken by it
+            return Outcome(Verdict.RETRY, 0, f"TimeoutError: {exc}", backoff_delay(attempt))
+        except (OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
         if 200 <= response.status < 300:
             return _ACCEPTED[response.status]

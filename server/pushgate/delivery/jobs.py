@@ -1,0 +1,51 @@
+"""What crosses the pipe between the main process and a send worker, in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from pushgate.delivery.payload import PayloadTemplate
+
+
+class Target(NamedTuple):  # a tuple: thousands cross the pipe per second, and tuples pickle fast
+    subscription_key: int
+    endpoint: str
+    p256dh: str
+    auth: str
+    attempts: int
+    authorization: str  # the VAPID header for the endpoint's origin (cached, shared object)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Messages of one notification to one push service."""
+
+    notification_key: int
+    template: PayloadTemplate
+    secret: bytes
+    ttl: int
+    urgency: str | None
+    topic: str | None
+    targets: Sequence[Target]
+    timeout: float  # seconds this push service gets to answer each message
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    timeout_seconds: float  # the longest any job may ask for
+    max_in_flight_per_host: int
+
+
+# What a worker reports: accepted messages as bare indices per (batch, status), since they are
+# nearly all of them; any other outcome in full; and per batch the answer times it saw.
+AcceptedReport = dict[tuple[int, int], list[int]]
+OtherReport = list[tuple[int, int, tuple[str, int, str, float]]]
+Timings = dict[int, tuple[int, float, float]]  # batch -> (answers, their total seconds, slowest)
+Report = tuple[AcceptedReport, OtherReport, Timings]
+
+STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
+READY = "ready"  # a worker's first message: imports done and crypto warm, it can take batches
+PAUSE = "pause"  # outcomes cannot be recorded: start no new request until RESUME
+RESUME = "resume"

@@ -1,0 +1,178 @@
+"""The send worker process: encrypts whole batches and posts them, so fan-out uses every core.
+
+Each message costs its encryption (an ECDH agreement and a fresh key pair, ~100-150 µs here)
+plus a TLS request (~40 µs with pushgate's HTTP/1.1 client, kernel included): CPU either way.
+The main process keeps the store and the API and hands batches over a pipe; each worker runs
+its own event loop with its own pooled keep-alive connections, and reports outcomes as they
+come (accepted ones as bare indices) with the answer times it measured per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pushgate.delivery.jobs import (
+    PAUSE,
+    READY,
+    AcceptedReport,
+    BatchJob,
+    OtherReport,
+    Target,
+    Timings,
+    WorkerLimits,
+)
+from pushgate.delivery.pipes import start_reader, start_writer
+from pushgate.delivery.tokens import make_token
+from pushgate.runtime import relax_gc, run_event_loop
+from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
+from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
+from pushgate.webpush.sender import PushClient
+from pushgate.webpush.tls_warmup import warm_up_tls
+
+YIELD_EVERY_MESSAGES = 4
+REPORT_AT_COUNT = 64
+REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
+TIMEOUT_REASON = "TimeoutError: no answer within {:g} s"
+
+
+def worker_main(conn: Connection, limits: WorkerLimits) -> None:
+    _warm_up()
+    relax_gc()
+    run_event_loop(_serve(conn, limits))
+
+
+def _warm_up() -> None:
+    """Load OpenSSL's key agreement, ciphers and TLS now, not while the first batch waits."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from pushgate.webpush.b64 import b64url_encode
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    p256dh = b64url_encode(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    encrypt(b"warm-up", p256dh, b64url_encode(bytes(16)))
+    make_token(bytes(32), 0, 0)
+    warm_up_tls()
+
+
+async def _serve(conn: Connection, limits: WorkerLimits) -> None:
+    inbox: asyncio.Queue[tuple[int, BatchJob] | str | None] = asyncio.Queue()
+    outbox = start_writer(conn)
+    outbox.put(READY)
+    start_reader(conn, asyncio.get_running_loop(), inbox.put_nowait, exit_on_eof=True)
+    tasks: set[asyncio.Task[None]] = set()
+    report = OutcomeReport(outbox)
+    pump = asyncio.create_task(report.pump())
+    client = PushClient(
+        timeout_seconds=limits.timeout_seconds,
+        max_in_flight_per_host=limits.max_in_flight_per_host,
+    )
+    async with client:
+        while (item := await inbox.get()) is not None:
+            if isinstance(item, str):  # the main process cannot record outcomes, or can again
+                client.pause(item == PAUSE)
+                continue
+            batch_id, job = item
+            task = asyncio.create_task(_run_batch(client, job, batch_id, report))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:  # an orderly stop: finish what was sent, so its outcomes are recorded
+            await asyncio.gather(*tasks)
+    pump.cancel()
+    report.flush()
+    outbox.put(None)
+
+
+class OutcomeReport:
+    """Outcomes go back as they come, a few dozen at a time: what the main process has not
+    recorded when it crashes is sent again after the restart, so keep that window small."""
+
+    def __init__(self, outbox: queue.SimpleQueue[Any]) -> None:
+        self._outbox = outbox
+        self._accepted: AcceptedReport = {}
+        self._other: OtherReport = []
+        self._timings: Timings = {}
+        self._count = 0
+
+    def add(self, batch_id: int, index: int, outcome: Outcome, seconds: float) -> None:
+        if outcome.verdict is Verdict.ACCEPTED:
+            indices = self._accepted.get((batch_id, outcome.status))
+            if indices is None:
+                self._accepted[(batch_id, outcome.status)] = [index]
+            else:
+                indices.append(index)
+        else:
+            packed = (outcome.verdict.value, outcome.status, outcome.reason, outcome.delay)
+            self._other.append((batch_id, index, packed))
+        if outcome.status:  # an answer came: its time tells how fast the push service is
+            count, total, slowest = self._timings.get(batch_id, (0, 0.0, 0.0))
+            self._timings[batch_id] = (count + 1, total + seconds, max(slowest, seconds))
+        self._count += 1
+        if self._count >= REPORT_AT_COUNT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._count:
+            self._outbox.put((self._accepted, self._other, self._timings))
+            self._accepted, self._other, self._timings, self._count = {}, [], {}, 0
+
+    async def pump(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_SECONDS)
+            self.flush()
+
+
+async def _run_batch(
+    client: PushClient,
+    job: BatchJob,
+    batch_id: int,
+    report: OutcomeReport,
+) -> None:
+    sends = []
+    for index, target in enumerate(job.targets):
+        body = _encrypt_one(job, target)
+        headers = client.headers(target.authorization, job.ttl, job.urgency, job.topic)
+        send = _send_one(client, job, target, body, headers, report, batch_id, index)
+        sends.append(asyncio.create_task(send))
+        if index % YIELD_EVERY_MESSAGES == 0:  # the first message goes out before the rest
+            await asyncio.sleep(0)
+    await asyncio.gather(*sends)
+
+
+def _encrypt_one(job: BatchJob, target: Target) -> bytes | None:
+    token = make_token(job.secret, job.notification_key, target.subscription_key)
+    try:
+        return encrypt(job.template.render(token), target.p256dh, target.auth)
+    except InvalidSubscriptionKeys:
+        return None
+
+
+async def _send_one(
+    client: PushClient,
+    job: BatchJob,
+    target: Target,
+    body: bytes | None,
+    headers: bytes,
+    report: OutcomeReport,
+    batch_id: int,
+    index: int,
+) -> None:
+    started = time.monotonic()
+    try:
+        if body is None:
+            outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
+        else:
+            outcome = await client.send(
+                target.endpoint, body, headers, attempt=target.attempts, timeout=job.timeout
+            )
+    except Exception as exc:  # never lose an outcome: anything unexpected is retried later
+        reason = f"{type(exc).__name__}: {exc}"
+        outcome = Outcome(Verdict.RETRY, 0, reason, backoff_delay(target.attempts))
+    if outcome.status == 0 and outcome.reason.startswith("TimeoutError"):
+        # One wording, by which the engine tells a slow push service from a broken one.
+        outcome = Outcome(Verdict.RETRY, 0, TIMEOUT_REASON.format(job.timeout), outcome.delay)
+    report.add(batch_id, index, outcome, time.monotonic() - started)
