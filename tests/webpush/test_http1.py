@@ -103,6 +103,35 @@ async def test_timeout_per_request_overrides_the_clients(server) -> None:
     await client.close()
 
 
+async def test_requests_past_the_limit_wait_in_turn_and_a_cancelled_one_frees_its_turn(
+    server,
+) -> None:
+    base, seen, peers = server
+    client = Http1Client(limit_per_origin=1, timeout_seconds=5)
+    slow = asyncio.create_task(client.post(f"{base}/push/slow", b"", b""))
+    await asyncio.sleep(0.2)  # the slow request holds the only slot
+    waiting = [asyncio.create_task(client.post(f"{base}/push/w{i}", b"", b"")) for i in range(3)]
+    await asyncio.sleep(0.1)
+    waiting[0].cancel()
+    answers = await asyncio.wait_for(asyncio.gather(slow, waiting[1], waiting[2]), 10)
+    assert [a.status for a in answers] == [201] * 3 and waiting[0].cancelled()
+    assert [r.match_info["name"] for r in seen] == ["slow", "w1", "w2"]  # in turn, one at a time
+    assert len(peers) == 1
+    await client.close()
+
+
+async def test_paused_client_starts_no_new_request_until_resumed(server) -> None:
+    base, seen, _ = server
+    client = Http1Client(limit_per_origin=4, timeout_seconds=5)
+    client.pause(True)
+    post = asyncio.create_task(client.post(f"{base}/push/a", b"", b""))
+    await asyncio.sleep(0.2)
+    assert seen == [] and not post.done()
+    client.pause(False)
+    assert (await asyncio.wait_for(post, 5)).status == 201 and len(seen) == 1
+    await client.close()
+
+
 async def test_refused_connection_raises(server) -> None:
     client = Http1Client(limit_per_origin=1, timeout_seconds=2)
     with pytest.raises(OSError):
