@@ -55,6 +55,7 @@ def build_settings(values: dict[str, Any]) -> Settings:
     if "trusted_proxies" in given:
         given["trusted_proxies"] = parse_list(given["trusted_proxies"])
     settings = Settings(**given)
+    from pushgate.api.client_address import parse_trusted_proxies
     from pushgate.logs import validate_log_settings
     from pushgate.store.sealing import parse_secret_keys
 
@@ -62,6 +63,7 @@ def build_settings(values: dict[str, Any]) -> Settings:
         settings.sqlite_path  # noqa: B018 - validates the database URL early
         parse_secret_keys(settings.secret_key)
         validate_log_settings(settings)
+        parse_trusted_proxies(settings.trusted_proxies)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     return settings

@@ -22,13 +22,14 @@ import re
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import cast
 from urllib.parse import urlsplit
 
-import httptools
+from pushgate.webpush.http1_connection import (
+    Connection,
+    RequestNotSent,
+    Response,
+)
 
-EXCERPT_BYTES = 512
 MAX_PARALLEL_CONNECTS = 8  # per origin: the budget of connections opening at once
 MAX_ORIGINS = 1024  # prefixes remembered; push services are a handful
 # An origin's first connection, and the client's very first, open alone for at most this long
@@ -43,141 +44,6 @@ def header_block(headers: dict[str, str]) -> bytes:
     if any("\r" in line[:-2] or "\n" in line[:-2] for line in lines):
         raise ValueError("CR or LF inside a header")
     return "".join(lines).encode("latin-1")
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    retry_after: str | None
-    excerpt: bytes
-
-
-class RequestNotSent(ConnectionError):
-    """The connection closed before the request could have reached the push service."""
-
-
-class BadResponse(ConnectionError):
-    """The push service's answer was malformed, incomplete, or answered no request."""
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[Response] | None = None
-        self.usable = True
-        self.reused = False  # it has answered a request: it may have gone stale in the pool
-        self.answering = False  # a byte of the current request's answer has arrived
-        self.deadline = 0.0  # loop time by which the current request must be answered
-        self.timeout = 0.0  # the current request's timeout, in seconds
-        self._headers_done = False
-        self._framed = False  # Content-Length or chunked: the answer does not end at EOF
-        self._retry_after: str | None = None
-        self._excerpt = bytearray()
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-
-    def data_received(self, data: bytes) -> None:
-        if self.waiter is None:
-            # Answers come in request order (RFC 9112 §9.3): bytes when nothing is asked answer
-            # no request of ours, and must never be taken for the next request's answer.
-            self.close()
-            return
-        self.answering = True
-        try:
-            self.parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            self.fail(BadResponse(f"bad HTTP response: {exc}"))
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.usable = False
-        if self.waiter is None:
-            return
-        if exc is None and self._headers_done and not self._framed:
-            self.on_message_complete()  # a close-delimited answer ends at EOF (RFC 9112 §6.3)
-        elif (
-            not self.answering and self.reused and (exc is None or isinstance(exc, BrokenPipeError))
-        ):
-            # EOF, or EPIPE on the write: the push service shut the connection before it
-            # could have read this request, as it may any idle one (RFC 9112 §9.6).
-            self.fail(RequestNotSent("the push service had closed the pooled connection"))
-        elif self.answering:
-            self.fail(BadResponse(f"connection lost mid-answer: {exc or 'EOF'}"))
-        else:
-            self.fail(exc or ConnectionError("connection closed by the push service"))
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        if self.waiter is None:  # a second answer in the same packet as the first
-            raise BadResponse("an answer to no request")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        if name == b"retry-after":
-            self._retry_after = value.decode("latin-1")
-        elif name == b"content-length":
-            self._framed = True
-        elif name == b"transfer-encoding":
-            self._framed = b"chunked" in value.lower()
-
-    def on_headers_complete(self) -> None:
-        self._headers_done = True
-
-    def on_body(self, body: bytes) -> None:
-        if len(self._excerpt) < EXCERPT_BYTES:
-            self._excerpt += body[: EXCERPT_BYTES - len(self._excerpt)]
-
-    def on_message_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if status < 200:
-            self._interim(status)
-            return
-        if not self.parser.should_keep_alive():
-            self.usable = False
-        response = Response(status, self._retry_after, bytes(self._excerpt))
-        self._headers_done = self._framed = False
-        self._retry_after, self._excerpt = None, bytearray()
-        self.reused = True
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
-
-    # requests
-    def request(self, data: bytes) -> asyncio.Future[Response]:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            raise RequestNotSent("connection is closed")
-        self.answering = False
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
-        transport.write(data)  # one write, one syscall
-        if transport.is_closing():  # the write failed at once: nothing was sent
-            self.waiter = None
-            raise RequestNotSent("the write failed")
-        return waiter
-
-    def close(self) -> None:
-        self.usable = False
-        if self.transport is not None:
-            self.transport.close()
-
-    def fail(self, exc: BaseException) -> None:
-        self.usable = False
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
-
-    def _interim(self, status: int) -> None:
-        """Skip a 1xx: after 103 Early Hints or 100 Continue, the final answer follows on the
-        same request (RFC 9110 §15.2); we never ask to switch protocols (101)."""
-        if status == 101:
-            self.fail(BadResponse("101 Switching Protocols was not asked for"))
-        self._headers_done = self._framed = False
-        self._retry_after, self._excerpt = None, bytearray()
 
 
 class _Alone:
@@ -224,7 +90,7 @@ class _Origin:
         self.queue: deque[asyncio.Future[None]] = deque()
         self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
         self.alone = _Alone()
-        self.idle: deque[_Connection] = deque()
+        self.idle: deque[Connection] = deque()
 
     async def slot(self) -> None:
         """Wait for a request slot (none is free)."""
@@ -260,7 +126,7 @@ class Http1Client:
         self._ssl.set_alpn_protocols(["http/1.1"])
         self._alone = _Alone()  # the client's very first connection, whatever its origin
         # One sweeper enforces every request's deadline: cheaper than a timer per request.
-        self._busy: set[_Connection] = set()
+        self._busy: set[Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
         # While paused, no new request starts until this is set (None: not paused, so that a
         # request pays one attribute test, not an Event.is_set call).
@@ -350,7 +216,7 @@ class Http1Client:
 
     async def _open(
         self, origin: _Origin, timeout: float, deadline: float, *, fresh: bool
-    ) -> _Connection:
+    ) -> Connection:
         """A connection for one request, by its deadline. Only this slow path pays for a
         timer of its own."""
         try:
@@ -359,7 +225,7 @@ class Http1Client:
         except TimeoutError:
             raise TimeoutError(f"no connection within {timeout:g} s") from None
 
-    async def _connection_for(self, origin: _Origin, *, fresh: bool) -> _Connection:
+    async def _connection_for(self, origin: _Origin, *, fresh: bool) -> Connection:
         """One given back meanwhile (unless `fresh`), or a new one."""
         # Open connections a few at a time: a burst of TLS handshakes would hold up every
         # request, the first one included, while a request that waits here may meanwhile
@@ -374,7 +240,7 @@ class Http1Client:
     async def _send_on(
         self,
         origin: _Origin,
-        connection: _Connection,
+        connection: Connection,
         data: bytes,
         timeout: float,
         deadline: float,
@@ -394,18 +260,18 @@ class Http1Client:
             connection.close()
         return response
 
-    def _idle_connection(self, origin: _Origin) -> _Connection | None:
+    def _idle_connection(self, origin: _Origin) -> Connection | None:
         while origin.idle:
             connection = origin.idle.pop()
             if connection.usable:
                 return connection
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: _Origin) -> Connection:
         loop = asyncio.get_running_loop()
         secure = origin.scheme == "https"
         _, protocol = await loop.create_connection(
-            _Connection,
+            Connection,
             origin.host,
             origin.port,
             ssl=self._ssl if secure else None,
