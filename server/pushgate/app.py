@@ -20,7 +20,12 @@ from starlette.staticfiles import StaticFiles
 from pushgate import __version__
 from pushgate.api import admin, openapi, public
 from pushgate.api.context import AppContext, context
-from pushgate.api.http import handle_api_error, handle_http_exception, handle_unexpected
+from pushgate.api.http import (
+    contain_unexpected,
+    handle_api_error,
+    handle_http_exception,
+    handle_unexpected,
+)
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
 from pushgate.delivery.engine import DeliveryEngine
@@ -139,9 +144,13 @@ def create_app(
             yield
 
     routes = [
-        Route("/", home, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        *contain_unexpected(
+            [
+                Route("/", home, methods=["GET"]),
+                Route("/healthz", healthz, methods=["GET"]),
+                Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            ]
+        ),
         *public.routes,
         *admin.routes,
         *(
