@@ -220,6 +220,8 @@ class Dispatcher:
         try:
             await self._workers.deliver(job, on_outcome, on_accepted, health.on_timings)
         except WorkerDied as exc:  # back to the queue: these were never recorded
+            if self._stopping:  # not sent: they stay pending in the store, for the next start
+                return
             left = [t for t, done in zip(targets, answered, strict=True) if not done]
             log.warning("%s; %d messages go back to the queue", exc, len(left))
             health.in_flight -= len(left)
@@ -249,12 +251,14 @@ class Dispatcher:
         return False
 
     async def stop(self, drain_seconds: float) -> None:
-        """Send nothing new; give what the workers hold up to `drain_seconds` to be answered."""
+        """Send nothing new; what is on the wire gets up to `drain_seconds` to be answered
+        and reported (the workers then exit); what was not sent stays pending in the store."""
         self._stopping = True
         for queue in self._queues.values():
             queue.changed.set()
             if queue.pump is not None:
                 queue.pump.cancel()
+        self._workers.finish()
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=drain_seconds)
         for task in list(self._sending):

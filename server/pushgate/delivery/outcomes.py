@@ -39,6 +39,7 @@ class OutcomeWriter:
         self._accepted: dict[tuple[int, int], _Accepted] = {}
         self._count = 0
         self._full = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         # Cleared while outcomes cannot be written: the dispatcher sends nothing new meanwhile,
         # since what it sent could not be recorded and would all be sent again.
@@ -68,32 +69,41 @@ class OutcomeWriter:
             self._full.set()
 
     async def stop(self) -> None:
+        """Write what is waiting, then stop. Not by cancelling: a write cut off halfway would
+        leave its outcomes to be sent again after the restart."""
+        self._stopping = True
+        self._full.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
+            await self._task
+        if self._count:
+            log.error("%d delivery outcomes were not recorded; sent again at start", self._count)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._full.wait(), FLUSH_EVERY_SECONDS)
             self._full.clear()
-            try:
-                if not self.writable.is_set():  # nothing may be waiting: ask the store itself
-                    await self._store.probe_write()
-                await self.flush()
-            except Exception as exc:
-                if self.writable.is_set():
-                    log.error("cannot record delivery outcomes (%s): sending paused", exc)
-                    self.writable.clear()
-                    self._on_writable(False)
+            await self._write()
+        await self._write()
+
+    async def _write(self) -> None:
+        """One flush; while the store refuses, pause sending until a write succeeds."""
+        try:
+            if not self.writable.is_set():  # nothing may be waiting: ask the store itself
+                await self._store.probe_write()
+            await self.flush()
+        except Exception as exc:
+            if self.writable.is_set():
+                log.error("cannot record delivery outcomes (%s): sending paused", exc)
+                self.writable.clear()
+                self._on_writable(False)
+            if not self._stopping:
                 await asyncio.sleep(RETRY_SECONDS)
-            else:
-                if not self.writable.is_set():
-                    log.warning("delivery outcomes are recorded again: sending resumes")
-                    self.writable.set()
-                    self._on_writable(True)
+        else:
+            if not self.writable.is_set():
+                log.warning("delivery outcomes are recorded again: sending resumes")
+                self.writable.set()
+                self._on_writable(True)
 
     async def flush(self) -> None:
         results, self._results = self._results, []

@@ -26,7 +26,7 @@ def start_reader(
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError, TypeError):  # TypeError: closed by the writer meanwhile
                 if exit_on_eof:
                     os._exit(0)
                 message = None
@@ -42,17 +42,36 @@ def start_reader(
     threading.Thread(target=read, daemon=True, name="pushgate-pipe-reader").start()
 
 
-def start_writer(conn: Connection) -> queue.SimpleQueue[Any]:
-    """One sender per pipe, so messages never interleave; put None to close."""
-    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+class Outbox:
+    """One sender thread per pipe, so messages never interleave and never block the loop."""
 
-    def write() -> None:
-        while (message := outbox.get()) is not None:
-            try:
-                conn.send(message)
-            except (BrokenPipeError, OSError):
-                return
-        conn.close()
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done = threading.Event()
+        threading.Thread(target=self._write, daemon=True, name="pushgate-pipe-writer").start()
 
-    threading.Thread(target=write, daemon=True, name="pushgate-pipe-writer").start()
-    return outbox
+    def put(self, message: Any) -> None:
+        self._queue.put(message)
+
+    def close(self, wait_seconds: float = 0.0) -> None:
+        """Close the pipe once what was put is sent; wait for that up to `wait_seconds` (a
+        process about to exit must, or its daemon writer dies with its last messages)."""
+        self._queue.put(None)
+        if wait_seconds:
+            self._done.wait(wait_seconds)
+
+    def _write(self) -> None:
+        try:
+            while (message := self._queue.get()) is not None:
+                try:
+                    self._conn.send(message)
+                except (BrokenPipeError, OSError):
+                    return
+            self._conn.close()
+        finally:
+            self._done.set()
+
+
+def start_writer(conn: Connection) -> Outbox:
+    return Outbox(conn)

@@ -10,10 +10,7 @@ come (accepted ones as bare indices) with the answer times it measured per batch
 from __future__ import annotations
 
 import asyncio
-import queue
-import time
 from multiprocessing.connection import Connection
-from typing import Any
 
 from pushgate.delivery.jobs import (
     PAUSE,
@@ -25,10 +22,11 @@ from pushgate.delivery.jobs import (
     Timings,
     WorkerLimits,
 )
-from pushgate.delivery.pipes import start_reader, start_writer
+from pushgate.delivery.pipes import Outbox, start_reader, start_writer
 from pushgate.delivery.tokens import make_token
 from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
+from pushgate.webpush.http1 import ClientStopping
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay
 from pushgate.webpush.sender import PushClient
 from pushgate.webpush.tls_warmup import warm_up_tls
@@ -36,6 +34,7 @@ from pushgate.webpush.tls_warmup import warm_up_tls
 YIELD_EVERY_MESSAGES = 4
 REPORT_AT_COUNT = 64
 REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
+FINAL_REPORT_SECONDS = 10.0  # at an orderly stop, for the last outcomes to cross the pipe
 TIMEOUT_REASON = "TimeoutError: no answer within {:g} s"
 
 
@@ -80,18 +79,21 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
             task = asyncio.create_task(_run_batch(client, job, batch_id, report))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        if tasks:  # an orderly stop: finish what was sent, so its outcomes are recorded
+        # An orderly stop: what is on the wire is answered and reported; what is not stays
+        # unsent (and pending in the store, for the next start).
+        client.stop_new()
+        if tasks:
             await asyncio.gather(*tasks)
     pump.cancel()
     report.flush()
-    outbox.put(None)
+    await asyncio.to_thread(outbox.close, FINAL_REPORT_SECONDS)
 
 
 class OutcomeReport:
     """Outcomes go back as they come, a few dozen at a time: what the main process has not
     recorded when it crashes is sent again after the restart, so keep that window small."""
 
-    def __init__(self, outbox: queue.SimpleQueue[Any]) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
         self._accepted: AcceptedReport = {}
         self._other: OtherReport = []
@@ -134,6 +136,8 @@ async def _run_batch(
 ) -> None:
     sends = []
     for index, target in enumerate(job.targets):
+        if client.stopping:
+            break
         body = _encrypt_one(job, target)
         headers = client.headers(target.authorization, job.ttl, job.urgency, job.topic)
         send = _send_one(client, job, target, body, headers, report, batch_id, index)
@@ -161,18 +165,20 @@ async def _send_one(
     batch_id: int,
     index: int,
 ) -> None:
-    started = time.monotonic()
+    seconds = 0.0
     try:
         if body is None:
             outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
         else:
-            outcome = await client.send(
+            outcome, seconds = await client.send_timed(
                 target.endpoint, body, headers, attempt=target.attempts, timeout=job.timeout
             )
+    except ClientStopping:  # never sent: it stays pending, for the next start
+        return
     except Exception as exc:  # never lose an outcome: anything unexpected is retried later
         reason = f"{type(exc).__name__}: {exc}"
         outcome = Outcome(Verdict.RETRY, 0, reason, backoff_delay(target.attempts))
     if outcome.status == 0 and outcome.reason.startswith("TimeoutError"):
         # One wording, by which the engine tells a slow push service from a broken one.
         outcome = Outcome(Verdict.RETRY, 0, TIMEOUT_REASON.format(job.timeout), outcome.delay)
-    report.add(batch_id, index, outcome, time.monotonic() - started)
+    report.add(batch_id, index, outcome, seconds)

@@ -214,7 +214,11 @@ class SendWorkers:
             self._available.clear()
             await self._available.wait()
 
-    async def close(self) -> None:
+    def finish(self) -> None:
+        """Orderly stop: each worker sends nothing new, reports what is on the wire as it is
+        answered, and exits; none is restarted."""
+        if self._closing:
+            return
         self._closing = True
         self._changed.set()
         self._available.set()
@@ -222,7 +226,11 @@ class SendWorkers:
             self._keeper.cancel()
         for worker in self._workers:
             worker.outbox.put(STOP)
-            worker.outbox.put(None)
+
+    async def close(self) -> None:
+        self.finish()
+        for worker in self._workers:
+            worker.outbox.close()
         for worker in self._workers:
             await asyncio.to_thread(worker.process.join, 5)
             if worker.process.is_alive():

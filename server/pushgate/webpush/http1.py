@@ -113,6 +113,10 @@ class _Origin:
         self.free += 1
 
 
+class ClientStopping(Exception):
+    """stop_new() was called: this request was never sent."""
+
+
 class Http1Client:
     """POSTs to push services over pooled keep-alive HTTP/1.1 connections."""
 
@@ -131,9 +135,24 @@ class Http1Client:
         # While paused, no new request starts until this is set (None: not paused, so that a
         # request pays one attribute test, not an Event.is_set call).
         self._resume: asyncio.Event | None = None
+        self._stopping = False
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop_new(self) -> None:
+        """Start no new request, ever: those waiting raise ClientStopping, those on the wire
+        go on to their answer (an orderly shutdown)."""
+        self._stopping = True
+        if self._resume is None:
+            self._resume = asyncio.Event()
+        self._resume.set()  # stays in place, so every later request looks, and stops
 
     def pause(self, paused: bool) -> None:
         """Start no new request until unpaused; requests already on the wire go on."""
+        if self._stopping:
+            return
         if paused and self._resume is None:
             self._resume = asyncio.Event()
         elif not paused and self._resume is not None:
@@ -162,6 +181,8 @@ class Http1Client:
         try:
             if self._resume is not None:
                 await self._resume.wait()
+                if self._stopping:
+                    raise ClientStopping("the client is stopping; the request was not sent")
             # The timeout covers the whole attempt from here: waiting for a connection to
             # open, the TCP connect, the TLS handshake, the write and the entire answer.
             deadline = asyncio.get_running_loop().time() + timeout

@@ -9,6 +9,7 @@ for the answer to a later request.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import cast
 
@@ -22,6 +23,7 @@ class Response:
     status: int
     retry_after: str | None
     excerpt: bytes
+    seconds: float = 0.0  # from the request's write to its answer: the push service's latency
 
 
 class RequestNotSent(ConnectionError):
@@ -48,6 +50,7 @@ class Connection(asyncio.Protocol):
         self._framed = False  # Content-Length or chunked: the answer does not end at EOF
         self._retry_after: str | None = None
         self._excerpt = bytearray()
+        self._sent_at = 0.0
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -111,7 +114,8 @@ class Connection(asyncio.Protocol):
             return
         if not self.parser.should_keep_alive():
             self.usable = False
-        response = Response(status, self._retry_after, bytes(self._excerpt))
+        seconds = time.monotonic() - self._sent_at
+        response = Response(status, self._retry_after, bytes(self._excerpt), seconds)
         self._headers_done = self._framed = False
         self._retry_after, self._excerpt = None, bytearray()
         self.reused = True
@@ -126,6 +130,7 @@ class Connection(asyncio.Protocol):
             raise RequestNotSent("connection is closed")
         self.answering = False
         waiter = self.waiter = asyncio.get_running_loop().create_future()
+        self._sent_at = time.monotonic()
         transport.write(data)  # one write, one syscall
         if transport.is_closing():  # the write failed at once: nothing was sent
             self.waiter = None

@@ -58,6 +58,14 @@ class PushClient:
             block = self._header_blocks[key] = header_block(push_headers(*key))
         return block
 
+    def stop_new(self) -> None:
+        """Send nothing more: messages not on the wire yet raise ClientStopping."""
+        self._http.stop_new()
+
+    @property
+    def stopping(self) -> bool:
+        return self._http.stopping
+
     async def send(
         self,
         endpoint: str,
@@ -69,13 +77,30 @@ class PushClient:
     ) -> Outcome:
         """POST one encrypted body with headers from `headers()`, and classify the answer.
         `timeout` (seconds, the client's by default) covers connecting and the whole answer."""
+        outcome, _ = await self.send_timed(
+            endpoint, body, headers, attempt=attempt, timeout=timeout
+        )
+        return outcome
+
+    async def send_timed(
+        self,
+        endpoint: str,
+        body: bytes,
+        headers: bytes,
+        *,
+        attempt: int = 0,
+        timeout: float | None = None,
+    ) -> tuple[Outcome, float]:
+        """`send`, and the seconds the push service took to answer (0.0 without an answer:
+        time spent waiting for a connection is the client's, not the service's)."""
         try:
             response = await self._http.post(endpoint, headers, body, timeout=timeout)
         except TimeoutError as exc:  # named as such: the caller tells slow from broken by it
-            return Outcome(Verdict.RETRY, 0, f"TimeoutError: {exc}", backoff_delay(attempt))
+            return Outcome(Verdict.RETRY, 0, f"TimeoutError: {exc}", backoff_delay(attempt)), 0.0
         except (OSError, ConnectionError, ValueError) as exc:
-            return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt)
+            return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt), 0.0
         if 200 <= response.status < 300:
-            return _ACCEPTED[response.status]
+            return _ACCEPTED[response.status], response.seconds
         excerpt = response.excerpt.decode("utf-8", "replace")
-        return classify(response.status, response.retry_after, excerpt, attempt=attempt)
+        outcome = classify(response.status, response.retry_after, excerpt, attempt=attempt)
+        return outcome, response.seconds
