@@ -164,6 +164,12 @@ class Site:
         return f"/v1/sites/{self.id}/subscriptions"
 
 
+def site_of(gateway: Gateway, name: str = "news") -> Site:
+    """A new site on `gateway`, through `pushgate sites create`."""
+    created = gateway.create_site(name=name)
+    return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
+
+
 @pytest.fixture
 async def gateway(gateway_factory: Any, push_service: LocalPushService) -> Gateway:
     return gateway_factory(push_service.host_port)

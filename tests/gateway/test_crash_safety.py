@@ -28,13 +28,8 @@ from pushgate.delivery.sender_process import REPORT_AT_COUNT
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
 from pushgate.testing import Fault, LocalPushService, SimulatedBrowser
-from tests.conftest import Gateway, Site, subscribe_all, wait_until_done
+from tests.conftest import Gateway, Site, site_of, subscribe_all, wait_until_done
 
-NO_RATE_LIMITS = {
-    "PUSHGATE_RATE_LIMIT_PER_CLIENT": "0",
-    "PUSHGATE_RATE_LIMIT_SUBSCRIBE_PER_SITE": "0",
-    "PUSHGATE_RATE_LIMIT_PER_API_KEY": "0",
-}
 TITLE = "Crash safety"
 BULK_CHUNK = 20_000  # subscriptions per store transaction while filling the store
 CHILDREN_EXIT_SECONDS = 5.0
@@ -68,11 +63,6 @@ SLOW_ANSWER_SECONDS = 2.0
 PUSH_TIMEOUT_SECONDS = 5.0
 DRAIN_IN_FLIGHT = 8  # one send worker with 8 requests on the wire: 64 messages take 8 answers
 EXIT_MARGIN_SECONDS = 2.0  # the interpreter's and uvicorn's own shutdown
-
-
-def _site(gateway: Gateway) -> Site:
-    created = gateway.create_site()
-    return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
 
 
 async def _broadcast(client: httpx.AsyncClient, site: Site) -> str:
@@ -144,9 +134,8 @@ async def test_gateway_sigkilled_ten_times_mid_broadcast_loses_nothing_and_count
         push_service.host_port,
         PUSHGATE_MAX_IN_FLIGHT_PER_HOST=str(MAX_IN_FLIGHT),
         PUSHGATE_SEND_WORKERS=str(SEND_WORKERS),
-        **NO_RATE_LIMITS,
     )
-    site = _site(gateway)
+    site = site_of(gateway)
     browsers = [push_service.new_browser() for _ in range(SUBSCRIBERS)]
     await _store_subscriptions(gateway.database, site.id, browsers)
 
@@ -255,9 +244,8 @@ async def test_gateway_sigterm_mid_broadcast_records_in_flight_and_exits_within_
         PUSHGATE_PUSH_TIMEOUT=str(PUSH_TIMEOUT_SECONDS),
         PUSHGATE_MAX_IN_FLIGHT_PER_HOST=str(DRAIN_IN_FLIGHT),
         PUSHGATE_SEND_WORKERS="1",
-        **NO_RATE_LIMITS,
     )
-    site = _site(gateway)
+    site = site_of(gateway)
     browsers = [push_service.new_browser() for _ in range(DRAIN_SUBSCRIBERS)]
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
         await subscribe_all(client, site, browsers)

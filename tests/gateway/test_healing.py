@@ -18,18 +18,7 @@ import httpx
 from pushgate.store import open_store
 from pushgate.store.models import Audience, NewNotification
 from pushgate.testing import Fault, LocalPushService
-from tests.conftest import Gateway, Site, free_port, subscribe_all, wait_until_done
-
-NO_LIMITS = {
-    "PUSHGATE_RATE_LIMIT_PER_CLIENT": "0",
-    "PUSHGATE_RATE_LIMIT_SUBSCRIBE_PER_SITE": "0",
-    "PUSHGATE_RATE_LIMIT_PER_API_KEY": "0",
-}
-
-
-def _site(gateway: Gateway) -> Site:
-    created = gateway.create_site()
-    return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
+from tests.conftest import Gateway, Site, free_port, site_of, subscribe_all, wait_until_done
 
 
 def _send_workers(pid: int) -> list[int]:
@@ -57,9 +46,8 @@ async def test_killed_send_worker_is_replaced_and_the_broadcast_completes(
         push_service.host_port,
         PUSHGATE_SEND_WORKERS="2",
         PUSHGATE_MAX_IN_FLIGHT_PER_HOST="10",
-        **NO_LIMITS,
     )
-    site = _site(gateway)
+    site = site_of(gateway)
     assert gateway.process is not None
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
         browsers = [push_service.new_browser() for _ in range(1500)]
@@ -94,8 +82,8 @@ async def test_killed_send_worker_is_replaced_and_the_broadcast_completes(
 async def test_notification_whose_delivery_keeps_raising_ends_failed_with_the_reason(
     push_service: LocalPushService, gateway_factory: Any
 ) -> None:
-    gateway = gateway_factory(push_service.host_port, **NO_LIMITS)
-    site = _site(gateway)
+    gateway = gateway_factory(push_service.host_port)
+    site = site_of(gateway)
     gateway.stop()
     async with open_store(gateway.database) as store:
         # An audience the API would refuse: expanding it raises every time.
@@ -151,7 +139,7 @@ async def test_store_that_cannot_write_pauses_the_broadcast_and_answers_503(
             database=f"sqlite:///{disk / 'pushgate.db'}",
             port=free_port(),
             allowed_push_hosts=push_service.host_port,
-            extra_env=NO_LIMITS | {"PUSHGATE_MAX_IN_FLIGHT_PER_HOST": "10"},
+            extra_env={"PUSHGATE_MAX_IN_FLIGHT_PER_HOST": "10"},
         )
         gateway.start()
         try:
@@ -161,7 +149,7 @@ async def test_store_that_cannot_write_pauses_the_broadcast_and_answers_503(
 
 
 async def _store_outage(gateway: Gateway, push_service: LocalPushService, disk: Path) -> None:
-    site = _site(gateway)
+    site = site_of(gateway)
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
         browsers = [push_service.new_browser() for _ in range(1000)]
         await subscribe_all(client, site, browsers)

@@ -12,20 +12,10 @@ from typing import Any
 import httpx
 
 from pushgate.testing import Fault, LocalPushService
-from tests.conftest import Gateway, Site, subscribe_all, wait_until_done
+from tests.conftest import Site, site_of, subscribe_all, wait_until_done
 
 HEALTHY = 2000
 SLOW = 200
-NO_LIMITS = {
-    "PUSHGATE_RATE_LIMIT_PER_CLIENT": "0",
-    "PUSHGATE_RATE_LIMIT_SUBSCRIBE_PER_SITE": "0",
-    "PUSHGATE_RATE_LIMIT_PER_API_KEY": "0",
-}
-
-
-def _site(gateway: Gateway) -> Site:
-    created = gateway.create_site()
-    return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
 
 
 async def _send(client: httpx.AsyncClient, site: Site, audience: dict[str, Any]) -> str:
@@ -67,8 +57,8 @@ async def _alone_seconds(client: httpx.AsyncClient, site: Site, healthy: LocalPu
 
 async def test_slow_push_service_keeps_its_delay_to_its_own_subscribers(gateway_factory) -> None:
     async with LocalPushService() as healthy, LocalPushService() as slow:
-        gateway = gateway_factory(f"{healthy.host_port},{slow.host_port}", **NO_LIMITS)
-        site = _site(gateway)
+        gateway = gateway_factory(f"{healthy.host_port},{slow.host_port}")
+        site = site_of(gateway)
         async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
             fast = [healthy.new_browser() for _ in range(HEALTHY)]
             late = [slow.new_browser() for _ in range(SLOW)]
@@ -123,8 +113,8 @@ async def _silent_push_service() -> AsyncIterator[tuple[str, list[int]]]:
 
 async def test_hanging_push_service_does_not_hold_up_the_others(gateway_factory) -> None:
     async with LocalPushService() as healthy, _silent_push_service() as (silent, connections):
-        gateway = gateway_factory(f"{healthy.host_port},{silent}", **NO_LIMITS)
-        site = _site(gateway)
+        gateway = gateway_factory(f"{healthy.host_port},{silent}")
+        site = site_of(gateway)
         async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
             fast = [healthy.new_browser() for _ in range(HEALTHY)]
             hung = [healthy.new_browser() for _ in range(SLOW)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pushgate.webpush.http1 import Http1Client, header_block
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay, classify
 
@@ -66,20 +68,10 @@ class PushClient:
     def stopping(self) -> bool:
         return self._http.stopping
 
-    async def send(
-        self,
-        endpoint: str,
-        body: bytes,
-        headers: bytes,
-        *,
-        attempt: int = 0,
-        timeout: float | None = None,
-    ) -> Outcome:
-        """POST one encrypted body with headers from `headers()`, and classify the answer.
-        `timeout` (seconds, the client's by default) covers connecting and the whole answer."""
-        outcome, _ = await self.send_timed(
-            endpoint, body, headers, attempt=attempt, timeout=timeout
-        )
+    async def send(self, endpoint: str, body: bytes, headers: bytes, **options: Any) -> Outcome:
+        """POST one encrypted body with headers from `headers()`, and classify the answer;
+        `options` as for `send_timed`."""
+        outcome, _ = await self.send_timed(endpoint, body, headers, **options)
         return outcome
 
     async def send_timed(
@@ -91,8 +83,10 @@ class PushClient:
         attempt: int = 0,
         timeout: float | None = None,
     ) -> tuple[Outcome, float]:
-        """`send`, and the seconds the push service took to answer (0.0 without an answer:
-        time spent waiting for a connection is the client's, not the service's)."""
+        """POST and classify, and the seconds the push service took to answer (0.0 without an
+        answer: time spent waiting for a connection is the client's, not the service's).
+        `timeout` (seconds, the client's by default) covers connecting and the whole answer;
+        `attempt` sets the backoff of a retry."""
         try:
             response = await self._http.post(endpoint, headers, body, timeout=timeout)
         except TimeoutError as exc:  # named as such: the caller tells slow from broken by it
