@@ -12,12 +12,19 @@ from pushgate.api.context import context
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import notification_request
 from pushgate.api.render import notification_json, subscription_json
-from pushgate.api.validation import MAX_CURSOR, whole_number
+from pushgate.api.validation import (
+    MAX_CURSOR,
+    subscription_changes,
+    user_tag_changes,
+    whole_number,
+)
 from pushgate.errors import ApiError
 from pushgate.store import IdempotencyConflict
 from pushgate.store.models import Site
+from pushgate.subscribers import TooManyTags, merge_user_tags, update_subscription
 
 MAX_NOTIFICATION_BODY_BYTES = 64 * 1024
+MAX_PATCH_BODY_BYTES = 64 * 1024  # 200 tag changes of 64-character names and 256-character values
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 IDEMPOTENCY_KEY = re.compile(r"\A[\x21-\x7e]{1,255}\Z")
@@ -109,10 +116,42 @@ async def delete_subscription(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def patch_subscription(request: Request) -> Response:
+    site = await authenticated_site(request)
+    ctx = context(request)
+    changes = subscription_changes(await read_json(request, MAX_PATCH_BODY_BYTES))
+    try:
+        subscription = await update_subscription(
+            ctx.store, site.id, request.path_params["subscription_id"], changes
+        )
+    except TooManyTags as exc:
+        raise ApiError("invalid_request", str(exc)) from exc
+    if subscription is None:
+        raise ApiError("not_found", "no such subscription for this site")
+    return json_response(subscription_json(subscription))
+
+
+async def patch_user(request: Request) -> Response:
+    site = await authenticated_site(request)
+    ctx = context(request)
+    tags = user_tag_changes(await read_json(request, MAX_PATCH_BODY_BYTES))
+    external_id = request.path_params["external_id"]
+    try:
+        updated = await merge_user_tags(ctx.store, site.id, external_id, tags)
+    except TooManyTags as exc:
+        raise ApiError("invalid_request", str(exc)) from exc
+    if not updated:
+        raise ApiError("not_found", "no subscription of this site has this external_id")
+    return json_response({"external_id": external_id, "updated": updated})
+
+
 routes = [
     Route("/api/v1/notifications", create_notification, methods=["POST"]),
     Route("/api/v1/notifications/{notification_id}", get_notification, methods=["GET"]),
     Route("/api/v1/subscriptions", list_subscriptions, methods=["GET"]),
     Route("/api/v1/subscriptions/{subscription_id}", delete_subscription, methods=["DELETE"]),
+    Route("/api/v1/subscriptions/{subscription_id}", patch_subscription, methods=["PATCH"]),
+    # :path, so that an external id holding "/" (sent as %2F) can be named.
+    Route("/api/v1/users/{external_id:path}", patch_user, methods=["PATCH"]),
 ]
 routes = contain_unexpected(routes)

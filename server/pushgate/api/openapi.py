@@ -202,6 +202,25 @@ def admin_paths() -> dict[str, Any]:
                     "parameters": [path_param("subscription_id")],
                     "responses": answer(204) | errors(404),
                 }
+            ),
+            "patch": authenticated(
+                body_operation(
+                    "Merge tags into a subscription (null deletes one); set its external id, "
+                    "time zone or language",
+                    "SubscriptionPatch",
+                    answer(200, ref("Subscription")) | errors(400, 404, 413),
+                    path_param("subscription_id"),
+                )
+            ),
+        },
+        "/api/v1/users/{external_id}": {
+            "patch": authenticated(
+                body_operation(
+                    "Merge tags into every subscription of one external id (null deletes one)",
+                    "UserPatch",
+                    answer(200, ref("UserUpdated")) | errors(400, 404, 413),
+                    path_param("external_id"),
+                )
             )
         },
     }

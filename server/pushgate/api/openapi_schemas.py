@@ -58,17 +58,23 @@ def url(nullable: bool = True) -> Schema:
     return text(v.MAX_URL_LENGTH, pattern=HTTP_URL, nullable=nullable)
 
 
-def tags(min_properties: int = 0) -> Schema:
+TAG_VALUE: Schema = {
+    "anyOf": [
+        {"type": "string", "maxLength": v.MAX_TAG_VALUE, "pattern": NO_CONTROLS},
+        {"type": "number", "minimum": v.MIN_TAG_NUMBER, "maximum": v.MAX_TAG_NUMBER},
+        {"type": "boolean"},
+    ]
+}
+
+
+def tags(min_properties: int = 0, *, deletes: bool = False) -> Schema:
+    """An object of tags; with `deletes`, a change to merge where null deletes a tag."""
     return {
         "type": "object",
         "minProperties": min_properties,
-        "maxProperties": v.MAX_TAGS,
+        "maxProperties": v.MAX_TAG_CHANGES if deletes else v.MAX_TAGS,
         "propertyNames": {"pattern": TAG_NAME},
-        "additionalProperties": {
-            "type": "string",
-            "maxLength": v.MAX_TAG_VALUE,
-            "pattern": NO_CONTROLS,
-        },
+        "additionalProperties": or_null(TAG_VALUE) if deletes else TAG_VALUE,
     }
 
 
@@ -201,7 +207,10 @@ SUBSCRIPTION = obj(
         "endpoint": {"type": "string"},
         "created_at": TIMESTAMP,
         "last_seen_at": TIMESTAMP,
-        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "tags": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
         "timezone": {"type": ["string", "null"]},
         "language": {"type": ["string", "null"]},
         "external_id": {"type": ["string", "null"]},
@@ -209,6 +218,25 @@ SUBSCRIPTION = obj(
     },
     *("id", "endpoint", "created_at", "last_seen_at", "tags"),
     *("timezone", "language", "external_id", "browser"),
+)
+
+SUBSCRIPTION_PATCH = obj(
+    {
+        "tags": or_null(tags(deletes=True)),
+        "external_id": text(v.MAX_ID_LENGTH, nullable=True),
+        "timezone": text(v.MAX_TIMEZONE_LENGTH, pattern=TIMEZONE, nullable=True),
+        "language": text(v.MAX_LANGUAGE_LENGTH, pattern=LANGUAGE, nullable=True),
+    },
+    closed=True,
+)
+
+USER_PATCH = obj({"tags": tags(deletes=True)}, "tags", closed=True)
+
+USER_UPDATED = obj(
+    {"external_id": {"type": "string"}, "updated": {"type": "integer", "minimum": 1}},
+    "external_id",
+    "updated",
+    closed=True,
 )
 
 SUBSCRIPTION_PAGE = obj(
@@ -281,6 +309,9 @@ SCHEMAS: dict[str, Schema] = {
     "EventRequest": EVENT_REQUEST,
     "NotificationRequest": NOTIFICATION_REQUEST,
     "Subscription": SUBSCRIPTION,
+    "SubscriptionPatch": SUBSCRIPTION_PATCH,
+    "UserPatch": USER_PATCH,
+    "UserUpdated": USER_UPDATED,
     "SubscriptionPage": SUBSCRIPTION_PAGE,
     "Counts": COUNTS,
     "Notification": NOTIFICATION,

@@ -16,7 +16,7 @@ from pushgate.errors import ApiError
 from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import Site
 
-MAX_SUBSCRIBE_BODY_BYTES = 8 * 1024
+MAX_SUBSCRIBE_BODY_BYTES = 64 * 1024  # room for 100 tags of 256-character values
 MAX_EVENT_BODY_BYTES = 2 * 1024
 EVENT_TYPES = ("delivered", "clicked", "dismissed")
 

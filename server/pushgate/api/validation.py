@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import zoneinfo
 from typing import Any
@@ -10,12 +11,14 @@ from urllib.parse import urlsplit
 
 from pushgate.api.text import TAG_KEY, has_control
 from pushgate.errors import ApiError
-from pushgate.store.models import Audience, NewSubscription
+from pushgate.store.models import Audience, NewSubscription, SubscriptionChanges, TagValue
+from pushgate.subscribers import EDITABLE_FIELDS, MAX_TAGS
 from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH, EndpointPolicy, EndpointRejected
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, load_subscriber_keys
 
-MAX_TAGS = 50
 MAX_TAG_VALUE = 256
+MAX_TAG_CHANGES = 2 * MAX_TAGS  # a merge may delete every tag and set as many others
+MIN_TAG_NUMBER, MAX_TAG_NUMBER = -(2**63), 2**63 - 1  # a SQLite integer
 MAX_ID_LENGTH = 256
 MAX_AUDIENCE_IDS = 10_000
 MAX_URL_LENGTH = 2048
@@ -69,17 +72,49 @@ def optional_bool(data: dict[str, Any], name: str) -> bool | None:
     return value
 
 
-def tags_of(value: Any, name: str = "tags") -> dict[str, str]:
-    if not isinstance(value, dict) or len(value) > MAX_TAGS:
-        raise invalid(f"{name} must be an object of at most {MAX_TAGS} string values")
-    for key, item in value.items():
-        if not TAG_KEY.match(key):
-            raise invalid(f"tag name {key!r} must be 1-64 letters, digits or _ . : -")
-        if not isinstance(item, str) or len(item) > MAX_TAG_VALUE:
-            raise invalid(f"tag {key!r} must be a string of at most {MAX_TAG_VALUE} characters")
-        if has_control(item):
-            raise invalid(f"tag {key!r} must not contain control characters")
-    return dict(value)
+def _tag_value(key: Any, item: Any, *, deletes: bool) -> TagValue | None:
+    """A checked tag value: a string (at most MAX_TAG_VALUE characters, no control character),
+    a number within a 64-bit integer's range (SQLite compares them), a boolean, or None when
+    `deletes`. Names are checked too: every message names the tag."""
+    if not isinstance(key, str) or not TAG_KEY.match(key):
+        raise invalid(f"tag name {key!r} must be 1-64 letters, digits or _ . : -")
+    if item is None and deletes or isinstance(item, bool):
+        return item
+    if isinstance(item, int | float):
+        if not MIN_TAG_NUMBER <= item <= MAX_TAG_NUMBER or not math.isfinite(item):
+            raise invalid(f"tag {key!r} must be a number from -2^63 to 2^63-1")
+        return item
+    if not isinstance(item, str) or len(item) > MAX_TAG_VALUE:
+        raise invalid(
+            f"tag {key!r} must be a string of at most {MAX_TAG_VALUE} characters, "
+            "a number or true or false" + (", or null to delete it" if deletes else "")
+        )
+    if has_control(item):
+        raise invalid(f"tag {key!r} must not contain control characters")
+    return item
+
+
+def tags_of(value: Any, name: str = "tags") -> dict[str, TagValue]:
+    """Tags as given whole: at most MAX_TAGS, each value a string, number or boolean."""
+    if not isinstance(value, dict):
+        raise invalid(f"{name} must be an object of tag names and values")
+    if len(value) > MAX_TAGS:
+        raise invalid(f"{name} holds {len(value)} tags; at most {MAX_TAGS}")
+    return {key: _checked(_tag_value(key, item, deletes=False)) for key, item in value.items()}
+
+
+def tag_changes_of(value: Any, name: str = "tags") -> dict[str, TagValue | None]:
+    """Tags to merge: as `tags_of`, and a null value deletes that tag."""
+    if not isinstance(value, dict):
+        raise invalid(f"{name} must be an object of tag names and values (null deletes)")
+    if len(value) > MAX_TAG_CHANGES:
+        raise invalid(f"{name} holds {len(value)} changes; at most {MAX_TAG_CHANGES}")
+    return {key: _tag_value(key, item, deletes=True) for key, item in value.items()}
+
+
+def _checked(value: TagValue | None) -> TagValue:
+    assert value is not None
+    return value
 
 
 @functools.cache
@@ -147,6 +182,37 @@ def subscription_request(
         browser=browser,
         old_endpoint=old_endpoint,
     )
+
+
+def subscription_changes(body: Any) -> SubscriptionChanges:
+    """Parse `PATCH /api/v1/subscriptions/{id}`: `{"tags"?, "external_id"?, "timezone"?,
+    "language"?}`; tags merge (null deletes one), a field given as null is cleared."""
+    data = _only(require_object(body, "body"), ("tags", *EDITABLE_FIELDS))
+    fields: dict[str, str | None] = {}
+    if "external_id" in data:
+        fields["external_id"] = optional_str(data, "external_id", MAX_ID_LENGTH)
+    if "timezone" in data:
+        fields["timezone"] = timezone_of(data)
+    if "language" in data:
+        fields["language"] = language_of(data)
+    tags = tag_changes_of(data["tags"]) if data.get("tags") is not None else {}
+    return SubscriptionChanges(tags=tags, fields=fields)
+
+
+def user_tag_changes(body: Any) -> dict[str, TagValue | None]:
+    """Parse `PATCH /api/v1/users/{external_id}`: `{"tags": {...}}`, merged, null deletes."""
+    data = _only(require_object(body, "body"), ("tags",))
+    if "tags" not in data:
+        raise invalid("tags is required: an object of tags to merge (null deletes one)")
+    return tag_changes_of(data["tags"])
+
+
+def _only(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    # A misspelt member would otherwise answer 200 and change nothing.
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise invalid(f"unknown member {unknown[0]!r}; this takes {', '.join(names)}")
+    return data
 
 
 def endpoint_of(body: Any) -> str:

@@ -14,6 +14,7 @@ from pushgate.store.models import (
     Notification,
     Site,
     Subscription,
+    SubscriptionEdit,
 )
 
 
@@ -53,6 +54,12 @@ class Store(Protocol):
     async def list_subscriptions(
         self, site_id: str, *, limit: int, after: int
     ) -> tuple[list[Subscription], int | None]: ...
+    async def update_subscription(
+        self, site_id: str, subscription_id: str, edit: SubscriptionEdit
+    ) -> Subscription | None: ...
+    async def update_user_subscriptions(
+        self, site_id: str, external_id: str, edit: SubscriptionEdit
+    ) -> int: ...
 
     # notifications
     async def create_notification(

@@ -7,10 +7,14 @@ object.__setattr__, 2.2 µs a record, and a million-subscriber broadcast builds 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pushgate.webpush.vapid import VapidKeyPair
+
+# A tag's value keeps its JSON type: a string, a finite number or a boolean ("5" is not 5).
+TagValue = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class NewSubscription:
     auth: str
     timezone: str | None = None
     language: str | None = None
-    tags: dict[str, str] | None = None  # None: keep what is stored
+    tags: dict[str, TagValue] | None = None  # None: keep what is stored
     external_id: str | None = None
     browser: str | None = None
     old_endpoint: str | None = None  # pushsubscriptionchange: move this subscriber
@@ -49,7 +53,7 @@ class Subscription:
     auth: str
     timezone: str | None
     language: str | None
-    tags: dict[str, str]
+    tags: dict[str, TagValue]
     external_id: str | None
     browser: str | None
     created_at: float
@@ -57,11 +61,25 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class SubscriptionChanges:
+    """A change to a stored subscription: `tags` merged into its tags (a None value deletes that
+    tag), and each of `fields` (external_id, timezone, language) set, None clearing it."""
+
+    tags: Mapping[str, TagValue | None] = field(default_factory=dict)
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+
+
+# What the store applies to a subscription it read inside one write: the new subscription.
+# The rules (merging, limits) live in the function, above the store; raising writes nothing.
+SubscriptionEdit = Callable[[Subscription], Subscription]
+
+
+@dataclass(frozen=True)
 class Audience:
     """Who a notification goes to; exactly one of the selectors is set (or `everyone`)."""
 
     everyone: bool = False
-    tags: dict[str, str] | None = None
+    tags: dict[str, TagValue] | None = None
     external_ids: tuple[str, ...] | None = None
     subscription_ids: tuple[str, ...] | None = None
 

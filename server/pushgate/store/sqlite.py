@@ -31,6 +31,8 @@ from pushgate.store.models import (
     Notification,
     Site,
     Subscription,
+    SubscriptionEdit,
+    TagValue,
 )
 from pushgate.store.private_files import prepare_database_file
 from pushgate.store.sealing import Sealer
@@ -336,6 +338,21 @@ class SQLiteStore:
         more = len(rows) > limit
         rows = rows[:limit]
         return [_subscription(r) for r in rows], (rows[-1]["key"] if more else None)
+
+    async def update_subscription(
+        self, site_id: str, subscription_id: str, edit: SubscriptionEdit
+    ) -> Subscription | None:
+        """Apply `edit` to one subscription inside one write; None if the site has no such id."""
+        async with self._transaction() as db:
+            edited = await _edit_subscriptions(db, "id", site_id, subscription_id, edit)
+        return edited[0] if edited else None
+
+    async def update_user_subscriptions(
+        self, site_id: str, external_id: str, edit: SubscriptionEdit
+    ) -> int:
+        """Apply `edit` to every subscription of one external id inside one write; how many."""
+        async with self._transaction() as db:
+            return len(await _edit_subscriptions(db, "external_id", site_id, external_id, edit))
 
     # --- notifications -----------------------------------------------------------------
 
@@ -688,8 +705,9 @@ def _audience_filter(audience: Audience) -> tuple[str, list[Any]]:
         for key, value in audience.tags.items():
             if not TAG_KEY.match(key):
                 raise ValueError(f"invalid tag key {key!r}")
-            clauses.append(f"json_extract(tags, '$.\"{key}\"') = ?")
-            args.append(value)
+            clause, arg = _tag_equals(f"'$.\"{key}\"'", value)
+            clauses.append(clause)
+            args.extend(arg)
         return " AND ".join(clauses) or "1", args
     if audience.external_ids is not None:
         return "external_id IN (SELECT value FROM json_each(?))", [
@@ -698,6 +716,41 @@ def _audience_filter(audience: Audience) -> tuple[str, list[Any]]:
     if audience.subscription_ids is not None:
         return "id IN (SELECT value FROM json_each(?))", [json.dumps(audience.subscription_ids)]
     return "1", []
+
+
+def _tag_equals(path: str, value: TagValue) -> tuple[str, list[Any]]:
+    """SQL true when the tag at `path` equals `value` in type and value. json_extract gives 1
+    and 0 for true and false, so booleans and numbers are told apart by json_type; a stored
+    number never equals a string argument (SQLite orders numbers before text, converting none)."""
+    if isinstance(value, bool):
+        return f"json_type(tags, {path}) = '{'true' if value else 'false'}'", []
+    if isinstance(value, int | float):
+        return (
+            f"json_type(tags, {path}) IN ('integer', 'real') AND json_extract(tags, {path}) = ?",
+            [value],
+        )
+    return f"json_extract(tags, {path}) = ?", [value]
+
+
+async def _edit_subscriptions(
+    db: aiosqlite.Connection, column: str, site_id: str, value: str, edit: SubscriptionEdit
+) -> list[Subscription]:
+    """Read the site's subscriptions whose `column` is `value`, apply `edit` to each, then write
+    their tags, external id, time zone and language: all edits run before the first write."""
+    async with db.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND {column} = ?",
+        (site_id, value),
+    ) as cur:
+        edited = [edit(_subscription(row)) for row in await cur.fetchall()]
+    await db.executemany(
+        "UPDATE subscriptions SET tags = ?, external_id = ?, timezone = ?, language = ? "
+        "WHERE site_id = ? AND id = ?",
+        [
+            (json.dumps(s.tags), s.external_id, s.timezone, s.language, site_id, s.id)
+            for s in edited
+        ],
+    )
+    return edited
 
 
 async def _still_pending(
