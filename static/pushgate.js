@@ -280,15 +280,22 @@
     }
   }
 
+  function tagsUnsent(local) {
+    // Stored by an older snippet, without the flag: unsent only if never subscribed.
+    return local.tags_unsent === undefined ? !local.id : local.tags_unsent;
+  }
+
   async function sendSubscription(subscription, extra) {
     const config = await loadConfig();
     const local = loadLocal();
     const body = Object.assign({ subscription: subscription.toJSON() }, environment());
-    if (local.tags) body.tags = local.tags;
+    // Tags go only when set here since the gateway last answered: a post with tags replaces the
+    // stored ones, and a visit must not undo tags the site's back end set with PATCH.
+    if (local.tags && tagsUnsent(local)) body.tags = local.tags;
     if (local.external_id) body.external_id = local.external_id;
     Object.assign(body, extra);
     const saved = await request("POST", config.subscriptions_url, body);
-    saveLocal({ id: saved.id, endpoint: subscription.endpoint, tags: saved.tags || body.tags || {} });
+    saveLocal({ id: saved.id, endpoint: subscription.endpoint, tags: saved.tags || {}, tags_unsent: false });
     return saved;
   }
 
@@ -317,7 +324,7 @@
       throw fail(new PushgateError("permission_dismissed", "The notification permission was not granted."));
     }
     try {
-      if (options.tags) saveLocal({ tags: cleanTags(options.tags) });
+      if (options.tags) saveLocal({ tags: cleanTags(options.tags), tags_unsent: true });
       if (options.external_id !== undefined) saveLocal({ external_id: options.external_id });
       const config = await loadConfig();
       const registration = await register();
@@ -357,9 +364,15 @@
   }
 
   function cleanTags(tags) {
+    // Values keep their type: strings, finite numbers, booleans. null, undefined and "" drop the tag.
     const result = {};
     for (const [key, value] of Object.entries(tags || {})) {
-      if (value !== null && value !== undefined && value !== "") result[String(key)] = String(value);
+      if (value === null || value === undefined || value === "") continue;
+      const kind = typeof value;
+      if (kind !== "string" && kind !== "boolean" && !(kind === "number" && Number.isFinite(value))) {
+        throw new PushgateError("invalid_request", `tag ${JSON.stringify(key)} must be a string, a finite number or a boolean`, 400);
+      }
+      result[key] = value;
     }
     return result;
   }
@@ -375,10 +388,18 @@
   }
 
   async function setTags(tags) {
-    // Merges into the current tags; a key set to null or "" removes that tag.
-    const merged = Object.assign({}, loadLocal().tags || {}, tags || {});
-    saveLocal({ tags: cleanTags(merged) });
-    return updateIfSubscribed({ tags: cleanTags(merged) });
+    // Merges into the tags the gateway last answered with (or those set before subscribing);
+    // a key set to null or "" removes that tag. The merged object replaces the stored tags.
+    const before = loadLocal();
+    const merged = cleanTags(Object.assign({}, before.tags || {}, tags || {}));
+    saveLocal({ tags: merged, tags_unsent: true });
+    try {
+      return await updateIfSubscribed({ tags: merged });
+    } catch (error) {
+      // Refused (over 100 tags, a value too long): forget the change, or every visit resends it.
+      if (error.status === 400) saveLocal({ tags: before.tags, tags_unsent: before.tags_unsent });
+      throw error;
+    }
   }
 
   async function setExternalId(id) {

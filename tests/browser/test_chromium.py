@@ -418,3 +418,76 @@ async def test_subscription_change_without_old_subscription_moves_the_subscriber
     messages = await second.wait_for(1, timeout=15)
     assert messages[0].json()["notification"]["title"] == "After the change"
     await context.close()
+
+
+# A browser subscription Chromium cannot make offline, stood in for before the snippet runs: its
+# worker registration and push subscription are fakes holding a simulated subscriber's keys.
+FAKE_SUBSCRIPTION_JS = """(([sub, key]) => {
+  const bytes = Uint8Array.from(atob(key.replace(/-/g, "+").replace(/_/g, "/") +
+    "=".repeat((4 - key.length % 4) % 4)), (c) => c.charCodeAt(0));
+  const subscription = { endpoint: sub.endpoint, options: { applicationServerKey: bytes.buffer },
+    toJSON: () => sub, unsubscribe: async () => true };
+  const worker = { scriptURL: location.origin + "/pushgate-sw.js" };
+  const registration = { scope: location.origin + "/", active: worker,
+    pushManager: { getSubscription: async () => subscription } };
+  navigator.serviceWorker.getRegistration = async () => registration;
+  navigator.serviceWorker.register = async () => registration;
+})(ARGS);"""
+
+
+async def local_tags(page: Page, site_id: str) -> dict[str, Any]:
+    stored = await page.evaluate(
+        f"JSON.parse(localStorage.getItem('pushgate:{site_id}') || '{{}}')"
+    )
+    return dict(stored.get("tags") or {})
+
+
+async def test_set_tags_merges_typed_values_and_null_deletes_without_undoing_the_back_end(
+    chromium: Browser, push_service: LocalPushService, demo_site: Site
+) -> None:
+    browser = push_service.new_browser(demo_site.vapid_public_key)
+    async with demo_site.admin() as admin:
+        created = await admin.post(
+            f"/v1/sites/{demo_site.id}/subscriptions",
+            json={"subscription": browser.subscription(), "tags": {"plan": "pro", "beta": False}},
+            headers={"Origin": demo_site.url},
+        )
+    assert created.status_code == 201, created.text
+    context = await chromium.new_context()
+    await context.grant_permissions(["notifications"], origin=demo_site.url)
+    args = json.dumps([browser.subscription(), demo_site.vapid_public_key])
+    await context.add_init_script(FAKE_SUBSCRIPTION_JS.replace("ARGS", args))
+    page = await context.new_page()
+    await page.goto(demo_site.url + "/")
+    # The visit posts no tags, and keeps those the gateway answers with.
+    await eventually(lambda: local_tags(page, demo_site.id), "the visit to read the tags")
+    assert await local_tags(page, demo_site.id) == {"plan": "pro", "beta": False}
+
+    # A value JSON cannot carry is refused in the page with the server's code, and nothing sent.
+    code = await page.evaluate("pushgate.setTags({bad: NaN}).catch((e) => e.code)")
+    assert code == "invalid_request"
+    saved = await page.evaluate("pushgate.setTags({score: 5, beta: true, ratio: 0.5})")
+    assert saved["tags"] == {"plan": "pro", "beta": True, "score": 5, "ratio": 0.5}
+    saved = await page.evaluate("pushgate.setTags({plan: null, ratio: ''})")
+    assert saved["tags"] == {"beta": True, "score": 5}
+    [stored] = await demo_site.subscriptions()
+    assert (stored["id"], stored["tags"]) == (created.json()["id"], {"beta": True, "score": 5})
+
+    # The back end sets a tag; the next visit keeps it, and setTags merges into it.
+    async with demo_site.admin() as admin:
+        answer = await admin.patch(
+            f"/api/v1/subscriptions/{stored['id']}", json={"tags": {"plan": "team"}}
+        )
+    assert answer.status_code == 200, answer.text
+    await page.evaluate("sessionStorage.clear()")
+    await page.reload()
+    await eventually(
+        lambda: _has_tag(page, demo_site.id, "plan"), "the visit to read the back end's tags"
+    )
+    saved = await page.evaluate("pushgate.setTags({score: 6})")
+    assert saved["tags"] == {"beta": True, "score": 6, "plan": "team"}
+    await context.close()
+
+
+async def _has_tag(page: Page, site_id: str, name: str) -> bool:
+    return name in await local_tags(page, site_id)
