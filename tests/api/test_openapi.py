@@ -52,6 +52,13 @@ def validator(name: str) -> Any:
     [
         ("SubscriptionRequest", subscription_body(), True),
         ("SubscriptionRequest", subscription_body(tags={"a\n": "x"}), False),
+        ("SubscriptionRequest", subscription_body(tags={"n": 5, "f": 0.5, "b": True}), True),
+        ("SubscriptionRequest", subscription_body(tags={"n": None}), False),
+        ("SubscriptionRequest", subscription_body(tags={"n": [1]}), False),
+        ("SubscriptionPatch", {"tags": {"n": None, "b": False}, "timezone": None}, True),
+        ("SubscriptionPatch", {"tag": {"n": 1}}, False),
+        ("UserPatch", {"tags": {"n": None}}, True),
+        ("UserPatch", {}, False),
         ("SubscriptionRequest", subscription_body(language="en\n"), False),
         ("SubscriptionRequest", subscription_body(external_id="x\u0000"), False),
         ("NotificationRequest", {"title": "t", "body": "two\nlines", "data": {"x": "\0"}}, True),
