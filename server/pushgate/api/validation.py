@@ -72,13 +72,17 @@ def optional_bool(data: dict[str, Any], name: str) -> bool | None:
     return value
 
 
-def _tag_value(key: Any, item: Any, *, deletes: bool) -> TagValue | None:
-    """A checked tag value: a string (at most MAX_TAG_VALUE characters, no control character),
-    a number within a 64-bit integer's range (SQLite compares them), a boolean, or None when
-    `deletes`. Names are checked too: every message names the tag."""
+def _tag_name(key: Any) -> str:
     if not isinstance(key, str) or not TAG_KEY.match(key):
         raise invalid(f"tag name {key!r} must be 1-64 letters, digits or _ . : -")
-    if item is None and deletes or isinstance(item, bool):
+    return key
+
+
+def _tag_value(key: str, item: Any, *, deletes: bool = False) -> TagValue:
+    """A checked tag value, its message naming the tag: a string (at most MAX_TAG_VALUE
+    characters, no control character), a number within a 64-bit integer's range (as SQLite
+    compares them) or a boolean."""
+    if isinstance(item, bool):
         return item
     if isinstance(item, int | float):
         if not MIN_TAG_NUMBER <= item <= MAX_TAG_NUMBER or not math.isfinite(item):
@@ -100,7 +104,7 @@ def tags_of(value: Any, name: str = "tags") -> dict[str, TagValue]:
         raise invalid(f"{name} must be an object of tag names and values")
     if len(value) > MAX_TAGS:
         raise invalid(f"{name} holds {len(value)} tags; at most {MAX_TAGS}")
-    return {key: _checked(_tag_value(key, item, deletes=False)) for key, item in value.items()}
+    return {_tag_name(key): _tag_value(key, item) for key, item in value.items()}
 
 
 def tag_changes_of(value: Any, name: str = "tags") -> dict[str, TagValue | None]:
@@ -109,12 +113,10 @@ def tag_changes_of(value: Any, name: str = "tags") -> dict[str, TagValue | None]
         raise invalid(f"{name} must be an object of tag names and values (null deletes)")
     if len(value) > MAX_TAG_CHANGES:
         raise invalid(f"{name} holds {len(value)} changes; at most {MAX_TAG_CHANGES}")
-    return {key: _tag_value(key, item, deletes=True) for key, item in value.items()}
-
-
-def _checked(value: TagValue | None) -> TagValue:
-    assert value is not None
-    return value
+    return {
+        _tag_name(key): None if item is None else _tag_value(key, item, deletes=True)
+        for key, item in value.items()
+    }
 
 
 @functools.cache
