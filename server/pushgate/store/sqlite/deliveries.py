@@ -1,0 +1,216 @@
+"""SQLite verbs for deliveries: audience expansion, due work, outcomes and their counters."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import aiosqlite
+
+from pushgate.store.models import (
+    DeliveryResult,
+    DeliveryTarget,
+    Notification,
+)
+from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.sqlite.notifications import audience_filter
+
+
+class DeliveryVerbs(SQLiteConnections):
+    async def expand_audience(
+        self, notification: Notification, limit: int, lease_until: float
+    ) -> list[DeliveryTarget]:
+        """Turn the next `limit` matching subscribers into pending deliveries, resumably.
+
+        The new deliveries are leased to the caller until `lease_until`: not due before then.
+        """
+        where, args = audience_filter(notification.audience)
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
+            ) as cur:
+                state = await cur.fetchone()
+            if state is None or state["expanded"]:
+                return []
+            async with db.execute(
+                "SELECT key, endpoint, p256dh, auth FROM subscriptions "
+                f"WHERE site_id = ? AND key > ? AND {where} ORDER BY key LIMIT ?",
+                (notification.site_id, state["cursor"], *args, limit),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            keys = [r[0] for r in rows]
+            # One statement for the whole batch: executemany cost ~10 µs of CPU a row.
+            await db.execute(
+                "INSERT OR IGNORE INTO deliveries (notification_key, subscription_key, state, "
+                "next_attempt_at) SELECT ?, value, 'pending', ? FROM json_each(?)",
+                (notification.key, lease_until, json.dumps(keys)),
+            )
+            await db.execute(
+                "UPDATE notifications SET cursor = ?, targeted = targeted + ?, expanded = ?, "
+                "status = 'sending' WHERE key = ?",
+                (
+                    keys[-1] if keys else state["cursor"],
+                    len(rows),
+                    len(rows) < limit,
+                    notification.key,
+                ),
+            )
+        key = notification.key
+        return [DeliveryTarget(key, r[0], r[1], r[2], r[3], 0) for r in rows]
+
+    async def due_deliveries(
+        self, notification_key: int, now: float, limit: int, exclude: Sequence[int] = ()
+    ) -> list[DeliveryTarget]:
+        rows = await self._all(
+            "SELECT d.subscription_key, d.attempts, s.endpoint, s.p256dh, s.auth "
+            "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
+            "WHERE d.notification_key = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
+            "ORDER BY d.next_attempt_at LIMIT ?",
+            (notification_key, now, limit + len(exclude)),
+        )
+        skip = set(exclude)
+        vanished = [r["subscription_key"] for r in rows if r["endpoint"] is None]
+        if vanished:  # unsubscribed or gone through another notification meanwhile
+            await self.record_results(
+                [
+                    DeliveryResult(notification_key, k, "gone", 0, "subscription removed")
+                    for k in vanished
+                ]
+            )
+        return [
+            DeliveryTarget(
+                notification_key,
+                r["subscription_key"],
+                r["endpoint"],
+                r["p256dh"],
+                r["auth"],
+                r["attempts"],
+            )
+            for r in rows
+            if r["endpoint"] is not None and r["subscription_key"] not in skip
+        ][:limit]
+
+    async def release_leases(self) -> None:
+        """At engine start: deliveries a previous process took but never settled are due now."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'pending' AND attempts = 0"
+            )
+
+    async def next_retry_at(self, notification_key: int) -> float | None:
+        row = await self._one(
+            "SELECT MIN(next_attempt_at) FROM deliveries "
+            "WHERE notification_key = ? AND state = 'pending'",
+            (notification_key,),
+        )
+        return row[0] if row else None
+
+    async def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        """Write a batch of outcomes, their counters, and remove gone subscribers, atomically.
+
+        Only deliveries still pending change, and only they are counted: an outcome that
+        arrives twice for one delivery (a message sent again after a restart) counts once.
+        """
+        if not results:
+            return
+        async with self._transaction() as db:
+            fresh = await _still_pending(db, results)
+            counters: dict[int, Counter[str]] = defaultdict(Counter)
+            for r in fresh:
+                if r.state != "pending":
+                    counters[r.notification_key][r.state] += 1
+            await db.executemany(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, "
+                "reason = ?, next_attempt_at = ? "
+                "WHERE notification_key = ? AND subscription_key = ? AND state = 'pending'",
+                [
+                    (
+                        r.state,
+                        r.status,
+                        r.reason or None,
+                        r.next_attempt_at,
+                        r.notification_key,
+                        r.subscription_key,
+                    )
+                    for r in fresh
+                ],
+            )
+            for key, counts in counters.items():
+                await db.execute(
+                    "UPDATE notifications SET accepted = accepted + ?, failed = failed + ?, "
+                    "gone = gone + ? WHERE key = ?",
+                    (counts["accepted"], counts["failed"], counts["gone"], key),
+                )
+            gone = [(r.subscription_key,) for r in fresh if r.state == "gone"]
+            if gone:
+                await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
+
+    async def record_accepted(
+        self, notification_key: int, subscription_keys: Sequence[int], status: int
+    ) -> None:
+        """Mark deliveries the push service accepted, in one statement: the common outcome of
+        a broadcast. As in record_results, only deliveries still pending change and count."""
+        if not subscription_keys:
+            return
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET state = 'accepted', attempts = attempts + 1, "
+                "last_status = ?, reason = NULL, next_attempt_at = 0 "
+                "WHERE notification_key = ? AND state = 'pending' "
+                "AND subscription_key IN (SELECT value FROM json_each(?))",
+                (status, notification_key, json.dumps(list(subscription_keys))),
+            )
+            await db.execute(
+                "UPDATE notifications SET accepted = accepted + ? WHERE key = ?",
+                (cur.rowcount, notification_key),
+            )
+
+    async def expire_pending(self, notification_key: int, reason: str) -> int:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET state = 'failed', reason = ? "
+                "WHERE notification_key = ? AND state = 'pending'",
+                (reason, notification_key),
+            )
+            await db.execute(
+                "UPDATE notifications SET failed = failed + ? WHERE key = ?",
+                (cur.rowcount, notification_key),
+            )
+            return cur.rowcount
+
+    async def defer_deliveries(
+        self, notification_key: int, subscription_keys: Sequence[int], until: float
+    ) -> None:
+        """Move pending deliveries' due time to `until`, counting no attempt."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET next_attempt_at = ? "
+                "WHERE notification_key = ? AND state = 'pending' "
+                "AND subscription_key IN (SELECT value FROM json_each(?))",
+                (until, notification_key, json.dumps(list(subscription_keys))),
+            )
+
+
+async def _still_pending(
+    db: aiosqlite.Connection, results: Sequence[DeliveryResult]
+) -> list[DeliveryResult]:
+    """The results whose delivery is still pending, one per delivery (the first wins)."""
+    keys: dict[int, list[int]] = defaultdict(list)
+    for r in results:
+        keys[r.notification_key].append(r.subscription_key)
+    pending: set[tuple[int, int]] = set()
+    for notification_key, subscription_keys in keys.items():
+        async with db.execute(
+            "SELECT subscription_key FROM deliveries WHERE notification_key = ? "
+            "AND state = 'pending' AND subscription_key IN (SELECT value FROM json_each(?))",
+            (notification_key, json.dumps(subscription_keys)),
+        ) as cur:
+            pending.update((notification_key, row[0]) for row in await cur.fetchall())
+    fresh = []
+    for r in results:
+        key = (r.notification_key, r.subscription_key)
+        if key in pending:
+            pending.discard(key)
+            fresh.append(r)
+    return fresh

@@ -1,0 +1,112 @@
+"""SQLite verbs for sites: VAPID keys (sealed at rest), API keys (hashed), origins, the
+event-token secret."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Sequence
+
+import aiosqlite
+
+from pushgate.store.models import (
+    Site,
+)
+from pushgate.store.sealing import Sealer
+from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
+
+_SITE_COLUMNS = (
+    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at"
+)
+
+
+class SiteVerbs(SQLiteConnections):
+    async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]:
+        site_id = secrets.token_hex(8)
+        keys = generate_key_pair()
+        api_key = "pgk_" + secrets.token_urlsafe(32)
+        now = time.time()
+        site = Site(site_id, name, tuple(origins), keys, now)
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    site_id,
+                    name,
+                    json.dumps(list(origins)),
+                    self._sealer.seal(keys.private_key),
+                    keys.public_key,
+                    site.prompt_text,
+                    now,
+                ),
+            )
+            await db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?)", (hash_api_key(api_key), site_id, now)
+            )
+        return site, api_key
+
+    async def reseal_site_keys(self) -> int:
+        """Seal every site's VAPID private key again with the newest key, in one transaction."""
+        async with self._transaction() as db:
+            await db.execute("PRAGMA secure_delete = ON")  # zero the old values' bytes
+            async with db.execute("SELECT id, vapid_private_key FROM sites") as cur:
+                rows = list(await cur.fetchall())
+            await db.executemany(
+                "UPDATE sites SET vapid_private_key = ? WHERE id = ?",
+                [(self._sealer.reseal(stored), site_id) for site_id, stored in rows],
+            )
+        await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
+        return len(rows)
+
+    async def _check_site_keys(self) -> None:
+        rows = await self._all("SELECT vapid_private_key FROM sites")
+        self._sealer.check([row[0] for row in rows])
+
+    async def get_site(self, site_id: str) -> Site | None:
+        row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE id = ?", (site_id,))
+        return _site(row, self._sealer) if row else None
+
+    async def find_site_by_name(self, name: str) -> Site | None:
+        row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE name = ?", (name,))
+        return _site(row, self._sealer) if row else None
+
+    async def site_for_api_key(self, api_key: str) -> Site | None:
+        row = await self._one(
+            f"SELECT {_SITE_COLUMNS} FROM sites JOIN api_keys ON api_keys.site_id = sites.id "
+            "WHERE api_keys.key_hash = ?",
+            (hash_api_key(api_key),),
+        )
+        return _site(row, self._sealer) if row else None
+
+    async def origin_is_registered(self, origin: str) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM sites, json_each(sites.origins) WHERE json_each.value = ? LIMIT 1",
+            (origin,),
+        )
+        return row is not None
+
+    async def event_secret(self) -> bytes:
+        if self._secret is None:
+            async with self._transaction() as db:
+                await db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('event_secret', ?)",
+                    (secrets.token_bytes(32),),
+                )
+                async with db.execute("SELECT value FROM meta WHERE key = 'event_secret'") as cur:
+                    row = await cur.fetchone()
+            assert row is not None
+            self._secret = bytes(row[0])
+        return self._secret
+
+
+def hash_api_key(api_key: str) -> str:
+    # API keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching).
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _site(row: aiosqlite.Row, sealer: Sealer) -> Site:
+    keys = VapidKeyPair(private_key=sealer.unseal(row[3]), public_key=row[4])
+    return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5])

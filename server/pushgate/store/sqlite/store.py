@@ -1,0 +1,44 @@
+"""The SQLite store: every verb group, and how to open it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from pushgate.store.private_files import prepare_database_file
+from pushgate.store.sealing import Sealer
+from pushgate.store.sqlite.connection import PRAGMAS, migrate
+from pushgate.store.sqlite.deliveries import DeliveryVerbs
+from pushgate.store.sqlite.notifications import NotificationVerbs
+from pushgate.store.sqlite.sites import SiteVerbs
+from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
+
+
+class SQLiteStore(SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs):
+    """The embedded default store. Writes go through one connection under one lock."""
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> AsyncIterator[SQLiteStore]:
+        """Open (creating owner-only) the database; fail at once if its VAPID keys are locked."""
+        prepare_database_file(path)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        reader = None
+        try:
+            for pragma in PRAGMAS:
+                await writer.execute(pragma)
+            await migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            for pragma in PRAGMAS[1:]:
+                await reader.execute(pragma)
+            store = cls(writer, reader, sealer)
+            await store._check_site_keys()
+            yield store
+        finally:
+            if reader is not None:
+                await reader.close()
+            await writer.close()

@@ -1,0 +1,221 @@
+"""SQLite verbs for subscriptions: upsert, bulk import, edits, listing, removal."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+
+import aiosqlite
+
+from pushgate.store.base import SubscriptionLimitReached
+from pushgate.store.models import (
+    NewSubscription,
+    Subscription,
+    SubscriptionEdit,
+)
+from pushgate.store.sqlite.connection import SQLiteConnections
+
+_SUB_COLUMNS = (
+    "id, site_id, endpoint, p256dh, auth, timezone, language, tags, external_id, browser, "
+    "created_at, last_seen_at"
+)
+
+
+class SubscriptionVerbs(SQLiteConnections):
+    async def upsert_subscription(
+        self, site_id: str, sub: NewSubscription, *, max_subscriptions: int = 0
+    ) -> tuple[Subscription, bool]:
+        """Store a new endpoint or refresh a known one; a new one past a nonzero
+        `max_subscriptions` raises SubscriptionLimitReached (counted inside the write)."""
+        now = time.time()
+        async with self._transaction() as db:
+            existing = await _subscription_key(db, site_id, sub.endpoint)
+            if existing is None and sub.old_endpoint:
+                existing = await _subscription_key(db, site_id, sub.old_endpoint)
+            if existing is None:
+                if max_subscriptions and await _at_least(db, site_id, max_subscriptions):
+                    raise SubscriptionLimitReached(site_id)
+                await db.execute(
+                    "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
+                    "language, tags, external_id, browser, created_at, last_seen_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        uuid.uuid4().hex,
+                        site_id,
+                        sub.endpoint,
+                        sub.p256dh,
+                        sub.auth,
+                        sub.timezone,
+                        sub.language,
+                        json.dumps(sub.tags or {}),
+                        sub.external_id,
+                        sub.browser,
+                        now,
+                        now,
+                    ),
+                )
+            else:
+                await db.execute(
+                    "UPDATE subscriptions SET endpoint = ?, p256dh = ?, auth = ?, "
+                    "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
+                    "tags = COALESCE(?, tags), "
+                    "external_id = CASE WHEN ? THEN NULL ELSE COALESCE(?, external_id) END, "
+                    "browser = COALESCE(?, browser), last_seen_at = ? WHERE key = ?",
+                    (
+                        sub.endpoint,
+                        sub.p256dh,
+                        sub.auth,
+                        sub.timezone,
+                        sub.language,
+                        None if sub.tags is None else json.dumps(sub.tags),
+                        sub.clear_external_id,
+                        sub.external_id,
+                        sub.browser,
+                        now,
+                        existing,
+                    ),
+                )
+            async with db.execute(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND endpoint = ?",
+                (site_id, sub.endpoint),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _subscription(row), existing is None
+
+    async def add_subscriptions_bulk(
+        self, site_id: str, subs: Sequence[NewSubscription], *, max_subscriptions: int = 0
+    ) -> int:
+        """Insert many new subscriptions at once (imports, benchmarks); known endpoints are kept.
+
+        All or nothing: past a nonzero `max_subscriptions`, SubscriptionLimitReached, none stored.
+        """
+        now = time.time()
+        rows = [
+            (
+                uuid.uuid4().hex,
+                site_id,
+                s.endpoint,
+                s.p256dh,
+                s.auth,
+                s.timezone,
+                s.language,
+                json.dumps(s.tags or {}),
+                s.external_id,
+                s.browser,
+                now,
+                now,
+            )
+            for s in subs
+        ]
+        async with self._transaction() as db:
+            before = db.total_changes
+            await db.executemany(
+                "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, "
+                "timezone,"
+                " language, tags, external_id, browser, created_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
+                raise SubscriptionLimitReached(site_id)
+            return db.total_changes - before
+
+    async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM subscriptions WHERE site_id = ? AND endpoint = ?", (site_id, endpoint)
+            )
+            return cur.rowcount > 0
+
+    async def remove_subscription(self, site_id: str, subscription_id: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM subscriptions WHERE site_id = ? AND id = ?", (site_id, subscription_id)
+            )
+            return cur.rowcount > 0
+
+    async def list_subscriptions(
+        self, site_id: str, *, limit: int, after: int
+    ) -> tuple[list[Subscription], int | None]:
+        rows = await self._all(
+            f"SELECT {_SUB_COLUMNS}, key FROM subscriptions WHERE site_id = ? AND key > ? "
+            "ORDER BY key LIMIT ?",
+            (site_id, after, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [_subscription(r) for r in rows], (rows[-1]["key"] if more else None)
+
+    async def update_subscription(
+        self, site_id: str, subscription_id: str, edit: SubscriptionEdit
+    ) -> Subscription | None:
+        """Apply `edit` to one subscription inside one write; None if the site has no such id."""
+        async with self._transaction() as db:
+            edited = await _edit_subscriptions(db, "id", site_id, subscription_id, edit)
+        return edited[0] if edited else None
+
+    async def update_user_subscriptions(
+        self, site_id: str, external_id: str, edit: SubscriptionEdit
+    ) -> int:
+        """Apply `edit` to every subscription of one external id inside one write; how many."""
+        async with self._transaction() as db:
+            return len(await _edit_subscriptions(db, "external_id", site_id, external_id, edit))
+
+
+def _subscription(row: aiosqlite.Row) -> Subscription:
+    return Subscription(
+        row["id"],
+        row["site_id"],
+        row["endpoint"],
+        row["p256dh"],
+        row["auth"],
+        row["timezone"],
+        row["language"],
+        json.loads(row["tags"]),
+        row["external_id"],
+        row["browser"],
+        row["created_at"],
+        row["last_seen_at"],
+    )
+
+
+async def _edit_subscriptions(
+    db: aiosqlite.Connection, column: str, site_id: str, value: str, edit: SubscriptionEdit
+) -> list[Subscription]:
+    """Read the site's subscriptions whose `column` is `value`, apply `edit` to each, then write
+    their tags, external id, time zone and language: all edits run before the first write."""
+    async with db.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND {column} = ?",
+        (site_id, value),
+    ) as cur:
+        edited = [edit(_subscription(row)) for row in await cur.fetchall()]
+    await db.executemany(
+        "UPDATE subscriptions SET tags = ?, external_id = ?, timezone = ?, language = ? "
+        "WHERE site_id = ? AND id = ?",
+        [
+            (json.dumps(s.tags), s.external_id, s.timezone, s.language, site_id, s.id)
+            for s in edited
+        ],
+    )
+    return edited
+
+
+async def _subscription_key(db: aiosqlite.Connection, site_id: str, endpoint: str) -> int | None:
+    async with db.execute(
+        "SELECT key FROM subscriptions WHERE site_id = ? AND endpoint = ?", (site_id, endpoint)
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def _at_least(db: aiosqlite.Connection, site_id: str, count: int) -> bool:
+    # Stops counting at `count`, so a cap of N costs at most N index entries, not the whole site.
+    async with db.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions WHERE site_id = ? LIMIT ?)",
+        (site_id, count),
+    ) as cur:
+        row = await cur.fetchone()
+    return row is not None and row[0] >= count
