@@ -8,7 +8,7 @@ import sys
 import time
 
 from bench import report
-from bench.config import DEFAULT_SIZES, MILLION, OUT_DIR, QUICK_SIZE
+from bench.config import DEFAULT_SIZES, MILLION, OUT_DIR, QUICK_SIZE, SLOW_DELAY_S
 from bench.suite import ALL_ROWS, Options, run
 
 _START = time.monotonic()
@@ -48,6 +48,11 @@ def parse(argv: list[str]) -> Options:
     )
     parser.add_argument("--no-far", action="store_true", help="skip the 50 ms sink run")
     parser.add_argument(
+        "--no-slow",
+        action="store_true",
+        help=f"skip the run with one push service slow (+{SLOW_DELAY_S} s)",
+    )
+    parser.add_argument(
         "--peer-max-size",
         type=int,
         default=100_000,
@@ -57,7 +62,7 @@ def parse(argv: list[str]) -> Options:
         "--base-port",
         type=int,
         default=18440,
-        help="first sink port; BASE..BASE+3 and BASE+9 must be free",
+        help="first sink port; BASE..BASE+4 and BASE+9 must be free",
     )
     args = parser.parse_args(argv)
     sizes = [QUICK_SIZE] if args.quick else sorted(set(args.sizes))
@@ -72,6 +77,7 @@ def parse(argv: list[str]) -> Options:
         runs=1 if args.quick else args.runs,
         rows=rows,
         far=not args.no_far,
+        slow=not args.no_slow,
         peer_max_size=args.peer_max_size,
         base_port=args.base_port,
         quick=args.quick,

@@ -1,8 +1,9 @@
 """One timed broadcast through pushgate's admin API, with an optional subscribe probe.
 
 Timed from the moment the API call is made until `counts.pending == 0` for the whole
-audience; the sink's access log gives the first message's start time. While it runs, a
-thread samples the CPU and RSS of every pushgate process from /proc.
+audience (or until another `Done` says so: the slow-service row stops at its healthy part);
+the sink's access log gives the first message's start time. While it runs, a thread samples
+the CPU and RSS of every pushgate process from /proc.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,33 @@ PROBE_INTERVAL_S = 0.05  # one subscribe call every 50 ms while the broadcast ru
 PROBE_MAX = 4000  # bounded, whatever the broadcast's length
 PROBE_KEYS = 16
 BODY = "Everything the bench measured, side by side."
+
+Done = Callable[[dict[str, Any]], bool]  # the notification as the API shows it: finished?
+
+
+def everyone(size: int) -> Done:
+    """Every subscriber's outcome is recorded."""
+
+    def done(doc: dict[str, Any]) -> bool:
+        counts = doc["counts"]
+        return doc.get("status") == "done" or (
+            counts["targeted"] >= size and counts["pending"] == 0
+        )
+
+    return done
+
+
+def healthy_part(healthy: int, healthy_left: Callable[[str], int]) -> Done:
+    """Every subscriber off the slow push service has its outcome recorded. The API's counts
+    do not say which push service an outcome came from: once they could mean done,
+    `healthy_left(notification id)` asks the store."""
+
+    def done(doc: dict[str, Any]) -> bool:
+        counts = doc["counts"]
+        settled = counts["accepted"] + counts["failed"] + counts["gone"]
+        return settled >= healthy and healthy_left(doc["id"]) == 0
+
+    return done
 
 
 @dataclass
@@ -90,26 +119,28 @@ async def _probe(
 
 
 async def _wait_done(
-    session: aiohttp.ClientSession, url: str, size: int, timeout: float
+    session: aiohttp.ClientSession, url: str, done: Done, timeout: float
 ) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         async with session.get(url) as resp:
             doc = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(f"GET {url}: {resp.status} {doc}")
         counts: dict[str, int] = doc["counts"]
-        if doc.get("status") == "done" or (counts["targeted"] >= size and counts["pending"] == 0):
+        if done(doc):
             return counts
         await asyncio.sleep(POLL_S)
     raise RuntimeError(f"broadcast not finished after {timeout:.0f} s: {counts}")
 
 
 async def _broadcast(
-    base_url: str, api_key: str, size: int, timeout: float, probe: tuple[str, int] | None
+    base_url: str, api_key: str, done: Done, timeout: float, probe: tuple[str, int] | None
 ) -> Broadcast:
     out = Broadcast()
     headers = {"Authorization": f"Bearer {api_key}"}
     body = {"title": TITLE, "body": BODY, "audience": {"all": True}}
-    done = asyncio.Event()
+    finished = asyncio.Event()
     async with aiohttp.ClientSession(headers=headers) as session:
         start_wall, start = time.time(), time.perf_counter()
         async with session.post(f"{base_url}/api/v1/notifications", json=body) as resp:
@@ -121,11 +152,11 @@ async def _broadcast(
         prober = None
         if probe is not None:
             url = f"{base_url}/v1/sites/{probe[0]}/subscriptions"
-            prober = asyncio.create_task(_probe(session, url, probe[1], done, out))
+            prober = asyncio.create_task(_probe(session, url, probe[1], finished, out))
         url = f"{base_url}/api/v1/notifications/{created['id']}"
-        out.counts = await _wait_done(session, url, size, timeout)
+        out.counts = await _wait_done(session, url, done, timeout)
         out.seconds = time.perf_counter() - start
-        done.set()
+        finished.set()
         if prober is not None:
             await prober
     return out
@@ -138,10 +169,13 @@ def broadcast(
     size: int,
     timeout: float,
     probe: tuple[str, int] | None = None,
+    done: Done | None = None,
 ) -> Broadcast:
-    """Broadcast to everyone; `probe` = (site id, sink port) also times subscribe calls."""
+    """Broadcast to everyone, timed until `done` (default: every outcome recorded);
+    `probe` = (site id, sink port) also times subscribe calls."""
+    until = done or everyone(size)
     with Monitor(pid) as monitor:
-        result = asyncio.run(_broadcast(base_url, api_key, size, timeout, probe))
+        result = asyncio.run(_broadcast(base_url, api_key, until, timeout, probe))
     result.cpu_seconds, result.peak_rss = monitor.cpu_seconds, monitor.peak_rss
     result.peak_pss = monitor.peak_pss
     return result

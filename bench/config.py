@@ -16,8 +16,10 @@ QUICK_SIZE = 1_000
 
 CONCURRENCY = 100  # in-flight sends for every concurrent peer (issue #4)
 SINK_PORTS = 4  # loopback ports standing for four push-service origins
-DEFAULT_BASE_PORT = 18440  # sink ports are BASE..BASE+3, the sample sink BASE+9
+DEFAULT_BASE_PORT = 18440  # sink ports are BASE..BASE+3, the slow one BASE+4, samples BASE+9
 FAR_DELAY_MS = 50  # the "far-away" push service adds this to every answer
+SLOW_DELAY_S = 20  # the sick push service answers 201 only after this long (issue #8)
+SLOW_EVERY = 20  # one subscriber in this many is on the sick service (5 %)
 SAMPLES_PER_ROW = 20  # bodies kept and decrypted per row (the correctness pass)
 PUSH_TTL_SECONDS = 3600
 VAPID_SUBJECT = "mailto:bench@example.com"

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import keys as keymod
-from bench.config import PAYLOAD, REPO_DIR, SAMPLES_PER_ROW, SINK_PORTS, VAPID_SUBJECT
+from bench.config import (
+    PAYLOAD,
+    REPO_DIR,
+    SAMPLES_PER_ROW,
+    SINK_PORTS,
+    SLOW_DELAY_S,
+    VAPID_SUBJECT,
+)
 from bench.sample_sink import SampleSink
 from bench.sink import NginxSink
 from bench.tls import TlsFiles, make_tls
@@ -23,6 +30,7 @@ class BenchEnv:
     out_dir: Path
     tls: TlsFiles
     sink: NginxSink
+    slow: NginxSink  # the sick push service: one port, every answer after SLOW_DELAY_S
     samples: SampleSink
     keys: keymod.KeySet
     vapid_file: Path
@@ -31,6 +39,10 @@ class BenchEnv:
     @property
     def ports(self) -> list[int]:
         return self.sink.ports
+
+    @property
+    def slow_port(self) -> int:
+        return self.slow.ports[0]
 
     def client_env(self) -> dict[str, str]:
         """The environment for every sender: trust the bench CA through each library's variable
@@ -52,6 +64,13 @@ class BenchEnv:
     def endpoint(self, i: int, sampled: dict[int, str]) -> str:
         return sampled.get(i) or f"https://127.0.0.1:{self.ports[i % len(self.ports)]}/push/{i}"
 
+    @property
+    def slow_endpoint_prefix(self) -> str:
+        return f"https://127.0.0.1:{self.slow_port}/"
+
+    def slow_endpoint(self, i: int) -> str:
+        return f"{self.slow_endpoint_prefix}push/{i}"
+
     def subscriptions_file(self, size: int) -> Path:
         path = self.out_dir / f"subs-{size}.jsonl"
         sampled = self.endpoint_of(size)
@@ -60,14 +79,15 @@ class BenchEnv:
         )
 
 
-def sink_ports(base: int) -> tuple[list[int], int]:
-    """The sink's ports for a base port: BASE..BASE+3 for nginx, BASE+9 for the sample sink."""
-    return [base + i for i in range(SINK_PORTS)], base + 9
+def sink_ports(base: int) -> tuple[list[int], int, int]:
+    """The sink's ports for a base port: BASE..BASE+3 for nginx's healthy push services,
+    BASE+4 for the slow one, BASE+9 for the sample sink."""
+    return [base + i for i in range(SINK_PORTS)], base + SINK_PORTS, base + 9
 
 
 def ports_free(base: int) -> bool:
-    ports, sample_port = sink_ports(base)
-    for port in (*ports, sample_port):
+    ports, slow_port, sample_port = sink_ports(base)
+    for port in (*ports, slow_port, sample_port):
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
             try:
@@ -83,7 +103,7 @@ def bench_env(out_dir: Path, base_port: int, max_size: int) -> Iterator[BenchEnv
     out_dir.mkdir(parents=True, exist_ok=True)
     if not ports_free(base_port):
         raise SystemExit(f"a sink port near {base_port} is busy; pass --base-port")
-    ports, sample_port = sink_ports(base_port)
+    ports, slow_port, sample_port = sink_ports(base_port)
     tls = make_tls(out_dir)
     vapid = generate_key_pair()
     vapid_file = out_dir / "vapid.json"
@@ -102,10 +122,13 @@ def bench_env(out_dir: Path, base_port: int, max_size: int) -> Iterator[BenchEnv
     samples = SampleSink(sample_port)
     samples.start()
     sink = NginxSink(ports, sample_port, tls, out_dir)
+    slow = NginxSink([slow_port], sample_port, tls, out_dir, name="nginx-slow")
     try:
         sink.start(0)
+        slow.start(SLOW_DELAY_S * 1000)
         keys = keymod.load_or_make(max_size, out_dir)
-        yield BenchEnv(out_dir, tls, sink, samples, keys, vapid_file, payload_file)
+        yield BenchEnv(out_dir, tls, sink, slow, samples, keys, vapid_file, payload_file)
     finally:
         sink.stop()
+        slow.stop()
         samples.stop()

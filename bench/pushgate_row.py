@@ -1,14 +1,15 @@
 """pushgate end to end: the real store, the real `pushgate serve`, the real admin API.
 
 Rows per audience size: the loopback broadcast (median of runs), the same against the 50 ms
-sink, and one more loopback broadcast with a subscribe probe running beside it.
+sink, and one more loopback broadcast with a subscribe probe running beside it. The row with
+a slow push service is in slow_row.py.
 """
 
 from __future__ import annotations
 
 import time
 
-from bench.broadcast import Broadcast, broadcast
+from bench.broadcast import Broadcast, Done, broadcast
 from bench.calibrate import encryption_us
 from bench.config import FAR_DELAY_MS, TITLE
 from bench.correctness import check_sample, json_with_title
@@ -24,10 +25,14 @@ def _timeout(size: int) -> float:
     return max(MIN_TIMEOUT_S, size / MIN_BROADCAST_RATE)
 
 
-def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) -> None:
+def _record(
+    env: BenchEnv, row: Row, size: int, result: Broadcast, name: str, messages: int
+) -> None:
+    """`messages`: how many the timing covers (the healthy part, in the slow-service row);
+    the sink log counts only the healthy ports."""
     log = env.sink.end_row(name)
-    row.rates.append(size / result.seconds)
-    row.lost += max(0, size - log.created)
+    row.rates.append(messages / result.seconds)
+    row.lost += max(0, messages - log.created)
     sample = check_sample(
         env.samples.take(), env.sample_indices(size), env.keys, json_with_title(TITLE)
     )
@@ -39,14 +44,14 @@ def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) ->
             "seconds": result.seconds,
             "api_ms": result.api_ms,
             "first_msg_ms": ttfm,
-            "cpu_per_1k": result.cpu_seconds / size * 1000,
+            "cpu_per_1k": result.cpu_seconds / messages * 1000,
             "peak_rss": result.peak_rss,
             "peak_pss": result.peak_pss,
             "probe_p99_ms": result.probe_p99_ms,
             "speed_us": result.speed_us,
         }
     )
-    row.cpu_per_1k = result.cpu_seconds / size * 1000
+    row.cpu_per_1k = result.cpu_seconds / messages * 1000
     row.peak_rss = max(row.peak_rss or 0, result.peak_rss)
     row.peak_pss = max(row.peak_pss or 0, result.peak_pss)
     if result.probe_ms:
@@ -56,7 +61,7 @@ def _record(env: BenchEnv, row: Row, size: int, result: Broadcast, name: str) ->
         row.note = f"{failed} failed/gone in counts"
 
 
-def _one(
+def run_broadcast(
     env: BenchEnv,
     gw: Gateway,
     site: BenchSite,
@@ -64,7 +69,11 @@ def _one(
     size: int,
     name: str,
     probe: bool = False,
-) -> None:
+    done: Done | None = None,
+    messages: int | None = None,
+) -> Broadcast:
+    """One timed broadcast into `row`, its sink log kept as `name`; `done` and `messages`
+    narrow the timing to part of the audience (the slow-service row's healthy part)."""
     env.sink.begin_row()
     env.samples.take()
     assert gw.proc is not None
@@ -77,10 +86,12 @@ def _one(
         size,
         _timeout(size),
         probe=(site.id, port) if probe else None,
+        done=done,
     )
     result.speed_us = (speed_before + encryption_us()) / 2
-    _record(env, row, size, result, name)
+    _record(env, row, size, result, name, size if messages is None else messages)
     time.sleep(0.5)  # let the last outcome writes settle before the next run
+    return result
 
 
 class PushgateRows:
@@ -101,7 +112,8 @@ class PushgateRows:
         if self.loop.note:  # an earlier run failed
             return
         try:
-            _one(self.env, self.gw, self.site, self.loop, self.size, f"pushgate-{self.size}-{run}")
+            name = f"pushgate-{self.size}-{run}"
+            run_broadcast(self.env, self.gw, self.site, self.loop, self.size, name)
         except RuntimeError as exc:
             self.loop.note = str(exc)[:200]
 
@@ -112,12 +124,13 @@ class PushgateRows:
                 gw.stop()
                 env.sink.restart(FAR_DELAY_MS)
                 gw.start()
-                _one(env, gw, site, self.far_row, size, f"pushgate-far-{size}")
+                run_broadcast(env, gw, site, self.far_row, size, f"pushgate-far-{size}")
                 gw.stop()
                 env.sink.restart(0)
                 gw.start()
             if not self.loop.note:
-                _one(env, gw, site, self.probe_row, size, f"pushgate-probe-{size}", probe=True)
+                name = f"pushgate-probe-{size}"
+                run_broadcast(env, gw, site, self.probe_row, size, name, probe=True)
         except RuntimeError as exc:
             self.loop.note = self.loop.note or str(exc)[:200]
         finally:

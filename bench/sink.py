@@ -4,6 +4,11 @@ Each port stands for one push-service origin. `/push/…` reads the body and ans
 FAR_DELAY_MS in "far" mode (the echo module's `echo_sleep`); `/sample/…` is proxied to the
 sample sink, which keeps bodies for the correctness pass. The access log has one line per
 request with the time it started, which gives per-row counts and time to first message.
+
+The sick push service of the slow-service row is a second instance on a port of its own,
+always in a 20 s mode (bench.env): its own nginx, so that cutting its sleeping requests when a
+row is over (a restart: the old worker closes what is left after SHUTDOWN_TIMEOUT_S) touches no
+connection to the healthy ones.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ NGINX = "/usr/sbin/nginx"
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 LOG_FORMAT = "$msec $request_time $status $server_port"
 START_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 1  # a stop closes whatever is still open (sleeping requests) after this
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ def render_conf(
     return f"""load_module {ECHO_MODULE};
 {user}worker_processes 1;
 pid {out_dir}/nginx.pid;
+worker_shutdown_timeout {SHUTDOWN_TIMEOUT_S}s;
 error_log {out_dir}/nginx-error.log warn;
 events {{ worker_connections 16384; }}
 http {{
@@ -83,9 +90,11 @@ http {{
 class NginxSink:
     """Start, restart in another mode, read per-row logs, stop."""
 
-    def __init__(self, ports: list[int], sample_port: int, tls: TlsFiles, out_dir: Path):
+    def __init__(
+        self, ports: list[int], sample_port: int, tls: TlsFiles, out_dir: Path, name: str = "nginx"
+    ):
         self.ports, self.sample_port, self.tls = ports, sample_port, tls
-        self.out_dir = out_dir.resolve() / "nginx"
+        self.out_dir = out_dir.resolve() / name
         self.conf = self.out_dir / "nginx.conf"
         self.delay_ms = 0
         self._pid: int | None = None

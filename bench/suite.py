@@ -14,6 +14,7 @@ from bench.env import BenchEnv, bench_env
 from bench.peer_rows import PeerRow, peer_specs
 from bench.pushgate_row import PushgateRows
 from bench.results import Row
+from bench.slow_row import SlowServiceRow
 
 ALL_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
 NPM_TIMEOUT_S = 300
@@ -25,6 +26,7 @@ class Options:
     runs: int | None = None  # None: 3 up to 10,000 subscribers, 1 above
     rows: tuple[str, ...] = ALL_ROWS
     far: bool = True
+    slow: bool = True  # the row with one push service answering only after SLOW_DELAY_S
     peer_max_size: int = 100_000  # peers are not run on larger audiences
     base_port: int = 18440
     out_dir: Path = OUT_DIR
@@ -88,10 +90,11 @@ def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | No
                 rows.append(Row(spec.key, spec.label, size, note=node_problem))
             else:
                 peers.append(PeerRow(env, spec, size))
-    gateway = None
+    gateway = slow = None
     if "pushgate" in opts.rows:
         opts.log(f"[{size:,}] filling pushgate's store and starting it ...")
         gateway = PushgateRows(env, size)
+        slow = SlowServiceRow(env, size) if opts.slow else None
     rounds = max([runs_for(size, opts, p.spec.key) for p in peers] + [runs_for(size, opts)])
     try:
         for run in range(rounds):
@@ -102,8 +105,13 @@ def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | No
             if gateway is not None:
                 opts.log(f"[{size:,}] run {run + 1}: pushgate end to end ...")
                 gateway.run_once(run)
+            if slow is not None:
+                opts.log(f"[{size:,}] run {run + 1}: {slow.row.label} ...")
+                slow.run_once(run)
     finally:
         pushgate_rows = gateway.finish(opts.far) if gateway is not None else []
+    if slow is not None and (slow.row.rates or slow.row.note):
+        pushgate_rows.append(slow.row)
     for row in [p.row for p in peers] + pushgate_rows:
         opts.log(
             f"[{size:,}]   {row.label}: {row.rate or 0:,.0f} msgs/s, {row.correctness()} {row.note}"
