@@ -1,7 +1,8 @@
 """Browser-test fixtures: the real gateway and a site on another origin as processes on free
 ports, the local push service in-process, and Debian's Firefox ESR and Chromium through Playwright.
 
-DESIGN.md, "Browser tests", explains the Firefox prefs and why Chromium cannot subscribe offline.
+docs/architecture.md, "Browser tests", explains the Firefox prefs and why Chromium cannot
+subscribe offline.
 A missing browser binary fails the test with the apt-get line to run; nothing is skipped.
 """
 
@@ -281,7 +282,7 @@ async def wait_for_acks(push_service: LocalPushService, n: int, timeout: float =
 
 
 def firefox_prefs(push_service: LocalPushService) -> dict[str, Any]:
-    """The prefs DESIGN.md lists; each one is needed for a real push to reach headless Firefox."""
+    """The prefs docs/architecture.md lists; each is needed for a push to reach headless Firefox."""
     return {
         "dom.push.serverURL": push_service.ws_url,
         "dom.push.testing.allowInsecureServerURL": True,
@@ -303,7 +304,7 @@ async def firefox(push_service: LocalPushService) -> AsyncIterator[Browser]:
             executable_path=FIREFOX,
             headless=True,
             firefox_user_prefs=firefox_prefs(push_service),
-            # Lets the test click notifications from a privileged page (DESIGN.md).
+            # Lets the test click notifications from a privileged page (docs/architecture.md).
             env={**os.environ, "MOZ_REMOTE_ALLOW_SYSTEM_ACCESS": "1"},
         )
         try:

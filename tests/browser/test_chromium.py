@@ -1,6 +1,6 @@
 """Chromium: the snippet's prompt and states, and the worker's rendering of injected pushes.
 
-Chromium cannot subscribe offline (DESIGN.md), so pushes are injected with the DevTools
+Chromium cannot subscribe offline (docs/architecture.md), so pushes are injected with the DevTools
 Protocol (`ServiceWorker.deliverPushMessage`). The main payload is the one the gateway really
 produced: a simulated subscriber at the local push service decrypts it, token included.
 """

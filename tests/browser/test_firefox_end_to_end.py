@@ -1,6 +1,6 @@
 """Real pushes, end to end: demo site -> gateway -> local push service -> Firefox ESR -> back.
 
-Firefox subscribes through the local push service's autopush WebSocket side (DESIGN.md,
+Firefox subscribes through the local push service's autopush WebSocket side (docs/architecture.md,
 "Browser tests"), so every message here was really encrypted by the gateway and decrypted by
 Firefox (ack code 100).
 """
@@ -30,7 +30,8 @@ NOTIFICATIONS_JS = """async () => {
 }"""
 
 # Clicks every open notification the way a user would: Firefox's alert windows are privileged
-# XUL windows; with MOZ_REMOTE_ALLOW_SYSTEM_ACCESS=1 an about: page can reach them (DESIGN.md).
+# XUL windows; with MOZ_REMOTE_ALLOW_SYSTEM_ACCESS=1 an about: page can reach them
+# (docs/architecture.md).
 CLICK_ALERTS_JS = """() => {
   let clicked = 0;
   for (const win of Services.wm.getEnumerator("alert:alert")) { win.onAlertClick(); clicked++; }

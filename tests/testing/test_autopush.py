@@ -1,4 +1,4 @@
-"""The WebSocket side, driven as Firefox drives it (DESIGN.md, "Browser tests")."""
+"""The WebSocket side, driven as Firefox drives it (docs/architecture.md, "Browser tests")."""
 
 import asyncio
 

@@ -1,6 +1,6 @@
 """A local push service for tests, benchmarks and the demo: validates pushes like Mozilla's
 autopush, decrypts them for simulated browsers, and speaks autopush's WebSocket protocol to a
-real Firefox. See DESIGN.md, "The local push service"."""
+real Firefox. See docs/architecture.md, "The local push service"."""
 
 from pushgate.testing.browser import SimulatedBrowser
 from pushgate.testing.faults import Fault
