@@ -90,10 +90,6 @@ class Dispatcher:
     def statuses(self) -> dict[str, str]:
         return {name: q.health.status() for name, q in sorted(self._queues.items())}
 
-    @property
-    def sending(self) -> int:
-        return sum(q.health.in_flight for q in self._queues.values())
-
     # --- producers ---------------------------------------------------------------------
 
     def submit(self, owner: BatchOwner, targets: Sequence[DeliveryTarget]) -> None:

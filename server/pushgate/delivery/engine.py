@@ -77,13 +77,11 @@ class DeliveryEngine:
         self._wake.set()
 
     def health(self) -> dict[str, Any]:
-        """For /healthz: each push service's state, the workers, and whether outcomes can be
-        recorded."""
+        """For /healthz: each push service's state and the send workers."""
         return {
             "push_services": self._dispatcher.statuses(),
             "send_workers": {"running": self._workers.running, "configured": self._workers.count},
             "workers_ok": self._workers.healthy,
-            "recording": self._outcomes.writable.is_set(),
         }
 
     async def stop(self) -> None:
