@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import __version__
-from pushgate.api import admin, openapi, public
+from pushgate.api import admin, openapi, public, site_rules
 from pushgate.api.context import AppContext, context
 from pushgate.api.http import (
     contain_unexpected,
@@ -153,6 +153,7 @@ def create_app(
         ),
         *public.routes,
         *admin.routes,
+        *site_rules.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()

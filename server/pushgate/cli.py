@@ -125,7 +125,7 @@ def serve(**values: Any) -> None:
 
 @main.group()
 def sites() -> None:
-    """Register and list sites."""
+    """Register sites and set their delivery rules."""
 
 
 def _origin(value: str) -> str:
@@ -186,6 +186,40 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
         f"</script>\nworker file /pushgate-sw.js on your site:\n"
         f'  importScripts("{base}/sw/pushgate-sw.js");'
     )
+
+
+@sites.command("update")
+@click.argument("site")
+@click.option(
+    "--default-timezone", help="IANA zone for subscribers without one, e.g. Europe/Berlin."
+)
+@click.option("--quiet-hours", help="START-END in each subscriber's local time, e.g. 22:00-08:00.")
+@click.option(
+    "--allow-high-urgency", is_flag=True, help="With --quiet-hours: urgency high goes through."
+)
+@click.option("--no-quiet-hours", is_flag=True, help="Clear the quiet hours.")
+@click.option("--frequency-cap", help="MAX/PERIOD per subscriber, e.g. 2/24h (m, h or d).")
+@click.option("--no-frequency-cap", is_flag=True, help="Clear the frequency cap.")
+@click.option("--json", "as_json", is_flag=True, help="Print the site as GET /api/v1/site does.")
+@settings_options("database", "secret_key")
+def update_site(site: str, as_json: bool, **values: Any) -> None:
+    """Set a site's delivery rules; SITE is its id or name. Rules not named stay as they are."""
+    from pushgate.site_rules import InvalidRule, rules_json
+    from pushgate.sites_cli import rules_from_options, update_rules
+
+    settings = build_settings(values)
+    try:
+        rules = rules_from_options(values)
+    except InvalidRule as exc:
+        raise click.UsageError(str(exc)) from exc
+    updated = run_with_store(update_rules(settings, site, rules))
+    if as_json:
+        click.echo(json.dumps(rules_json(updated)))
+        return
+    shown = rules_json(updated)
+    click.echo(f"site {updated.id} ({updated.name})")
+    for name in ("default_timezone", "quiet_hours", "frequency_cap"):
+        click.echo(f"{name + ':':18}{json.dumps(shown[name])}")
 
 
 @main.group("secrets")

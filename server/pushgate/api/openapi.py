@@ -213,6 +213,21 @@ def admin_paths() -> dict[str, Any]:
                 )
             ),
         },
+        "/api/v1/site": {
+            "get": authenticated(
+                {
+                    "summary": "The key's site: origins, VAPID key and delivery rules",
+                    "responses": answer(200, ref("Site")),
+                }
+            ),
+            "patch": authenticated(
+                body_operation(
+                    "Set the site's default time zone, quiet hours or frequency cap (null clears)",
+                    "SitePatch",
+                    answer(200, ref("Site")) | errors(400, 404, 413),
+                )
+            ),
+        },
         "/api/v1/users/{external_id}": {
             "patch": authenticated(
                 body_operation(

@@ -92,6 +92,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notifications_running ON notifications (status)
         WHERE status IN ('queued', 'sending');
     """,
+    # 3: a site's delivery rules (issue #9): the zone for subscribers without one, quiet hours
+    # ("HH:MM" local wall-clock times; NULL: none), a frequency cap (NULL: none)
+    """
+    ALTER TABLE sites ADD COLUMN default_timezone TEXT NOT NULL DEFAULT 'UTC';
+    ALTER TABLE sites ADD COLUMN quiet_hours_start TEXT;
+    ALTER TABLE sites ADD COLUMN quiet_hours_end TEXT;
+    ALTER TABLE sites ADD COLUMN quiet_hours_allow_high_urgency INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sites ADD COLUMN frequency_cap_max INTEGER;
+    ALTER TABLE sites ADD COLUMN frequency_cap_period TEXT;   -- "24h": a number and m, h or d
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

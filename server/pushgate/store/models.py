@@ -17,6 +17,58 @@ from pushgate.webpush.vapid import VapidKeyPair
 TagValue = str | int | float | bool
 
 
+# A frequency cap's period: a whole number and a unit, "90m", "24h", "7d".
+PERIOD_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Hours, in each subscriber's local time, when a site sends nothing: from `start` up to
+    `end` ("HH:MM", 24-hour; start after end wraps midnight; pushgate.site_rules checks them)."""
+
+    start: str
+    end: str
+    allow_high_urgency: bool = False
+
+    @property
+    def start_minute(self) -> int:
+        return _minute_of_day(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return _minute_of_day(self.end)
+
+    def contains(self, minute_of_day: int) -> bool:
+        """Whether a local wall-clock minute (0-1439) is quiet; `end` itself is not."""
+        start, end = self.start_minute, self.end_minute
+        if start < end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end  # wraps midnight
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "allow_high_urgency": self.allow_high_urgency}
+
+
+def _minute_of_day(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    """At most `max` notifications accepted per subscriber within the rolling `period`."""
+
+    max: int
+    period: str  # as set: "24h"; pushgate.site_rules checks it
+
+    @property
+    def period_seconds(self) -> int:
+        return int(self.period[:-1]) * PERIOD_UNIT_SECONDS[self.period[-1]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max": self.max, "period": self.period}
+
+
 @dataclass(frozen=True)
 class Site:
     id: str
@@ -25,9 +77,23 @@ class Site:
     vapid: VapidKeyPair
     created_at: float
     prompt_text: str = "Get notified about breaking news?"
+    default_timezone: str = "UTC"  # for subscribers whose time zone is unknown
+    quiet_hours: QuietHours | None = None
+    frequency_cap: FrequencyCap | None = None
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin.rstrip("/") in self.origins
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """A change to a site's delivery rules: each name in `given` is set to its field here
+    (None clears quiet_hours or frequency_cap); the others stay as stored."""
+
+    default_timezone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+    frequency_cap: FrequencyCap | None = None
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

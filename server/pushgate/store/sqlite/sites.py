@@ -12,14 +12,19 @@ from collections.abc import Sequence
 import aiosqlite
 
 from pushgate.store.models import (
+    FrequencyCap,
+    QuietHours,
     Site,
+    SiteRules,
 )
 from pushgate.store.sealing import Sealer
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
 _SITE_COLUMNS = (
-    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at"
+    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at, "
+    "default_timezone, quiet_hours_start, quiet_hours_end, quiet_hours_allow_high_urgency, "
+    "frequency_cap_max, frequency_cap_period"
 )
 
 
@@ -32,7 +37,8 @@ class SiteVerbs(SQLiteConnections):
         site = Site(site_id, name, tuple(origins), keys, now)
         async with self._transaction() as db:
             await db.execute(
-                "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sites (id, name, origins, vapid_private_key, vapid_public_key, "
+                "prompt_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     site_id,
                     name,
@@ -73,6 +79,17 @@ class SiteVerbs(SQLiteConnections):
         row = await self._one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE name = ?", (name,))
         return _site(row, self._sealer) if row else None
 
+    async def update_site_rules(self, site_id: str, rules: SiteRules) -> Site | None:
+        """Set the rules named in `rules.given`, in one statement; None: no such site."""
+        values = _rule_columns(rules)
+        if values:
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            async with self._transaction() as db:
+                await db.execute(
+                    f"UPDATE sites SET {assignments} WHERE id = ?", (*values.values(), site_id)
+                )
+        return await self.get_site(site_id)
+
     async def site_for_api_key(self, api_key: str) -> Site | None:
         row = await self._one(
             f"SELECT {_SITE_COLUMNS} FROM sites JOIN api_keys ON api_keys.site_id = sites.id "
@@ -107,6 +124,27 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+def _rule_columns(rules: SiteRules) -> dict[str, object]:
+    """The columns (names are constants, never input) and values that `rules` sets."""
+    values: dict[str, object] = {}
+    if "default_timezone" in rules.given:
+        values["default_timezone"] = rules.default_timezone
+    if "quiet_hours" in rules.given:
+        quiet = rules.quiet_hours
+        values["quiet_hours_start"] = None if quiet is None else quiet.start
+        values["quiet_hours_end"] = None if quiet is None else quiet.end
+        values["quiet_hours_allow_high_urgency"] = int(
+            quiet is not None and quiet.allow_high_urgency
+        )
+    if "frequency_cap" in rules.given:
+        cap = rules.frequency_cap
+        values["frequency_cap_max"] = None if cap is None else cap.max
+        values["frequency_cap_period"] = None if cap is None else cap.period
+    return values
+
+
 def _site(row: aiosqlite.Row, sealer: Sealer) -> Site:
     keys = VapidKeyPair(private_key=sealer.unseal(row[3]), public_key=row[4])
-    return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5])
+    quiet = None if row[8] is None else QuietHours(row[8], row[9], bool(row[10]))
+    cap = None if row[11] is None else FrequencyCap(row[11], row[12])
+    return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5], row[7], quiet, cap)
