@@ -1,6 +1,12 @@
 // The Daily Relay's own page script: the topic chooser and the alert box's status line.
 // Everything push-related goes through window.pushgate (static/pushgate.js); calls made before
 // the snippet has loaded are queued on the array, as docs/embedding.md describes.
+//
+// Tags: one boolean per topic, {politics: false, sports: true, tech: true}. A reader may follow
+// several topics (a single "topic" string could hold only one), and "the sports readers" is then
+// one condition: the audience {"tags": {"sports": true}}, or the filter
+// {"field": "tags.sports", "op": "eq", "value": true}. Unchosen topics are stored as false, not
+// left out, so "readers who turned sports off" can be told from readers who never chose.
 window.pushgate = window.pushgate || [];
 
 (() => {
@@ -18,7 +24,7 @@ window.pushgate = window.pushgate || [];
     const tags = {};
     for (const topic of TOPICS) {
       const box = document.querySelector(`input[name="topic"][value="${topic}"]`);
-      tags[topic] = box && box.checked ? "yes" : "no";
+      tags[topic] = Boolean(box && box.checked);
     }
     return tags;
   }
@@ -29,7 +35,7 @@ window.pushgate = window.pushgate || [];
     if (!saved) return;
     for (const topic of TOPICS) {
       const box = document.querySelector(`input[name="topic"][value="${topic}"]`);
-      if (box) box.checked = saved[topic] === "yes";
+      if (box) box.checked = saved[topic] === true || saved[topic] === "yes"; // "yes": saved by v1
     }
   }
 

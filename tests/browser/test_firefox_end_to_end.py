@@ -79,7 +79,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     assert len(subs) == 1
     stored = subs[0]
     assert stored["endpoint"].startswith(push_service.base_url + "/push/")
-    assert stored["tags"] == {"politics": "yes", "sports": "yes", "tech": "yes"}
+    assert stored["tags"] == {"politics": True, "sports": True, "tech": True}
     browser_env = await page.evaluate(
         "({tz: Intl.DateTimeFormat().resolvedOptions().timeZone, lang: navigator.language})"
     )
@@ -95,7 +95,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
         icon=demo_site.url + "/icon.png",
         tag="cup-final",
         actions=[{"action": "read", "title": "Read", "url": demo_site.url + ACTION_ARTICLE}],
-        audience={"tags": {"sports": "yes"}},
+        audience={"tags": {"sports": True}},
     )
     assert await wait_for_acks(push_service, 1) == [100], (
         "Firefox could not decrypt the gateway's message"
