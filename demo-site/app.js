@@ -2,41 +2,34 @@
 // Everything push-related goes through window.pushgate (static/pushgate.js); calls made before
 // the snippet has loaded are queued on the array, as docs/embedding.md describes.
 //
-// Tags: one boolean per topic, {politics: false, sports: true, tech: true}. A reader may follow
-// several topics (a single "topic" string could hold only one), and "the sports readers" is then
-// one condition: the audience {"tags": {"sports": true}}, or the filter
-// {"field": "tags.sports", "op": "eq", "value": true}. Unchosen topics are stored as false, not
-// left out, so "readers who turned sports off" can be told from readers who never chose.
+// The reader's choice is one tag, {topic: "sports"}: the model the snippet's docs and
+// `pushgate send --tag topic=sports` already use, so "the sports readers" is one condition in
+// every audience form ({"tags": {"topic": "sports"}}, the filter tags.topic eq "sports", the
+// --tag flag, which sends strings), and `in` reaches several topics' readers at once. Its cost: one
+// topic per reader. Booleans per topic ({sports: true, tech: true}) would allow several, but the
+// shell's --tag could not name a boolean. No topic chosen: no topic tag (null deletes it).
 window.pushgate = window.pushgate || [];
 
 (() => {
   "use strict";
-  const TOPICS = ["politics", "sports", "tech"];
-  const STORAGE_KEY = "relay:topics";
+  const STORAGE_KEY = "relay:topic";
   const MESSAGES = {
-    default: "Choose your topics, then press the button. Your browser will ask for permission.",
+    default: "Choose your topic, then press the button. Your browser will ask for permission.",
     unsubscribed: "Notifications are allowed but you are not subscribed.",
-    subscribed: "You are subscribed. Change topics any time.",
+    subscribed: "You are subscribed. Change your topic any time.",
     denied: "Notifications are blocked for this site. Allow them in your browser's site settings to subscribe.",
   };
 
   function chosen() {
-    const tags = {};
-    for (const topic of TOPICS) {
-      const box = document.querySelector(`input[name="topic"][value="${topic}"]`);
-      tags[topic] = Boolean(box && box.checked);
-    }
-    return tags;
+    const picked = document.querySelector('input[name="topic"]:checked');
+    return { topic: picked ? picked.value : null };
   }
 
   function restore() {
     let saved = null;
-    try { saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null"); } catch (_) { saved = null; }
-    if (!saved) return;
-    for (const topic of TOPICS) {
-      const box = document.querySelector(`input[name="topic"][value="${topic}"]`);
-      if (box) box.checked = saved[topic] === true || saved[topic] === "yes"; // "yes": saved by v1
-    }
+    try { saved = localStorage.getItem(STORAGE_KEY); } catch (_) { saved = null; }
+    const box = saved && document.querySelector(`input[name="topic"][value="${CSS.escape(saved)}"]`);
+    if (box) box.checked = true;
   }
 
   function setStatus(text, tone) {
@@ -55,15 +48,15 @@ window.pushgate = window.pushgate || [];
     setStatus(state === "unsupported" ? window.pushgate.explain() : MESSAGES[state] || "", state === "denied" ? "error" : "info");
   }
 
-  function onTopicsChanged() {
+  function onTopicChanged() {
     const tags = chosen();
-    try { localStorage.setItem(STORAGE_KEY, JSON.stringify(tags)); } catch (_) { /* private mode */ }
+    try { localStorage.setItem(STORAGE_KEY, tags.topic || ""); } catch (_) { /* private mode */ }
     window.pushgate.push(["setTags", tags]);
   }
 
   function start() {
     restore();
-    for (const box of document.querySelectorAll('input[name="topic"]')) box.addEventListener("change", onTopicsChanged);
+    for (const box of document.querySelectorAll('input[name="topic"]')) box.addEventListener("change", onTopicChanged);
     window.addEventListener("pushgate:state", (event) => render(event.detail.state));
     window.addEventListener("pushgate:error", (event) => setStatus(`Could not subscribe: ${event.detail.message} (${event.detail.code})`, "error"));
     // Before the first subscription the snippet only remembers the tags; it sends them on subscribe.

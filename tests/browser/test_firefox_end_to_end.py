@@ -48,7 +48,7 @@ async def subscribe_on_demo(page: Page, site: Site) -> None:
     await page.screenshot(
         path=artifact("firefox-demo-front-page.png"), full_page=True, animations="disabled"
     )
-    await page.get_by_role("checkbox", name="Sports").check()  # politics and tech are on already
+    await page.get_by_role("radio", name="Sports").check()
     await page.get_by_role("button", name="Get breaking news").click()
     await expect(page.get_by_role("button", name="Stop notifications")).to_be_visible(
         timeout=20_000
@@ -79,7 +79,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
     assert len(subs) == 1
     stored = subs[0]
     assert stored["endpoint"].startswith(push_service.base_url + "/push/")
-    assert stored["tags"] == {"politics": True, "sports": True, "tech": True}
+    assert stored["tags"] == {"topic": "sports"}
     browser_env = await page.evaluate(
         "({tz: Intl.DateTimeFormat().resolvedOptions().timeZone, lang: navigator.language})"
     )
@@ -95,7 +95,7 @@ async def test_firefox_subscribe_receive_click_and_unsubscribe(
         icon=demo_site.url + "/icon.png",
         tag="cup-final",
         actions=[{"action": "read", "title": "Read", "url": demo_site.url + ACTION_ARTICLE}],
-        audience={"tags": {"sports": True}},
+        audience={"tags": {"topic": "sports"}},
     )
     assert await wait_for_acks(push_service, 1) == [100], (
         "Firefox could not decrypt the gateway's message"

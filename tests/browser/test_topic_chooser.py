@@ -2,9 +2,10 @@
 and one for tech; a notification sent to the sports readers is decrypted and shown by the sports
 reader's Firefox only.
 
-The chooser stores one boolean tag per topic (demo-site/app.js says why), so "the sports readers"
-is the one condition `{"tags": {"sports": true}}`. Each reader is a Firefox context of its own
-(its own service worker and push subscription) on the local push service's autopush WebSocket.
+The chooser stores the reader's topic as the tag `topic` (demo-site/app.js says why), so "the
+sports readers" is the one condition `{"tags": {"topic": "sports"}}`. Each reader is a Firefox
+context of its own (its own service worker and push subscription) on the local push service's
+autopush WebSocket.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, artifact, eventually, wait_for_acks
 from tests.browser.test_firefox_end_to_end import shown_notifications
 
-TOPICS = ("politics", "sports", "tech")
-SPORTS_READERS = {"tags": {"sports": True}}
-TECH_READERS = {"tags": {"tech": True}}
+SPORTS_READERS = {"tags": {"topic": "sports"}}
+TECH_READERS = {"tags": {"topic": "tech"}}
 # How long the tech reader's Firefox is watched for a notification it must not get, after the
 # sports reader's showed: the same message reached the other browser in well under a second.
 FAIR_WAIT_SECONDS = 5.0
@@ -29,9 +29,8 @@ ENDPOINT_JS = """() => navigator.serviceWorker.ready
   .then((r) => r.pushManager.getSubscription()).then((s) => s && s.endpoint)"""
 
 
-async def choose_only(page: Page, topic: str) -> None:
-    for name in TOPICS:
-        await page.get_by_role("checkbox", name=name.capitalize()).set_checked(name == topic)
+async def choose(page: Page, topic: str) -> None:
+    await page.get_by_role("radio", name=topic.capitalize()).check()
 
 
 async def open_demo(context: BrowserContext, site: Site) -> Page:
@@ -89,19 +88,18 @@ async def test_sports_notification_shows_only_in_the_sports_readers_firefox(
 
     # The sports reader chooses before subscribing: the snippet sends the tags with the subscribe.
     sports_page = await open_demo(sports_context, demo_site)
-    await choose_only(sports_page, "sports")
+    await choose(sports_page, "sports")
     sports_endpoint = await subscribe(sports_page)
-    await tags_become(
-        demo_site, sports_endpoint, {"politics": False, "sports": True, "tech": False}
-    )
+    await tags_become(demo_site, sports_endpoint, {"topic": "sports"})
 
-    # The tech reader subscribes with the default choice (politics and tech), then unticks
-    # politics: setTags sends the change to the gateway at once.
+    # The tech reader first picks politics and subscribes, then changes to tech: setTags sends
+    # the change to the gateway at once.
     tech_page = await open_demo(tech_context, demo_site)
+    await choose(tech_page, "politics")
     tech_endpoint = await subscribe(tech_page)
-    await tags_become(demo_site, tech_endpoint, {"politics": True, "sports": False, "tech": True})
-    await choose_only(tech_page, "tech")
-    await tags_become(demo_site, tech_endpoint, {"politics": False, "sports": False, "tech": True})
+    await tags_become(demo_site, tech_endpoint, {"topic": "politics"})
+    await choose(tech_page, "tech")
+    await tags_become(demo_site, tech_endpoint, {"topic": "tech"})
     await sports_page.screenshot(path=artifact("firefox-topic-chooser-sports.png"))
 
     # To the sports readers: one message goes out, to the sports reader's endpoint only.
@@ -131,5 +129,9 @@ async def test_sports_notification_shows_only_in_the_sports_readers_firefox(
     await eventually(lambda: titles(tech_page), "the tech reader's notification")
     assert await titles(tech_page) == ["New chip doubles battery life"]
     assert await titles(sports_page) == ["Late winner sends City into the final"]
+
+    # The page remembers the choice on the next visit.
+    await tech_page.reload()
+    await expect(tech_page.get_by_role("radio", name="Tech")).to_be_checked()
     await sports_context.close()
     await tech_context.close()
