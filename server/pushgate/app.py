@@ -18,8 +18,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import __version__
-from pushgate.api import admin, openapi, public, site_rules
+from pushgate.api import admin, openapi, public, segments, site_rules
 from pushgate.api.context import AppContext, context
+from pushgate.api.geo import open_country_finder
 from pushgate.api.http import (
     contain_unexpected,
     handle_api_error,
@@ -140,6 +141,7 @@ def create_app(
                 policy=EndpointPolicy(settings.allowed_push_hosts),
                 engine=engine,
                 event_secret=await the_store.event_secret(),
+                countries=open_country_finder(settings, stack),
             )
             yield
 
@@ -153,6 +155,7 @@ def create_app(
         ),
         *public.routes,
         *admin.routes,
+        *segments.routes,
         *site_rules.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))

@@ -37,6 +37,12 @@ _CODES = [
         "idempotency_conflict", 409, "The Idempotency-Key was used before with another body."
     ),
     ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
+    ErrorCode("segment_exists", 409, "The site has a segment of that name already."),
+    ErrorCode(
+        "segment_in_use",
+        409,
+        "A segment, or a scheduled, queued or sending notification, uses the segment.",
+    ),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
     ErrorCode("rate_limited", 429, "Too many requests; the Retry-After header says when to retry."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached or written."),

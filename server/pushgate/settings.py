@@ -73,6 +73,11 @@ class Settings:
         tuple,
         "Proxy addresses or networks (comma-separated) whose X-Forwarded-For names the client.",
     )
+    geoip_database: str = _setting(
+        "",
+        "A MaxMind .mmdb file (GeoLite2-Country or -City) that gives each new subscriber's "
+        "country from its address (empty: from its time zone).",
+    )
     max_subscriptions_per_site: int = _setting(
         0, "Subscriptions a site may hold at most (0: unlimited)."
     )

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pushgate.api.audience_checks import checked_audience
 from pushgate.api.context import context
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import notification_request
@@ -66,6 +67,7 @@ async def create_notification(request: Request) -> Response:
     ctx = context(request)
     body = await read_json(request, MAX_NOTIFICATION_BODY_BYTES)
     new = notification_request(body, _idempotency_key(request), ctx.events_url)
+    await checked_audience(ctx.store, site.id, new.audience)
     try:
         notification, created = await ctx.store.create_notification(site.id, new)
     except IdempotencyConflict as exc:

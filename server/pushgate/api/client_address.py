@@ -41,12 +41,18 @@ class ClientAddresses:
         peer = scope.get("client")
         if not peer or not peer[0]:
             return UNKNOWN_PEER
-        address = _parse(peer[0])
+        address = self.address(scope)
         if address is None:
             return str(peer[0])  # not an IP address (a test client's name): itself
-        if self._is_trusted(address):
-            address = self._forwarded_for(Headers(scope=scope)) or address
         return _bucket(address)
+
+    def address(self, scope: Scope) -> IPAddress | None:
+        """The client's IP address: the peer's, or behind a trusted proxy the one it saw."""
+        peer = scope.get("client")
+        address = _parse(peer[0]) if peer and peer[0] else None
+        if address is not None and self._is_trusted(address):
+            address = self._forwarded_for(Headers(scope=scope)) or address
+        return address
 
     def _is_trusted(self, address: IPAddress) -> bool:
         return any(address in network for network in self._trusted)

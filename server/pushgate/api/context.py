@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from pushgate.api.geo import CountryFinder
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.settings import Settings
 from pushgate.store import Store
@@ -19,6 +20,7 @@ class AppContext:
     policy: EndpointPolicy
     engine: DeliveryEngine | None
     event_secret: bytes
+    countries: CountryFinder | None = None  # PUSHGATE_GEOIP_DATABASE
     store_ok: bool = False  # the last write probe (for /healthz) succeeded
     store_checked_at: float = 0.0
 

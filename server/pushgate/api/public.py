@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,6 +13,7 @@ from pushgate.api.http import contain_unexpected, error_response, json_response,
 from pushgate.api.render import subscription_json
 from pushgate.api.text import has_control
 from pushgate.api.validation import endpoint_of, require_object, subscription_request
+from pushgate.audience.fields import browser_of
 from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
 from pushgate.store.base import SubscriptionLimitReached
@@ -80,28 +83,18 @@ async def site_config(request: Request) -> Response:
     )
 
 
-def _browser_family(user_agent: str) -> str | None:
-    for marker, family in (
-        ("Edg/", "edge"),
-        ("Firefox/", "firefox"),
-        ("Chrome/", "chrome"),
-        ("Safari/", "safari"),
-    ):
-        if marker in user_agent:
-            return family
-    return None
-
-
 async def subscribe(request: Request) -> Response:
     site, headers = await _site_and_origin(request, require_origin=True)
     ctx = context(request)
     try:
         body = await read_json(request, MAX_SUBSCRIBE_BODY_BYTES)
         new = subscription_request(
-            body, ctx.policy, _browser_family(request.headers.get("user-agent", ""))
+            body, ctx.policy, browser_of(request.headers.get("user-agent", ""))
         )
     except ApiError as error:
         return error_response(error, headers)
+    if ctx.countries is not None:  # the address is looked up, never stored
+        new = replace(new, country=ctx.countries.country(request.scope))
     cap = ctx.settings.max_subscriptions_per_site
     try:
         subscription, created = await ctx.store.upsert_subscription(

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pushgate.api.text import TAG_KEY, has_control
+from pushgate.audience.parse import FilterError, parse_filter, segment_name
 from pushgate.errors import ApiError
 from pushgate.store.models import Audience, NewSubscription, SubscriptionChanges, TagValue
 from pushgate.subscribers import EDITABLE_FIELDS, MAX_TAGS
@@ -242,12 +243,15 @@ def _ids(selector: Any, name: str) -> tuple[str, ...]:
     )
 
 
+AUDIENCE_KINDS = "all, tags, external_ids, subscription_ids, filter or segment"
+
+
 def audience_of(value: Any) -> Audience:
     if value is None:
         return Audience(everyone=True)
     data = require_object(value, "audience")
     if len(data) != 1:
-        raise invalid("audience takes exactly one of all, tags, external_ids, subscription_ids")
+        raise invalid(f"audience takes exactly one of {AUDIENCE_KINDS}")
     ((kind, selector),) = data.items()
     if kind == "all":
         if selector is not True:
@@ -262,4 +266,11 @@ def audience_of(value: Any) -> Audience:
         return Audience(external_ids=_ids(selector, "audience.external_ids"))
     if kind == "subscription_ids":
         return Audience(subscription_ids=_ids(selector, "audience.subscription_ids"))
-    raise invalid(f"unknown audience {kind!r}; use all, tags, external_ids or subscription_ids")
+    try:
+        if kind == "filter":
+            return Audience(filter=parse_filter(selector, "audience.filter"))
+        if kind == "segment":
+            return Audience(segment=segment_name(selector, "audience.segment"))
+    except FilterError as exc:
+        raise invalid(str(exc)) from exc
+    raise invalid(f"unknown audience {kind!r}; use {AUDIENCE_KINDS}")

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pushgate.store.models import (
+    Audience,
     DeliveryRef,
     DeliveryResult,
     DeliveryTarget,
     NewNotification,
     NewSubscription,
     Notification,
+    Segment,
     Site,
     SiteRules,
     Subscription,
@@ -30,6 +32,15 @@ class IdempotencyConflict(Exception):
 
 class SubscriptionLimitReached(Exception):
     """The site holds `max_subscriptions` already; the new subscription was not stored."""
+
+
+class SegmentExists(Exception):
+    """The site has a segment of that name already; nothing was stored."""
+
+
+class SegmentInUse(Exception):
+    """Another segment, or a notification yet to finish reading its audience, names the
+    segment; it was not deleted. The message says which."""
 
 
 class Store(Protocol):
@@ -96,3 +107,13 @@ class Store(Protocol):
         self, notification_key: int, subscription_key: int
     ) -> DeliveryRef | None: ...
     async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool: ...
+
+    # segments and audiences
+    async def create_segment(self, site_id: str, segment: Segment) -> Segment: ...
+    async def get_segment(self, site_id: str, name: str) -> Segment | None: ...
+    async def list_segments(
+        self, site_id: str, *, limit: int, after: str
+    ) -> tuple[list[Segment], str | None]: ...
+    async def replace_segment(self, site_id: str, segment: Segment) -> Segment | None: ...
+    async def delete_segment(self, site_id: str, name: str) -> bool: ...
+    async def count_audience(self, site_id: str, audience: Audience, now: float) -> int: ...

@@ -102,6 +102,49 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sites ADD COLUMN frequency_cap_max INTEGER;
     ALTER TABLE sites ADD COLUMN frequency_cap_period TEXT;   -- "24h": a number and m, h or d
     """,
+    # 4: filters and segments (issue #9): every tag in a table indexed for equality and ranges
+    # (kept by the subscription writes), the GeoIP country, the push service from the endpoint's
+    # host (computed, never stale), time indexes, saved segments, and a notification's audience
+    # as resolved when its delivery started
+    """
+    CREATE TABLE subscription_tags (
+        subscription_key INTEGER NOT NULL REFERENCES subscriptions(key) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        kind TEXT NOT NULL,               -- string, number or boolean (value 1 or 0)
+        value,                            -- no declared type: "5" stays text, 5 a number
+        PRIMARY KEY (subscription_key, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX subscription_tags_value ON subscription_tags (site_id, name, kind, value);
+    INSERT INTO subscription_tags (subscription_key, name, site_id, kind, value)
+        SELECT s.key, j.key, s.site_id,
+            CASE j.type WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number'
+                WHEN 'real' THEN 'number' ELSE 'boolean' END,
+            CASE j.type WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE j.value END
+        FROM subscriptions s, json_each(s.tags) j;
+    ALTER TABLE subscriptions ADD COLUMN country TEXT;  -- from GeoIP; NULL: from the time zone
+    ALTER TABLE subscriptions ADD COLUMN endpoint_host TEXT GENERATED ALWAYS AS (lower(substr(
+        substr(endpoint, instr(endpoint, '://') + 3), 1,
+        instr(substr(endpoint, instr(endpoint, '://') + 3) || '/', '/') - 1))) VIRTUAL;
+    ALTER TABLE subscriptions ADD COLUMN push_service TEXT GENERATED ALWAYS AS (CASE
+        WHEN endpoint_host IN ('fcm.googleapis.com', 'android.googleapis.com') THEN 'fcm'
+        WHEN endpoint_host LIKE '%.push.services.mozilla.com' THEN 'mozilla'
+        WHEN endpoint_host LIKE '%.push.apple.com' THEN 'apple'
+        WHEN endpoint_host LIKE '%.notify.windows.com' THEN 'wns'
+        ELSE 'other' END) VIRTUAL;
+    CREATE INDEX subscriptions_created ON subscriptions (site_id, created_at);
+    CREATE INDEX subscriptions_last_seen ON subscriptions (site_id, last_seen_at);
+    CREATE TABLE segments (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        filter TEXT NOT NULL,             -- the filter tree as JSON
+        description TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (site_id, name)
+    ) WITHOUT ROWID;
+    ALTER TABLE notifications ADD COLUMN resolved_audience TEXT;  -- JSON tree; NULL: not yet
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from pushgate.audience import tree
 from pushgate.webpush.vapid import VapidKeyPair
 
 # A tag's value keeps its JSON type: a string, a finite number or a boolean ("5" is not 5).
@@ -107,6 +108,7 @@ class NewSubscription:
     external_id: str | None = None
     browser: str | None = None
     old_endpoint: str | None = None  # pushsubscriptionchange: move this subscriber
+    country: str | None = None  # ISO 3166-1 alpha-2 from GeoIP (None: from the time zone)
     clear_external_id: bool = False  # "external_id": null was sent
 
 
@@ -148,6 +150,8 @@ class Audience:
     tags: dict[str, TagValue] | None = None
     external_ids: tuple[str, ...] | None = None
     subscription_ids: tuple[str, ...] | None = None
+    filter: tree.Node | None = None  # {"filter": F}, checked by pushgate.audience.parse
+    segment: str | None = None  # {"segment": NAME}: a saved segment, resolved at delivery
 
     def to_json(self) -> dict[str, Any]:
         if self.tags is not None:
@@ -156,6 +160,10 @@ class Audience:
             return {"external_ids": list(self.external_ids)}
         if self.subscription_ids is not None:
             return {"subscription_ids": list(self.subscription_ids)}
+        if self.filter is not None:
+            return {"filter": tree.to_json(self.filter)}
+        if self.segment is not None:
+            return {"segment": self.segment}
         return {"all": True}
 
     @classmethod
@@ -166,7 +174,36 @@ class Audience:
             return cls(external_ids=tuple(data["external_ids"]))
         if "subscription_ids" in data:
             return cls(subscription_ids=tuple(data["subscription_ids"]))
+        if "filter" in data:
+            from pushgate.audience.parse import parse_filter  # stored trees were checked
+
+            return cls(filter=parse_filter(data["filter"]))
+        if "segment" in data:
+            return cls(segment=str(data["segment"]))
         return cls(everyone=True)
+
+    @property
+    def as_tree(self) -> tree.Node | None:
+        """The audience as a filter tree: a filter, a segment or tags (each must equal); None
+        for everyone and for lists of ids."""
+        if self.filter is not None:
+            return self.filter
+        if self.segment is not None:
+            return tree.SegmentRef(self.segment)
+        if self.tags is not None:
+            return tree.And(tuple(tree.Leaf(f"tags.{k}", "eq", v) for k, v in self.tags.items()))
+        return None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A saved filter of a site, named 1-64 of a-z 0-9 _ -."""
+
+    name: str
+    filter: tree.Node
+    description: str | None
+    created_at: float
+    updated_at: float
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 import aiosqlite
 
-from pushgate.api.text import TAG_KEY
 from pushgate.store.base import IdempotencyConflict
 from pushgate.store.models import (
     Audience,
@@ -17,8 +16,8 @@ from pushgate.store.models import (
     DeliveryRef,
     NewNotification,
     Notification,
-    TagValue,
 )
+from pushgate.store.sqlite.audience_sql import audience_condition
 from pushgate.store.sqlite.connection import SQLiteConnections
 
 _NOTIFICATION_COLUMNS = (
@@ -151,35 +150,8 @@ def _notification(row: aiosqlite.Row) -> Notification:
 
 
 def audience_filter(audience: Audience) -> tuple[str, list[Any]]:
-    if audience.tags is not None:
-        clauses, args = [], []
-        for key, value in audience.tags.items():
-            if not TAG_KEY.match(key):
-                raise ValueError(f"invalid tag key {key!r}")
-            clause, arg = _tag_equals(f"'$.\"{key}\"'", value)
-            clauses.append(clause)
-            args.extend(arg)
-        return " AND ".join(clauses) or "1", args
-    if audience.external_ids is not None:
-        return "external_id IN (SELECT value FROM json_each(?))", [
-            json.dumps(audience.external_ids)
-        ]
-    if audience.subscription_ids is not None:
-        return "id IN (SELECT value FROM json_each(?))", [json.dumps(audience.subscription_ids)]
-    return "1", []
-
-
-def _tag_equals(path: str, value: TagValue) -> tuple[str, list[Any]]:
-    """SQL true when the tag at `path` equals `value` in type and value. json_extract gives 1
-    and 0 for true and false, so booleans and numbers are told apart by json_type; a stored
-    number never equals a string argument (SQLite orders numbers before text, converting none).
-    The value test comes first: json_type then parses only the rows that pass it (on 300,000
-    rows the other order took 2.6 times as long)."""
-    if isinstance(value, bool):
-        return f"json_type(tags, {path}) = '{'true' if value else 'false'}'", []
-    if isinstance(value, int | float):
-        return (
-            f"json_extract(tags, {path}) = ? AND json_type(tags, {path}) IN ('integer', 'real')",
-            [value],
-        )
-    return f"json_extract(tags, {path}) = ?", [value]
+    """The condition on `subscriptions` (unaliased) that `audience` selects, for expansion.
+    A saved segment must be resolved first: expanding code calls
+    pushgate.store.sqlite.segments.expansion_condition(db, notification) inside its write,
+    which resolves (once per notification) and keeps the result."""
+    return audience_condition(audience, "", time.time(), streaming=True)

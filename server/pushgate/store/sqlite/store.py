@@ -13,11 +13,12 @@ from pushgate.store.sealing import Sealer
 from pushgate.store.sqlite.connection import PRAGMAS, migrate
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
+from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
 
 
-class SQLiteStore(SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs):
+class SQLiteStore(SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs, SegmentVerbs):
     """The embedded default store. Writes go through one connection under one lock."""
 
     @classmethod

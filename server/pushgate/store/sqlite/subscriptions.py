@@ -16,6 +16,7 @@ from pushgate.store.models import (
     SubscriptionEdit,
 )
 from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.sqlite.tag_index import index_new_tags, last_key, reindex_tags
 
 _SUB_COLUMNS = (
     "id, site_id, endpoint, p256dh, auth, timezone, language, tags, external_id, browser, "
@@ -37,10 +38,10 @@ class SubscriptionVerbs(SQLiteConnections):
             if existing is None:
                 if max_subscriptions and await _at_least(db, site_id, max_subscriptions):
                     raise SubscriptionLimitReached(site_id)
-                await db.execute(
+                cur = await db.execute(
                     "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
-                    "language, tags, external_id, browser, created_at, last_seen_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "language, tags, external_id, browser, created_at, last_seen_at, country) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         uuid.uuid4().hex,
                         site_id,
@@ -54,15 +55,18 @@ class SubscriptionVerbs(SQLiteConnections):
                         sub.browser,
                         now,
                         now,
+                        sub.country,
                     ),
                 )
+                await reindex_tags(db, "s.key = ?", (cur.lastrowid,))
             else:
                 await db.execute(
                     "UPDATE subscriptions SET endpoint = ?, p256dh = ?, auth = ?, "
                     "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
                     "tags = COALESCE(?, tags), "
                     "external_id = CASE WHEN ? THEN NULL ELSE COALESCE(?, external_id) END, "
-                    "browser = COALESCE(?, browser), last_seen_at = ? WHERE key = ?",
+                    "browser = COALESCE(?, browser), country = COALESCE(?, country), "
+                    "last_seen_at = ? WHERE key = ?",
                     (
                         sub.endpoint,
                         sub.p256dh,
@@ -73,10 +77,13 @@ class SubscriptionVerbs(SQLiteConnections):
                         sub.clear_external_id,
                         sub.external_id,
                         sub.browser,
+                        sub.country,
                         now,
                         existing,
                     ),
                 )
+                if sub.tags is not None:
+                    await reindex_tags(db, "s.key = ?", (existing,))
             async with db.execute(
                 f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND endpoint = ?",
                 (site_id, sub.endpoint),
@@ -107,21 +114,23 @@ class SubscriptionVerbs(SQLiteConnections):
                 s.browser,
                 now,
                 now,
+                s.country,
             )
             for s in subs
         ]
         async with self._transaction() as db:
-            before = db.total_changes
+            before, after_key = db.total_changes, await last_key(db)
             await db.executemany(
                 "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, "
-                "timezone,"
-                " language, tags, external_id, browser, created_at, last_seen_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timezone, language, tags, external_id, browser, created_at, last_seen_at, "
+                "country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            added = db.total_changes - before
             if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
                 raise SubscriptionLimitReached(site_id)
-            return db.total_changes - before
+            await index_new_tags(db, after_key)
+            return added
 
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
         async with self._transaction() as db:
@@ -199,6 +208,11 @@ async def _edit_subscriptions(
             (json.dumps(s.tags), s.external_id, s.timezone, s.language, site_id, s.id)
             for s in edited
         ],
+    )
+    await reindex_tags(
+        db,
+        "s.site_id = ? AND s.id IN (SELECT value FROM json_each(?))",
+        (site_id, json.dumps([s.id for s in edited])),
     )
     return edited
 
