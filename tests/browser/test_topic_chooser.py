@@ -3,9 +3,9 @@ and one for tech; a notification sent to the sports readers is decrypted and sho
 reader's Firefox only.
 
 The chooser stores the reader's topic as the tag `topic` (demo-site/app.js says why), so "the
-sports readers" is the one condition `{"tags": {"topic": "sports"}}`. Each reader is a Firefox
-context of its own (its own service worker and push subscription) on the local push service's
-autopush WebSocket.
+sports readers" is the one filter leaf `tags.topic eq "sports"`. Each reader is a Firefox context
+of its own (its own service worker and push subscription) on the local push service's autopush
+WebSocket.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pushgate.testing import LocalPushService
 from tests.browser.conftest import Site, artifact, eventually, wait_for_acks
 from tests.browser.test_firefox_end_to_end import shown_notifications
 
-SPORTS_READERS = {"tags": {"topic": "sports"}}
-TECH_READERS = {"tags": {"topic": "tech"}}
+SPORTS_READERS = {"filter": {"field": "tags.topic", "op": "eq", "value": "sports"}}
+TECH_READERS = {"tags": {"topic": "tech"}}  # the older form, which keeps working
 # How long the tech reader's Firefox is watched for a notification it must not get, after the
 # sports reader's showed: the same message reached the other browser in well under a second.
 FAIR_WAIT_SECONDS = 5.0
