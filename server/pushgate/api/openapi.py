@@ -99,6 +99,13 @@ CURSOR = {
     "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
     "description": f"The previous page's next_cursor (at most {MAX_CURSOR}).",
 }
+SEGMENT_CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+    "description": "The previous page's next_cursor: the last segment name it held.",
+}
 
 
 def preflight(*params: dict[str, Any]) -> Operation:
@@ -227,6 +234,55 @@ def admin_paths() -> dict[str, Any]:
                     answer(200, ref("Site")) | errors(400, 404, 413),
                 )
             ),
+        },
+        "/api/v1/segments": {
+            "post": authenticated(
+                body_operation(
+                    "Save a filter under a name",
+                    "SegmentRequest",
+                    answer(201, ref("Segment")) | errors(400, 409, 413),
+                )
+            ),
+            "get": authenticated(
+                {
+                    "summary": "The site's segments in name order, a page at a time",
+                    "parameters": [LIMIT, SEGMENT_CURSOR],
+                    "responses": answer(200, ref("SegmentPage")) | errors(400),
+                }
+            ),
+        },
+        "/api/v1/segments/{name}": {
+            "get": authenticated(
+                {
+                    "summary": "A segment with its current count",
+                    "parameters": [path_param("name")],
+                    "responses": answer(200, ref("Segment")) | errors(404),
+                }
+            ),
+            "put": authenticated(
+                body_operation(
+                    "Replace a segment's filter and description",
+                    "SegmentReplacement",
+                    answer(200, ref("Segment")) | errors(400, 404, 413),
+                    path_param("name"),
+                )
+            ),
+            "delete": authenticated(
+                {
+                    "summary": "Delete a segment no segment or unfinished notification uses",
+                    "parameters": [path_param("name")],
+                    "responses": answer(204) | errors(404, 409),
+                }
+            ),
+        },
+        "/api/v1/audiences/count": {
+            "post": authenticated(
+                body_operation(
+                    "How many subscriptions an audience holds now, exactly",
+                    "AudienceCountRequest",
+                    answer(200, ref("AudienceCount")) | errors(400, 413),
+                )
+            )
         },
         "/api/v1/users/{external_id}": {
             "patch": authenticated(

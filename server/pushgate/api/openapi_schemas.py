@@ -12,6 +12,8 @@ from pushgate import site_rules
 from pushgate.api import notification_request as notif
 from pushgate.api import validation as v
 from pushgate.api.strict_json import MAX_JSON_DEPTH
+from pushgate.audience import fields as audience_fields
+from pushgate.audience import parse as audience_parse
 from pushgate.errors import ERROR_CODES
 from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH
 
@@ -145,16 +147,87 @@ EVENT_REQUEST = obj(
     "type",
 )
 
-AUDIENCE = or_null(
+SEGMENT_NAME = r"^[a-z0-9_-]{1,64}$"
+# Nested filters are plain objects here: the schemas stand alone (no $ref), and the parser
+# checks the tree to its leaves, naming the path of any fault.
+NESTED_FILTER: Schema = {"type": "object", "minProperties": 1}
+FILTER_LIST: Schema = {"type": "array", "minItems": 1, "items": NESTED_FILTER}
+FILTER: Schema = {
+    "description": f"A filter tree: at most {audience_parse.MAX_DEPTH} levels deep and "
+    f"{audience_parse.MAX_LEAVES} leaves, with its segments inlined. See the README's Filters.",
+    "oneOf": [
+        obj({"and": FILTER_LIST}, "and", closed=True),
+        obj({"or": FILTER_LIST}, "or", closed=True),
+        obj({"not": NESTED_FILTER}, "not", closed=True),
+        obj({"segment": {"type": "string", "pattern": SEGMENT_NAME}}, "segment", closed=True),
+        obj(
+            {
+                "field": {
+                    "type": "string",
+                    "pattern": "^(tags[.][A-Za-z0-9_.:-]{1,64}|"
+                    + "|".join(audience_fields.TEXT_FIELDS + audience_fields.TIME_FIELDS)
+                    + ")$",
+                },
+                "op": {"enum": list(audience_fields.ALL_OPS)},
+                "value": {"description": "Absent for exists and not_exists; a list for in"},
+            },
+            "field",
+            "op",
+            closed=True,
+        ),
+    ],
+}
+
+AUDIENCE_FORMS: list[Schema] = [
+    obj({"all": {"const": True}}, "all", closed=True),
+    obj({"tags": tags(min_properties=1)}, "tags", closed=True),
+    obj({"external_ids": ids()}, "external_ids", closed=True),
+    obj({"subscription_ids": ids()}, "subscription_ids", closed=True),
+    obj({"filter": FILTER}, "filter", closed=True),
+    obj({"segment": {"type": "string", "pattern": SEGMENT_NAME}}, "segment", closed=True),
+]
+AUDIENCE = or_null({"oneOf": AUDIENCE_FORMS})
+
+SEGMENT_REQUEST = obj(
     {
-        "oneOf": [
-            obj({"all": {"const": True}}, "all", closed=True),
-            obj({"tags": tags(min_properties=1)}, "tags", closed=True),
-            obj({"external_ids": ids()}, "external_ids", closed=True),
-            obj({"subscription_ids": ids()}, "subscription_ids", closed=True),
-        ]
-    }
+        "name": {"type": "string", "pattern": SEGMENT_NAME},
+        "filter": FILTER,
+        "description": text(1000, pattern=NO_CONTROLS_BUT_LINES, nullable=True),
+    },
+    "name",
+    "filter",
+    closed=True,
 )
+SEGMENT_REPLACEMENT = obj(
+    {
+        "name": {"type": "string", "pattern": SEGMENT_NAME, "description": "the same, if given"},
+        "filter": FILTER,
+        "description": text(1000, pattern=NO_CONTROLS_BUT_LINES, nullable=True),
+    },
+    "filter",
+    closed=True,
+)
+SEGMENT = obj(
+    {
+        "name": {"type": "string"},
+        "filter": FILTER,
+        "description": {"type": ["string", "null"]},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "count": {"type": "integer", "minimum": 0, "description": "GET of one segment only"},
+    },
+    *("name", "filter", "description", "created_at", "updated_at"),
+)
+SEGMENT_PAGE = obj(
+    {
+        "data": {"type": "array", "items": SEGMENT},
+        "next_cursor": {"type": ["string", "null"]},
+    },
+    "data",
+    "next_cursor",
+)
+AUDIENCE_COUNT_REQUEST = obj({"audience": {"oneOf": AUDIENCE_FORMS}}, "audience", closed=True)
+AUDIENCE_COUNT = obj({"count": {"type": "integer", "minimum": 0}}, "count", closed=True)
 
 ACTION = obj(
     {
@@ -364,4 +437,11 @@ SCHEMAS: dict[str, Schema] = {
     "Site": SITE,
     "SitePatch": SITE_PATCH,
     "Health": HEALTH,
+    "Filter": FILTER,
+    "SegmentRequest": SEGMENT_REQUEST,
+    "SegmentReplacement": SEGMENT_REPLACEMENT,
+    "Segment": SEGMENT,
+    "SegmentPage": SEGMENT_PAGE,
+    "AudienceCountRequest": AUDIENCE_COUNT_REQUEST,
+    "AudienceCount": AUDIENCE_COUNT,
 }
