@@ -118,6 +118,8 @@ async def test_notification_status_has_every_count(site: Site, client: httpx.Asy
         "failed",
         "gone",
         "pending",
+        "capped",
+        "cancelled",
         "delivered",
         "clicked",
         "dismissed",

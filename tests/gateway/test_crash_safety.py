@@ -156,6 +156,8 @@ async def test_gateway_sigkilled_ten_times_mid_broadcast_loses_nothing_and_count
         "failed": 0,
         "gone": 0,
         "pending": 0,
+        "capped": 0,
+        "cancelled": 0,
         "delivered": 0,
         "clicked": 0,
         "dismissed": 0,

@@ -43,6 +43,8 @@ async def test_broadcast_to_1000_browsers_each_decrypts_exactly_one_message(
         "failed": 0,
         "gone": 0,
         "pending": 0,
+        "capped": 0,
+        "cancelled": 0,
         "delivered": 0,
         "clicked": 0,
         "dismissed": 0,

@@ -17,8 +17,8 @@ from pushgate.webpush.vapid import generate_key_pair
 HOUR = 3600.0
 
 
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def at(name: str, clock: str, after: float) -> float:

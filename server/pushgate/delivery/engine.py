@@ -5,6 +5,10 @@ expansion cursor is committed with them, so a restart resumes where it stopped),
 per-push-service queues (dispatch.py) that feed the send worker processes (workers.py), and
 write outcomes in batches (outcomes.py). Deliveries left pending (a crash, a retry, a deferral)
 are picked up by due time.
+
+`clock` is the scheduling clock (pushgate.clock): due times, TTLs left, caps and throttles read
+it, and so does the dispatcher, whose deferrals become due times. VAPID JWTs are signed by real
+time, which is what push services check them against.
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ class DeliveryEngine:
         self._events_url = events_url
         self._push_timeout = push_timeout
         self._clock = clock
-        self._outcomes = OutcomeWriter(store, on_writable=lambda ok: workers.pause(not ok))
+        self._outcomes = OutcomeWriter(
+            store, on_writable=lambda ok: workers.pause(not ok), clock=clock
+        )
         self._dispatcher = Dispatcher(
             workers,
             policy,
@@ -60,6 +66,7 @@ class DeliveryEngine:
         )
         self._signers: dict[str, VapidSigner] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._runs: dict[int, NotificationRun] = {}
         self._errors: dict[int, tuple[str, int]] = {}  # notification key -> (error, times)
         self._wake = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
@@ -75,6 +82,12 @@ class DeliveryEngine:
     def wake(self) -> None:
         """A notification was created: look for work now rather than at the next poll."""
         self._wake.set()
+
+    def cancelled(self, notification_key: int) -> None:
+        """A notification was cancelled in the store: its run claims nothing more."""
+        run = self._runs.get(notification_key)
+        if run is not None:
+            run.cancel()
 
     def health(self) -> dict[str, Any]:
         """For /healthz: each push service's state and the send workers."""
@@ -99,7 +112,7 @@ class DeliveryEngine:
     async def _watch(self) -> None:
         while True:
             try:
-                for notification in await self._store.active_notifications():
+                for notification in await self._store.active_notifications(self._clock()):
                     if notification.key not in self._running:
                         task = asyncio.create_task(self._deliver_logged(notification))
                         self._running[notification.key] = task
@@ -113,17 +126,22 @@ class DeliveryEngine:
     def _forget(self, key: int) -> Callable[[asyncio.Task[None]], None]:
         def forget(_task: asyncio.Task[None]) -> None:
             self._running.pop(key, None)
+            self._runs.pop(key, None)
 
         return forget
 
     async def _deliver_logged(self, notification: Notification) -> None:
         try:
-            run = NotificationRun(
+            site = await self._store.get_site(notification.site_id)
+            if site is None:
+                raise LookupError(f"site {notification.site_id} is gone")
+            run = self._runs[notification.key] = NotificationRun(
                 notification,
+                site=site,
                 store=self._store,
                 dispatcher=self._dispatcher,
                 outcomes=self._outcomes,
-                signer=await self._signer_for(notification.site_id),
+                signer=self._signer_for(site),
                 secret=await self._store.event_secret(),
                 events_url=self._events_url,
                 clock=self._clock,
@@ -152,13 +170,8 @@ class DeliveryEngine:
         await self._store.fail_notification(notification.key, error)
         self._errors.pop(notification.key, None)
 
-    async def _signer_for(self, site_id: str) -> VapidSigner:
-        signer = self._signers.get(site_id)
-        if signer is None:
-            site: Site | None = await self._store.get_site(site_id)
-            if site is None:
-                raise LookupError(f"site {site_id} is gone")
-            signer = self._signers[site_id] = VapidSigner(
-                site.vapid, self._subject, clock=self._clock
-            )
+    def _signer_for(self, site: Site) -> VapidSigner:
+        signer = self._signers.get(site.id)
+        if signer is None:  # real time, not the scheduling clock: RFC 8292 §2 `exp`
+            signer = self._signers[site.id] = VapidSigner(site.vapid, self._subject)
         return signer

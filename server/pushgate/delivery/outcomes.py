@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from pushgate.store import Store
@@ -32,8 +33,14 @@ class _Accepted:
 
 
 class OutcomeWriter:
-    def __init__(self, store: Store, on_writable: Callable[[bool], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_writable: Callable[[bool], None] = lambda _: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
+        self._clock = clock  # when a push service accepted: frequency caps count from it
         self._on_writable = on_writable  # told when writing stops and starts working again
         self._results: list[tuple[DeliveryResult, OnWritten]] = []
         self._accepted: dict[tuple[int, int], _Accepted] = {}
@@ -111,7 +118,7 @@ class OutcomeWriter:
         self._count = 0
         try:
             if results:
-                await self._store.record_results([r for r, _ in results])
+                await self._store.record_results([r for r, _ in results], self._clock())
         except BaseException:
             self._results[:0] = results  # keep them, and what is not written yet, for next time
             self._added(len(results))
@@ -122,7 +129,9 @@ class OutcomeWriter:
         while accepted:
             (notification_key, status), group = next(iter(accepted.items()))
             try:
-                await self._store.record_accepted(notification_key, group.keys, status)
+                await self._store.record_accepted(
+                    notification_key, group.keys, status, self._clock()
+                )
             except BaseException:
                 self._requeue(accepted)
                 raise

@@ -1,10 +1,17 @@
-"""One notification's delivery, from audience expansion to the last recorded outcome."""
+"""One notification's delivery, from audience expansion to the last recorded outcome.
+
+A plain broadcast (no local time, quiet hours, cap or throttle) expands its audience straight
+into claimed deliveries, as fast as the store writes them. Any other notification first writes
+each delivery with its due time (per time zone, scheduling/plan.py), then claims what is due:
+the store settles capped and expired deliveries in the claim's own transaction.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -13,8 +20,10 @@ from typing import TYPE_CHECKING
 from pushgate.delivery.jobs import BatchJob, Target
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
+from pushgate.scheduling.plan import DuePlanner, needs_zones
+from pushgate.scheduling.throttle import Throttle
 from pushgate.store import Store, StoreUnavailable
-from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification
+from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
 from pushgate.webpush.responses import Outcome, Verdict
 from pushgate.webpush.vapid import VapidSigner
 
@@ -29,6 +38,7 @@ FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answ
 POLL_SECONDS = 1.0
 LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
 SUMMARY_EVERY_SECONDS = 60.0  # how often a long broadcast logs what went wrong meanwhile
+EXPIRED = "expired"  # the reason of a delivery whose notification's lifetime ran out
 
 
 class NotificationRun:
@@ -38,6 +48,7 @@ class NotificationRun:
         self,
         notification: Notification,
         *,
+        site: Site,
         store: Store,
         dispatcher: Dispatcher,
         outcomes: OutcomeWriter,
@@ -60,6 +71,20 @@ class NotificationRun:
         self._problems: Counter[tuple[str, str]] = Counter()  # (service, reason) -> count
         self._summarised_at = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
+        self._cancelled = False
+        cap = None if notification.ignore_frequency_cap else site.frequency_cap
+        self._cap = None if cap is None else (cap.max, float(cap.period_seconds))
+        per_minute = notification.throttle_per_minute
+        self._throttle = Throttle(per_minute) if per_minute else None
+        # Due times count from the notification's start, not from this run's: after a restart
+        # a zone whose local time passed meanwhile is due at once, not a day later.
+        self._planner = DuePlanner(notification, site, notification.starts_at)
+        self._plain = not (needs_zones(notification, site) or self._cap or self._throttle)
+
+    def cancel(self) -> None:
+        """The notification was cancelled: claim nothing more, settle what is in flight."""
+        self._cancelled = True
+        self._settled.set()
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -93,34 +118,77 @@ class NotificationRun:
         store = self._store
         while True:
             now = self._clock()
-            if now >= self.n.expires_at:
+            if self._cancelled or now >= self.n.expires_at:
                 await self._drain()
-                await store.expire_pending(
-                    self.n.key, "TTL ran out before the push service accepted"
-                )
+                if self._cancelled:
+                    await store.cancel_pending(self.n.key)
+                else:
+                    await store.expire_pending(self.n.key, EXPIRED)
                 return True
             await self._dispatcher.wait_for_room()
-            batch = await store.due_deliveries(self.n.key, now, BATCH_SIZE, tuple(self._in_flight))
-            first = not batch and not self._expanded and not self._started
+            room = self._throttle.room(now) if self._throttle else BATCH_SIZE
+            batch = await self._claim(now, room) if room > 0 else []
             if not batch and not self._expanded:
-                # A small first batch gets the first message on the wire sooner.
-                size = FIRST_BATCH_SIZE if first else BATCH_SIZE
-                batch = await store.expand_audience(self.n, size, now + LEASE_SECONDS)
-                self._expanded = len(batch) < size
-                self._started = True
+                await self._expand(now)
+                continue
             if batch:
-                self._in_flight.update(t.subscription_key for t in batch)
-                self._dispatcher.submit(self, batch)
-                if first:
-                    await self._wait_first_answer()
+                self._submit(batch, now)
                 continue
             if self._in_flight:
                 await self._wait_settled(POLL_SECONDS)
                 continue
-            next_retry = await store.next_retry_at(self.n.key)
-            if next_retry is None:
+            next_due = await store.next_retry_at(self.n.key)
+            if next_due is None:
                 return True
-            await self._wait_settled(min(max(next_retry - now, 0.01), POLL_SECONDS))
+            wait = max(next_due - now, self._throttle.wait_seconds(now) if self._throttle else 0)
+            # Bounded: a test clock moves without this process sleeping through it.
+            await self._wait_settled(min(max(wait, 0.01), POLL_SECONDS))
+
+    async def _claim(self, now: float, limit: int) -> list[DeliveryTarget]:
+        return await self._store.claim_due(
+            self.n.key,
+            now,
+            min(limit, BATCH_SIZE),
+            now + LEASE_SECONDS,
+            cap=self._cap,
+            exclude=tuple(self._in_flight),
+        )
+
+    async def _expand(self, now: float) -> None:
+        """The next batch of the audience: claimed and submitted at once when plain, else
+        written with due times (and claimed when due)."""
+        if not self._plain:
+            read = await self._store.expand_audience_due(self.n, BATCH_SIZE, self._due_by_zone)
+            self._expanded = read < BATCH_SIZE
+            return
+        # A small first batch gets the first message on the wire sooner.
+        first = not self._started
+        size = FIRST_BATCH_SIZE if first else BATCH_SIZE
+        batch = await self._store.expand_audience(self.n, size, now + LEASE_SECONDS)
+        self._expanded = len(batch) < size
+        self._started = True
+        if batch:
+            self._submit(batch, now)
+            if first:
+                await self._wait_first_answer()
+
+    def _due_by_zone(self, zones: Sequence[str | None]) -> dict[str | None, tuple[float, float]]:
+        plan = self._planner.due_by_zone(zones)
+        return {zone: (due.at, due.expires_at) for zone, due in plan.items()}
+
+    def _submit(self, batch: list[DeliveryTarget], now: float) -> None:
+        self._in_flight.update(t.subscription_key for t in batch)
+        if self._throttle:
+            self._throttle.take(now, len(batch))
+        if self._plain:
+            self._dispatcher.submit(self, batch)
+            return
+        # One end of life per job, so that each job's TTL header is exact.
+        groups: dict[float, list[DeliveryTarget]] = {}
+        for target in batch:
+            groups.setdefault(target.expires_at, []).append(target)
+        for group in groups.values():
+            self._dispatcher.submit(self, group)
 
     async def _wait_first_answer(self) -> None:
         """Let the first batch have the CPU to itself for a moment: its connections' TLS
@@ -138,7 +206,7 @@ class NotificationRun:
             self.n.key,
             self._template,
             self._secret,
-            self.n.ttl,
+            self._ttl_left(targets[0]),
             self.n.urgency,
             self.n.topic,
             [
@@ -149,6 +217,15 @@ class NotificationRun:
             ],
             timeout,
         )
+
+    def _ttl_left(self, target: DeliveryTarget) -> int:
+        """The TTL header: what is left of the delivery's lifetime (RFC 8030 §5.2), whole
+        seconds, at least 1 (0 would drop it for a browser that is offline this moment)."""
+        left = self._expires_at(target) - self._clock()
+        return max(1, min(self.n.ttl, math.ceil(left)))
+
+    def _expires_at(self, target: DeliveryTarget) -> float:
+        return target.expires_at or self.n.expires_at
 
     def on_outcome(self, target: DeliveryTarget, outcome: Outcome, service: str) -> None:
         self._first_answer.set()
@@ -185,7 +262,7 @@ class NotificationRun:
         keys = (target.notification_key, target.subscription_key)
         if outcome.verdict is Verdict.RETRY:
             retry_at = self._clock() + outcome.delay
-            if retry_at < self.n.expires_at:
+            if retry_at < self._expires_at(target):
                 return DeliveryResult(*keys, "pending", outcome.status, outcome.reason, retry_at)
             return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
         return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from pushgate.store.models import (
@@ -19,6 +19,9 @@ from pushgate.store.models import (
     Subscription,
     SubscriptionEdit,
 )
+
+# For each distinct time zone of a batch (None: none known), its (due, expires_at).
+DuePlan = Callable[[Sequence[str | None]], Mapping[str | None, tuple[float, float]]]
 
 
 class StoreUnavailable(Exception):
@@ -76,23 +79,47 @@ class Store(Protocol):
 
     # notifications
     async def create_notification(
-        self, site_id: str, new: NewNotification
+        self, site_id: str, new: NewNotification, *, now: float | None = None
     ) -> tuple[Notification, bool]: ...
     async def get_notification(self, site_id: str, notification_id: str) -> Notification | None: ...
-    async def active_notifications(self) -> list[Notification]: ...
+    async def active_notifications(self, now: float | None = None) -> list[Notification]: ...
+    async def list_notifications(
+        self, site_id: str, *, status: str | None, limit: int, after: int
+    ) -> tuple[list[Notification], int | None]: ...
+    async def cancel_notification(
+        self, site_id: str, notification_id: str, *, from_statuses: Collection[str]
+    ) -> Notification | None: ...
+    async def cancel_pending(self, notification_key: int, *, leased_too: bool = False) -> int: ...
 
     # delivery
     async def expand_audience(
         self, notification: Notification, limit: int, lease_until: float
     ) -> list[DeliveryTarget]: ...
+    async def expand_audience_due(
+        self, notification: Notification, limit: int, plan: DuePlan
+    ) -> int: ...
     async def release_leases(self) -> None: ...
-    async def due_deliveries(
-        self, notification_key: int, now: float, limit: int, exclude: Sequence[int] = ()
+    async def has_due(self, notification_key: int, now: float) -> bool: ...
+    async def claim_due(
+        self,
+        notification_key: int,
+        now: float,
+        limit: int,
+        lease_until: float,
+        *,
+        cap: tuple[int, float] | None = None,
+        exclude: Sequence[int] = (),
     ) -> list[DeliveryTarget]: ...
     async def next_retry_at(self, notification_key: int) -> float | None: ...
-    async def record_results(self, results: Sequence[DeliveryResult]) -> None: ...
+    async def record_results(
+        self, results: Sequence[DeliveryResult], now: float | None = None
+    ) -> None: ...
     async def record_accepted(
-        self, notification_key: int, subscription_keys: Sequence[int], status: int
+        self,
+        notification_key: int,
+        subscription_keys: Sequence[int],
+        status: int,
+        now: float | None = None,
     ) -> None: ...
     async def expire_pending(self, notification_key: int, reason: str) -> int: ...
     async def finish_notification(self, notification_key: int) -> None: ...

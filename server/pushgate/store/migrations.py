@@ -145,6 +145,28 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     ALTER TABLE notifications ADD COLUMN resolved_audience TEXT;  -- JSON tree; NULL: not yet
     """,
+    # 5: scheduling (issue #9): a notification's start, local time, throttle and rule overrides;
+    # per delivery its own end of life, when the push service accepted it (frequency caps count
+    # these) and whether an engine holds it (a lease, apart from its due time, so that a restart
+    # frees what was taken and leaves scheduled deliveries scheduled)
+    """
+    ALTER TABLE notifications ADD COLUMN send_at REAL;
+    ALTER TABLE notifications ADD COLUMN deliver_at_local TEXT;
+    ALTER TABLE notifications ADD COLUMN throttle_per_minute INTEGER;
+    ALTER TABLE notifications ADD COLUMN ignore_quiet_hours INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE notifications ADD COLUMN ignore_frequency_cap INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE notifications ADD COLUMN capped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE notifications ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX notifications_listed ON notifications (site_id, status, key);
+    CREATE INDEX notifications_live ON notifications (status, send_at)
+        WHERE status IN ('scheduled', 'queued', 'sending');
+    ALTER TABLE deliveries ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN expires_at REAL;       -- NULL: the notification's
+    ALTER TABLE deliveries ADD COLUMN accepted_at REAL;
+    UPDATE deliveries SET leased = 1 WHERE state = 'pending' AND attempts = 0;
+    CREATE INDEX deliveries_accepted ON deliveries (subscription_key, accepted_at)
+        WHERE accepted_at IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,9 @@ from pushgate.webpush.vapid import VapidKeyPair
 # A tag's value keeps its JSON type: a string, a finite number or a boolean ("5" is not 5).
 TagValue = str | int | float | bool
 
+# A wall-clock time occurs again within a day, a day and an hour across a DST change.
+LOCAL_TIME_SPAN_SECONDS = 25 * 3600
+
 
 # A frequency cap's period: a whole number and a unit, "90m", "24h", "7d".
 PERIOD_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
@@ -215,6 +218,16 @@ class NewNotification:
     topic: str | None = None
     idempotency_key: str | None = None
     request_hash: str = ""
+    send_at: float | None = None  # epoch seconds; None: now
+    deliver_at_local: str | None = None  # "HH:MM" in each subscriber's time zone
+    throttle_per_minute: int | None = None
+    ignore_quiet_hours: bool = False
+    ignore_frequency_cap: bool = False
+
+    def initial_status(self, now: float) -> str:
+        """`scheduled` until its first delivery may be due, else `queued`."""
+        later = self.send_at is not None and self.send_at > now
+        return "scheduled" if later or self.deliver_at_local else "queued"
 
 
 @dataclass(frozen=True)
@@ -226,10 +239,13 @@ class Counts:
     delivered: int = 0
     clicked: int = 0
     dismissed: int = 0
+    capped: int = 0  # skipped: the site's frequency cap was reached
+    cancelled: int = 0  # not sent: the notification was cancelled first
 
     @property
     def pending(self) -> int:
-        return self.targeted - self.accepted - self.failed - self.gone
+        settled = self.accepted + self.failed + self.gone + self.capped + self.cancelled
+        return self.targeted - settled
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -238,6 +254,8 @@ class Counts:
             "failed": self.failed,
             "gone": self.gone,
             "pending": self.pending,
+            "capped": self.capped,
+            "cancelled": self.cancelled,
             "delivered": self.delivered,
             "clicked": self.clicked,
             "dismissed": self.dismissed,
@@ -256,15 +274,27 @@ class Notification:
     topic: str | None
     idempotency_key: str | None
     request_hash: str
-    status: str  # queued | sending | done | failed
+    status: str  # scheduled | queued | sending | done | failed | cancelled
     created_at: float
     expanded: bool
     counts: Counts = field(default_factory=Counts)
     error: str | None = None  # why delivery failed as a whole (status "failed")
+    send_at: float | None = None
+    deliver_at_local: str | None = None
+    throttle_per_minute: int | None = None
+    ignore_quiet_hours: bool = False
+    ignore_frequency_cap: bool = False
+
+    @property
+    def starts_at(self) -> float:
+        return self.created_at if self.send_at is None else self.send_at
 
     @property
     def expires_at(self) -> float:
-        return self.created_at + self.ttl
+        """When the last of its deliveries may no longer go: a local-time delivery's TTL counts
+        from its subscriber's local time, up to LOCAL_TIME_SPAN_SECONDS after the start."""
+        span = LOCAL_TIME_SPAN_SECONDS if self.deliver_at_local else 0
+        return self.starts_at + span + self.ttl
 
 
 class DeliveryTarget(NamedTuple):
@@ -276,6 +306,7 @@ class DeliveryTarget(NamedTuple):
     p256dh: str
     auth: str
     attempts: int
+    expires_at: float = 0.0  # its own end of life (local time, quiet hours); 0: the notification's
 
 
 class DeliveryResult(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from pushgate.store.models import (
     Notification,
 )
 from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.sqlite.notifications import cancel_pending
 from pushgate.store.sqlite.segments import expansion_condition
 
 
@@ -46,7 +48,7 @@ class DeliveryVerbs(SQLiteConnections):
             # One statement for the whole batch: executemany cost ~10 µs of CPU a row.
             await db.execute(
                 "INSERT OR IGNORE INTO deliveries (notification_key, subscription_key, state, "
-                "next_attempt_at) SELECT ?, value, 'pending', ? FROM json_each(?)",
+                "next_attempt_at, leased) SELECT ?, value, 'pending', ?, 1 FROM json_each(?)",
                 (notification.key, lease_until, json.dumps(keys)),
             )
             await db.execute(
@@ -62,44 +64,22 @@ class DeliveryVerbs(SQLiteConnections):
         key = notification.key
         return [DeliveryTarget(key, r[0], r[1], r[2], r[3], 0) for r in rows]
 
-    async def due_deliveries(
-        self, notification_key: int, now: float, limit: int, exclude: Sequence[int] = ()
-    ) -> list[DeliveryTarget]:
-        rows = await self._all(
-            "SELECT d.subscription_key, d.attempts, s.endpoint, s.p256dh, s.auth "
-            "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
-            "WHERE d.notification_key = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
-            "ORDER BY d.next_attempt_at LIMIT ?",
-            (notification_key, now, limit + len(exclude)),
-        )
-        skip = set(exclude)
-        vanished = [r["subscription_key"] for r in rows if r["endpoint"] is None]
-        if vanished:  # unsubscribed or gone through another notification meanwhile
-            await self.record_results(
-                [
-                    DeliveryResult(notification_key, k, "gone", 0, "subscription removed")
-                    for k in vanished
-                ]
-            )
-        return [
-            DeliveryTarget(
-                notification_key,
-                r["subscription_key"],
-                r["endpoint"],
-                r["p256dh"],
-                r["auth"],
-                r["attempts"],
-            )
-            for r in rows
-            if r["endpoint"] is not None and r["subscription_key"] not in skip
-        ][:limit]
-
     async def release_leases(self) -> None:
-        """At engine start: deliveries a previous process took but never settled are due now."""
+        """At engine start: deliveries a previous process took but never settled are due now
+        (those not yet due, scheduled or held back, keep their due time); a cancelled
+        notification's are cancelled, since no engine holds them any more."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'pending' AND attempts = 0"
+                "UPDATE deliveries SET next_attempt_at = 0, leased = 0 "
+                "WHERE state = 'pending' AND leased"
             )
+            async with db.execute(
+                "SELECT key FROM notifications WHERE status = 'cancelled' "
+                "AND targeted > accepted + failed + gone + capped + cancelled"
+            ) as cur:
+                cancelled = [row[0] for row in await cur.fetchall()]
+            for key in cancelled:
+                await cancel_pending(db, key, leased_too=True)
 
     async def next_retry_at(self, notification_key: int) -> float | None:
         row = await self._one(
@@ -109,7 +89,9 @@ class DeliveryVerbs(SQLiteConnections):
         )
         return row[0] if row else None
 
-    async def record_results(self, results: Sequence[DeliveryResult]) -> None:
+    async def record_results(
+        self, results: Sequence[DeliveryResult], now: float | None = None
+    ) -> None:
         """Write a batch of outcomes, their counters, and remove gone subscribers, atomically.
 
         Only deliveries still pending change, and only they are counted: an outcome that
@@ -117,6 +99,7 @@ class DeliveryVerbs(SQLiteConnections):
         """
         if not results:
             return
+        now = time.time() if now is None else now
         async with self._transaction() as db:
             fresh = await _still_pending(db, results)
             counters: dict[int, Counter[str]] = defaultdict(Counter)
@@ -125,7 +108,7 @@ class DeliveryVerbs(SQLiteConnections):
                     counters[r.notification_key][r.state] += 1
             await db.executemany(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, "
-                "reason = ?, next_attempt_at = ? "
+                "reason = ?, next_attempt_at = ?, leased = 0, accepted_at = ? "
                 "WHERE notification_key = ? AND subscription_key = ? AND state = 'pending'",
                 [
                     (
@@ -133,6 +116,7 @@ class DeliveryVerbs(SQLiteConnections):
                         r.status,
                         r.reason or None,
                         r.next_attempt_at,
+                        now if r.state == "accepted" else None,
                         r.notification_key,
                         r.subscription_key,
                     )
@@ -150,19 +134,25 @@ class DeliveryVerbs(SQLiteConnections):
                 await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
 
     async def record_accepted(
-        self, notification_key: int, subscription_keys: Sequence[int], status: int
+        self,
+        notification_key: int,
+        subscription_keys: Sequence[int],
+        status: int,
+        now: float | None = None,
     ) -> None:
-        """Mark deliveries the push service accepted, in one statement: the common outcome of
-        a broadcast. As in record_results, only deliveries still pending change and count."""
+        """Mark deliveries the push service accepted at `now`, in one statement: the common
+        outcome of a broadcast. As in record_results, only deliveries still pending change and
+        count. Frequency caps count accepted deliveries by `accepted_at`."""
         if not subscription_keys:
             return
+        now = time.time() if now is None else now
         async with self._transaction() as db:
             cur = await db.execute(
                 "UPDATE deliveries SET state = 'accepted', attempts = attempts + 1, "
-                "last_status = ?, reason = NULL, next_attempt_at = 0 "
+                "last_status = ?, reason = NULL, next_attempt_at = 0, accepted_at = ? "
                 "WHERE notification_key = ? AND state = 'pending' "
                 "AND subscription_key IN (SELECT value FROM json_each(?))",
-                (status, notification_key, json.dumps(list(subscription_keys))),
+                (status, now, notification_key, json.dumps(list(subscription_keys))),
             )
             await db.execute(
                 "UPDATE notifications SET accepted = accepted + ? WHERE key = ?",
@@ -172,7 +162,7 @@ class DeliveryVerbs(SQLiteConnections):
     async def expire_pending(self, notification_key: int, reason: str) -> int:
         async with self._transaction() as db:
             cur = await db.execute(
-                "UPDATE deliveries SET state = 'failed', reason = ? "
+                "UPDATE deliveries SET state = 'failed', reason = ?, leased = 0 "
                 "WHERE notification_key = ? AND state = 'pending'",
                 (reason, notification_key),
             )
@@ -188,7 +178,7 @@ class DeliveryVerbs(SQLiteConnections):
         """Move pending deliveries' due time to `until`, counting no attempt."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE deliveries SET next_attempt_at = ? "
+                "UPDATE deliveries SET next_attempt_at = ?, leased = 0 "
                 "WHERE notification_key = ? AND state = 'pending' "
                 "AND subscription_key IN (SELECT value FROM json_each(?))",
                 (until, notification_key, json.dumps(list(subscription_keys))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import aiosqlite
@@ -23,14 +24,16 @@ from pushgate.store.sqlite.connection import SQLiteConnections
 _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
     "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, "
-    "dismissed, error"
+    "dismissed, error, send_at, deliver_at_local, throttle_per_minute, ignore_quiet_hours, "
+    "ignore_frequency_cap, capped, cancelled"
 )
 
 
 class NotificationVerbs(SQLiteConnections):
     async def create_notification(
-        self, site_id: str, new: NewNotification
+        self, site_id: str, new: NewNotification, *, now: float | None = None
     ) -> tuple[Notification, bool]:
+        now = time.time() if now is None else now
         async with self._transaction() as db:
             if new.idempotency_key is not None:
                 async with db.execute(
@@ -46,7 +49,9 @@ class NotificationVerbs(SQLiteConnections):
             public_id = uuid.uuid4().hex
             await db.execute(
                 "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
-                "idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "idempotency_key, request_hash, created_at, status, send_at, deliver_at_local, "
+                "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     public_id,
                     site_id,
@@ -57,7 +62,13 @@ class NotificationVerbs(SQLiteConnections):
                     new.topic,
                     new.idempotency_key,
                     new.request_hash,
-                    time.time(),
+                    now,
+                    new.initial_status(now),
+                    new.send_at,
+                    new.deliver_at_local,
+                    new.throttle_per_minute,
+                    new.ignore_quiet_hours,
+                    new.ignore_frequency_cap,
                 ),
             )
             async with db.execute(
@@ -74,18 +85,65 @@ class NotificationVerbs(SQLiteConnections):
         )
         return _notification(row) if row else None
 
-    async def active_notifications(self) -> list[Notification]:
+    async def active_notifications(self, now: float | None = None) -> list[Notification]:
+        """Notifications to deliver now: queued or sending, or scheduled to start by `now`."""
         rows = await self._all(
             f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
-            "WHERE status IN ('queued', 'sending') ORDER BY key"
+            "WHERE status IN ('queued', 'sending') "
+            "OR (status = 'scheduled' AND IFNULL(send_at, 0) <= ?) ORDER BY key",
+            (time.time() if now is None else now,),
         )
         return [_notification(r) for r in rows]
+
+    async def list_notifications(
+        self, site_id: str, *, status: str | None, limit: int, after: int
+    ) -> tuple[list[Notification], int | None]:
+        """A page of the site's notifications (with `status` only, if given), oldest first."""
+        where, args = ("AND status = ? ", [status]) if status else ("", [])
+        rows = await self._all(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE site_id = ? {where}"
+            "AND key > ? ORDER BY key LIMIT ?",
+            (site_id, *args, after, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [_notification(r) for r in rows], (rows[-1]["key"] if more else None)
 
     async def finish_notification(self, notification_key: int) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE notifications SET status = 'done' WHERE key = ?", (notification_key,)
+                "UPDATE notifications SET status = 'done' WHERE key = ? AND status != 'cancelled'",
+                (notification_key,),
             )
+
+    async def cancel_notification(
+        self, site_id: str, notification_id: str, *, from_statuses: Collection[str]
+    ) -> Notification | None:
+        """Cancel a notification whose status is one of `from_statuses`, atomically: one still
+        scheduled loses its deliveries (it targets nobody); otherwise every pending delivery no
+        engine holds is counted cancelled. Returns the notification as it is now."""
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT key, status FROM notifications WHERE site_id = ? AND id = ?",
+                (site_id, notification_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            if row["status"] in from_statuses:
+                await _cancel(db, row["key"], started=row["status"] != "scheduled")
+            async with db.execute(
+                f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE key = ?", (row["key"],)
+            ) as cur:
+                found = await cur.fetchone()
+        assert found is not None
+        return _notification(found)
+
+    async def cancel_pending(self, notification_key: int, *, leased_too: bool = False) -> int:
+        """Count a cancelled notification's pending deliveries cancelled: those no engine holds,
+        or all of them (at start, when no engine holds any)."""
+        async with self._transaction() as db:
+            return await cancel_pending(db, notification_key, leased_too=leased_too)
 
     async def fail_notification(self, notification_key: int, error: str) -> None:
         async with self._transaction() as db:
@@ -120,6 +178,35 @@ class NotificationVerbs(SQLiteConnections):
             return True
 
 
+async def _cancel(db: aiosqlite.Connection, notification_key: int, *, started: bool) -> None:
+    if started:
+        await cancel_pending(db, notification_key, leased_too=False)
+    else:  # nothing was due yet: it never targeted anyone
+        await db.execute("DELETE FROM deliveries WHERE notification_key = ?", (notification_key,))
+        await db.execute("UPDATE notifications SET targeted = 0 WHERE key = ?", (notification_key,))
+    # Expanded: no subscriber is added to it any more.
+    await db.execute(
+        "UPDATE notifications SET status = 'cancelled', expanded = 1 WHERE key = ?",
+        (notification_key,),
+    )
+
+
+async def cancel_pending(
+    db: aiosqlite.Connection, notification_key: int, *, leased_too: bool
+) -> int:
+    held = "" if leased_too else "AND NOT leased"
+    cur = await db.execute(
+        "UPDATE deliveries SET state = 'cancelled', leased = 0 "
+        f"WHERE notification_key = ? AND state = 'pending' {held}",
+        (notification_key,),
+    )
+    await db.execute(
+        "UPDATE notifications SET cancelled = cancelled + ? WHERE key = ?",
+        (cur.rowcount, notification_key),
+    )
+    return cur.rowcount
+
+
 def _notification(row: aiosqlite.Row) -> Notification:
     counts = Counts(
         row["targeted"],
@@ -129,6 +216,8 @@ def _notification(row: aiosqlite.Row) -> Notification:
         row["delivered"],
         row["clicked"],
         row["dismissed"],
+        row["capped"],
+        row["cancelled"],
     )
     return Notification(
         row["id"],
@@ -146,6 +235,11 @@ def _notification(row: aiosqlite.Row) -> Notification:
         bool(row["expanded"]),
         counts,
         row["error"],
+        send_at=row["send_at"],
+        deliver_at_local=row["deliver_at_local"],
+        throttle_per_minute=row["throttle_per_minute"],
+        ignore_quiet_hours=bool(row["ignore_quiet_hours"]),
+        ignore_frequency_cap=bool(row["ignore_frequency_cap"]),
     )
 
 

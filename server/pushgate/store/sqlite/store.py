@@ -10,6 +10,7 @@ import aiosqlite
 
 from pushgate.store.private_files import prepare_database_file
 from pushgate.store.sealing import Sealer
+from pushgate.store.sqlite.claims import ClaimVerbs
 from pushgate.store.sqlite.connection import PRAGMAS, migrate
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
@@ -18,7 +19,9 @@ from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
 
 
-class SQLiteStore(SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs, SegmentVerbs):
+class SQLiteStore(
+    SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs, SegmentVerbs, ClaimVerbs
+):
     """The embedded default store. Writes go through one connection under one lock."""
 
     @classmethod
