@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import __version__
-from pushgate.api import admin, openapi, public, segments, site_rules
+from pushgate.api import admin, notification_control, openapi, public, segments, site_rules
 from pushgate.api.context import AppContext, context
 from pushgate.api.geo import open_country_finder
 from pushgate.api.http import (
@@ -29,6 +29,7 @@ from pushgate.api.http import (
 )
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
+from pushgate.clock import WallClock, wall_clock_from_env
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.delivery.jobs import WorkerLimits
 from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
@@ -119,10 +120,13 @@ def create_app(
     store: Store | None = None,
     deliver: bool = True,
     clock: Clock = time.monotonic,
+    wall_clock: WallClock | None = None,
 ) -> Starlette:
-    """Build the app; a `store` may be given, `deliver=False` runs no delivery engine, and
-    `clock` (monotonic seconds) drives the rate limits."""
+    """Build the app; a `store` may be given, `deliver=False` runs no delivery engine,
+    `clock` (monotonic seconds) drives the rate limits and `wall_clock` (epoch seconds;
+    default: pushgate.clock's) scheduling."""
     limits = RateLimits(settings, clock=clock)  # SettingsError for a bad PUSHGATE_TRUSTED_PROXIES
+    wall = wall_clock or wall_clock_from_env()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,7 +138,7 @@ def create_app(
             )
             engine = None
             if deliver:
-                engine = await _start_engine(stack, settings, the_store)
+                engine = await _start_engine(stack, settings, the_store, wall)
             app.state.ctx = AppContext(
                 settings=settings,
                 store=the_store,
@@ -142,6 +146,7 @@ def create_app(
                 engine=engine,
                 event_secret=await the_store.event_secret(),
                 countries=open_country_finder(settings, stack),
+                clock=wall,
             )
             yield
 
@@ -156,6 +161,7 @@ def create_app(
         *public.routes,
         *admin.routes,
         *segments.routes,
+        *notification_control.routes,
         *site_rules.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
@@ -175,7 +181,9 @@ def create_app(
     )
 
 
-async def _start_engine(stack: AsyncExitStack, settings: Settings, store: Store) -> DeliveryEngine:
+async def _start_engine(
+    stack: AsyncExitStack, settings: Settings, store: Store, clock: WallClock
+) -> DeliveryEngine:
     workers = SendWorkers(
         WorkerLimits(MAX_TIMEOUT_SECONDS, settings.max_in_flight_per_host),
         settings.send_workers,
@@ -189,6 +197,7 @@ async def _start_engine(stack: AsyncExitStack, settings: Settings, store: Store)
         events_url=f"{settings.base_url}/v1/events",
         policy=EndpointPolicy(settings.allowed_push_hosts),
         push_timeout=settings.push_timeout,
+        clock=clock,
     )
     await engine.start()
     stack.push_async_callback(engine.stop)

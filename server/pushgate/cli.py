@@ -301,6 +301,10 @@ def demo(demo_port: int, **values: Any) -> None:
     "--tag", "tags", multiple=True, help="Audience tag NAME=VALUE (repeatable; all must match)."
 )
 @click.option("--external-id", "external_ids", multiple=True, help="Send to this external user id.")
+@click.option("--segment", help="Send to this saved segment.")
+@click.option("--filter", "filter_json", help="Send to this filter, as JSON: '{\"field\": …}'.")
+@click.option("--send-at", help="RFC 3339 time with an offset; nothing goes before it.")
+@click.option("--local-time", help="HH:MM in each subscriber's own time zone.")
 @click.option("--ttl", type=int)
 @click.option("--urgency", type=click.Choice(["very-low", "low", "normal", "high"]))
 @click.option("--topic")

@@ -43,6 +43,7 @@ _CODES = [
         409,
         "A segment, or a scheduled, queued or sending notification, uses the segment.",
     ),
+    ErrorCode("not_cancellable", 409, "The notification is done or failed: nothing to cancel."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
     ErrorCode("rate_limited", 429, "Too many requests; the Retry-After header says when to retry."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached or written."),

@@ -66,10 +66,11 @@ async def create_notification(request: Request) -> Response:
     site = await authenticated_site(request)
     ctx = context(request)
     body = await read_json(request, MAX_NOTIFICATION_BODY_BYTES)
-    new = notification_request(body, _idempotency_key(request), ctx.events_url)
+    now = ctx.clock()
+    new = notification_request(body, _idempotency_key(request), ctx.events_url, now)
     await checked_audience(ctx.store, site.id, new.audience)
     try:
-        notification, created = await ctx.store.create_notification(site.id, new)
+        notification, created = await ctx.store.create_notification(site.id, new, now=now)
     except IdempotencyConflict as exc:
         raise ApiError(
             "idempotency_conflict", "this Idempotency-Key was used with a different request body"
@@ -89,14 +90,20 @@ async def get_notification(request: Request) -> Response:
     return json_response(notification_json(notification))
 
 
-async def list_subscriptions(request: Request) -> Response:
-    site = await authenticated_site(request)
+def page_of(request: Request) -> tuple[int, int]:
+    """`limit` and `cursor` of a listing, checked."""
     limit = whole_number(request.query_params.get("limit", str(DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
     after = whole_number(request.query_params.get("cursor") or "0", MAX_CURSOR)
     if limit is None or limit < 1:
         raise ApiError("invalid_request", f"limit must be 1-{MAX_PAGE_SIZE}")
     if after is None:
         raise ApiError("invalid_request", "cursor must be a next_cursor value from a previous page")
+    return limit, after
+
+
+async def list_subscriptions(request: Request) -> Response:
+    site = await authenticated_site(request)
+    limit, after = page_of(request)
     items, next_key = await context(request).store.list_subscriptions(
         site.id, limit=limit, after=after
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from pushgate.api.geo import CountryFinder
+from pushgate.clock import WallClock
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.settings import Settings
 from pushgate.store import Store
@@ -23,6 +25,7 @@ class AppContext:
     countries: CountryFinder | None = None  # PUSHGATE_GEOIP_DATABASE
     store_ok: bool = False  # the last write probe (for /healthz) succeeded
     store_checked_at: float = 0.0
+    clock: WallClock = time.time  # scheduling's wall clock (pushgate.clock)
 
     @property
     def events_url(self) -> str:

@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from pushgate.api.schedule_options import schedule_options
 from pushgate.api.validation import (
     audience_of,
     http_url,
@@ -102,9 +103,11 @@ def _ttl(data: dict[str, Any]) -> int:
 
 
 def notification_request(
-    body: Any, idempotency_key: str | None, events_url: str
+    body: Any, idempotency_key: str | None, events_url: str, now: float | None = None
 ) -> NewNotification:
+    """`now`: the scheduling clock's time, which `send_at` is checked against."""
     data = require_object(body, "body")
+    schedule = schedule_options(data, time.time() if now is None else now)
     notification = _notification_member(data)
     urgency = data.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
@@ -125,4 +128,9 @@ def notification_request(
         topic=validate_topic(data.get("topic")),
         idempotency_key=idempotency_key,
         request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        send_at=schedule.send_at,
+        deliver_at_local=schedule.deliver_at_local,
+        throttle_per_minute=schedule.throttle_per_minute,
+        ignore_quiet_hours=schedule.ignore_quiet_hours,
+        ignore_frequency_cap=schedule.ignore_frequency_cap,
     )

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pushgate import __version__
+from pushgate.api import notification_control
 from pushgate.api.admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from pushgate.api.openapi_schemas import SCHEMAS, Schema
 from pushgate.api.validation import MAX_CURSOR
@@ -108,6 +109,15 @@ SEGMENT_CURSOR = {
 }
 
 
+STATUS = {
+    "name": "status",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": list(notification_control.STATUSES)},
+    "description": "Only notifications with this status.",
+}
+
+
 def preflight(*params: dict[str, Any]) -> Operation:
     return {
         "summary": "CORS preflight",
@@ -182,6 +192,22 @@ def admin_paths() -> dict[str, Any]:
                     answer(202, ref("NotificationCreated")) | errors(400, 409, 413),
                     IDEMPOTENCY_KEY,
                 )
+            ),
+            "get": authenticated(
+                {
+                    "summary": "The site's notifications (of one status), a page at a time",
+                    "parameters": [STATUS, LIMIT, CURSOR],
+                    "responses": answer(200, ref("NotificationPage")) | errors(400),
+                }
+            ),
+        },
+        "/api/v1/notifications/{notification_id}/cancel": {
+            "post": authenticated(
+                {
+                    "summary": "Cancel: nothing not yet handed to a push service goes out",
+                    "parameters": [path_param("notification_id")],
+                    "responses": answer(200, ref("Notification")) | errors(404, 409),
+                }
             )
         },
         "/api/v1/notifications/{notification_id}": {

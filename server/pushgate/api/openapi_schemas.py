@@ -10,11 +10,13 @@ from typing import Any
 
 from pushgate import site_rules
 from pushgate.api import notification_request as notif
+from pushgate.api import schedule_options as sched
 from pushgate.api import validation as v
 from pushgate.api.strict_json import MAX_JSON_DEPTH
 from pushgate.audience import fields as audience_fields
 from pushgate.audience import parse as audience_parse
 from pushgate.errors import ERROR_CODES
+from pushgate.scheduling.throttle import MAX_PER_MINUTE, MIN_PER_MINUTE
 from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH
 
 Schema = dict[str, Any]
@@ -267,6 +269,23 @@ NOTIFICATION_REQUEST = obj(
                 "not": {"pattern": ONE_MORE_THAN_A_MULTIPLE_OF_4},
             }
         ),
+        "send_at": {
+            "type": ["string", "null"],
+            "pattern": f"^{sched.RFC3339_PATTERN}$",
+            "description": "RFC 3339 with an offset; at most 30 days ahead, at most 1 minute past.",
+        },
+        "deliver_at_local": {
+            "type": ["string", "null"],
+            "pattern": f"^{sched.CLOCK_PATTERN}$",
+            "description": "HH:MM in each subscriber's time zone (the site's default if none).",
+        },
+        "throttle_per_minute": {
+            "type": ["integer", "null"],
+            "minimum": MIN_PER_MINUTE,
+            "maximum": MAX_PER_MINUTE,
+        },
+        "ignore_quiet_hours": {"type": ["boolean", "null"]},
+        "ignore_frequency_cap": {"type": ["boolean", "null"]},
     },
     "title",
 ) | {
@@ -325,16 +344,20 @@ SUBSCRIPTION_PAGE = obj(
 COUNTS = obj(
     {
         name: {"type": "integer", "minimum": 0}
-        for name in ("targeted", "accepted", "failed", "gone", "pending")
+        for name in ("targeted", "accepted", "failed", "gone", "pending", "capped", "cancelled")
         + ("delivered", "clicked", "dismissed")
     },
-    *("targeted", "accepted", "failed", "gone", "pending", "delivered", "clicked", "dismissed"),
+    *("targeted", "accepted", "failed", "gone", "pending", "capped", "cancelled"),
+    *("delivered", "clicked", "dismissed"),
 )
 
 NOTIFICATION = obj(
     {
         "id": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued", "sending", "done", "failed"]},
+        "status": {
+            "type": "string",
+            "enum": ["scheduled", "queued", "sending", "done", "failed", "cancelled"],
+        },
         "created_at": TIMESTAMP,
         "audience": {"type": "object"},
         "ttl": {"type": "integer"},
@@ -343,9 +366,23 @@ NOTIFICATION = obj(
         "notification": obj({"title": {"type": "string"}}, "title"),
         "counts": {"$ref": "#/components/schemas/Counts"},
         "error": {"type": ["string", "null"], "description": "Why delivery failed as a whole"},
+        "send_at": {"type": ["string", "null"], "description": "ISO 8601, UTC, milliseconds"},
+        "deliver_at_local": {"type": ["string", "null"]},
+        "throttle_per_minute": {"type": ["integer", "null"]},
+        "ignore_quiet_hours": {"type": "boolean"},
+        "ignore_frequency_cap": {"type": "boolean"},
     },
     *("id", "status", "created_at", "audience", "ttl", "urgency", "topic"),
     *("notification", "counts"),
+)
+
+NOTIFICATION_PAGE = obj(
+    {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
+        "next_cursor": {"type": ["string", "null"], "pattern": "^[0-9]+$"},
+    },
+    "data",
+    "next_cursor",
 )
 
 NOTIFICATION_CREATED = obj(
@@ -433,6 +470,7 @@ SCHEMAS: dict[str, Schema] = {
     "Counts": COUNTS,
     "Notification": NOTIFICATION,
     "NotificationCreated": NOTIFICATION_CREATED,
+    "NotificationPage": NOTIFICATION_PAGE,
     "SiteConfig": SITE_CONFIG,
     "Site": SITE,
     "SitePatch": SITE_PATCH,

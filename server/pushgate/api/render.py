@@ -42,4 +42,9 @@ def notification_json(n: Notification) -> dict[str, Any]:
         "notification": n.payload,
         "counts": n.counts.to_json(),
         "error": n.error,
+        "send_at": None if n.send_at is None else iso(n.send_at),
+        "deliver_at_local": n.deliver_at_local,
+        "throttle_per_minute": n.throttle_per_minute,
+        "ignore_quiet_hours": n.ignore_quiet_hours,
+        "ignore_frequency_cap": n.ignore_frequency_cap,
     }
