@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from collections.abc import Collection
-from typing import Any
 
 import aiosqlite
 
@@ -18,7 +17,6 @@ from pushgate.store.models import (
     NewNotification,
     Notification,
 )
-from pushgate.store.sqlite.audience_sql import audience_condition
 from pushgate.store.sqlite.connection import SQLiteConnections
 
 _NOTIFICATION_COLUMNS = (
@@ -241,11 +239,3 @@ def _notification(row: aiosqlite.Row) -> Notification:
         ignore_quiet_hours=bool(row["ignore_quiet_hours"]),
         ignore_frequency_cap=bool(row["ignore_frequency_cap"]),
     )
-
-
-def audience_filter(audience: Audience) -> tuple[str, list[Any]]:
-    """The condition on `subscriptions` (unaliased) that `audience` selects, for expansion.
-    A saved segment must be resolved first: expanding code calls
-    pushgate.store.sqlite.segments.expansion_condition(db, notification) inside its write,
-    which resolves (once per notification) and keeps the result."""
-    return audience_condition(audience, "", time.time(), streaming=True)
