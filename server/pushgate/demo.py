@@ -47,6 +47,7 @@ MEDIA_TYPES = {
     ".ico": "image/x-icon",
 }
 FIRST_ARTICLE = "/articles/one-line-push.html"
+SPORTS_ARTICLE = "/articles/cup-final.html"
 STARTUP_POLL_SECONDS = 0.05
 
 
@@ -144,6 +145,11 @@ def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> 
             f"  {curl}",
             "or",
             f"  {send}",
+            "",
+            "Only to the readers who chose sports (the demo stores the topic as the tag topic):",
+            f"  pushgate send --api-key {api_key} --gateway {gateway_url} "
+            f"--title 'Late winner sends City into the final' "
+            f"--url {demo_url}{SPORTS_ARTICLE} --tag topic=sports",
             "",
         ]
     )
