@@ -3,23 +3,26 @@ and one for tech; a notification sent to the sports readers is decrypted and sho
 reader's Firefox only.
 
 The chooser stores the reader's topic as the tag `topic` (demo-site/app.js says why), so "the
-sports readers" is the one filter leaf `tags.topic eq "sports"`. Each reader is a Firefox context
-of its own (its own service worker and push subscription) on the local push service's autopush
-WebSocket.
+sports readers" is the one filter leaf `tags.topic eq "sports"`, sent here with the README's
+`pushgate send --filter` line. Each reader is a Firefox context of its own (its own service worker
+and push subscription) on the local push service's autopush WebSocket.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 import time
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import Site, artifact, eventually, wait_for_acks
+from tests.browser.conftest import Site, artifact, child_env, eventually, wait_for_acks
 from tests.browser.test_firefox_end_to_end import shown_notifications
 
-SPORTS_READERS = {"filter": {"field": "tags.topic", "op": "eq", "value": "sports"}}
+SPORTS_READERS = {"field": "tags.topic", "op": "eq", "value": "sports"}  # a filter
 TECH_READERS = {"tags": {"topic": "tech"}}  # the older form, which keeps working
 # How long the tech reader's Firefox is watched for a notification it must not get, after the
 # sports reader's showed: the same message reached the other browser in well under a second.
@@ -75,6 +78,21 @@ async def shows_nothing_for(page: Page, seconds: float) -> None:
         await page.wait_for_timeout(250)
 
 
+async def pushgate_send(site: Site, *args: str) -> str:
+    """`pushgate send` as the README shows it; the notification's id. Not subprocess.run: the
+    local push service answers on this test's event loop meanwhile."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "pushgate", "send", "--api-key", site.api_key),
+        *("--gateway", site.gateway.url, *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return str(json.loads(out)["id"])
+
+
 def endpoint_id(push_service: LocalPushService, endpoint: str) -> str:
     prefix = push_service.base_url + "/push/"
     assert endpoint.startswith(prefix), endpoint
@@ -103,12 +121,11 @@ async def test_sports_notification_shows_only_in_the_sports_readers_firefox(
     await sports_page.screenshot(path=artifact("firefox-topic-chooser-sports.png"))
 
     # To the sports readers: one message goes out, to the sports reader's endpoint only.
-    goal = await demo_site.send(
-        title="Late winner sends City into the final",
-        body="A header in the 89th minute settled it.",
-        url=demo_site.url + "/articles/cup-final.html",
-        tag="cup-final",
-        audience=SPORTS_READERS,
+    goal = await pushgate_send(
+        demo_site,
+        *("--title", "Late winner sends City into the final"),
+        *("--url", demo_site.url + "/articles/cup-final.html"),
+        *("--filter", json.dumps(SPORTS_READERS)),
     )
     assert await wait_for_acks(push_service, 1) == [100], "Firefox could not decrypt it"
     await eventually(lambda: titles(sports_page), "the sports reader's notification")
