@@ -331,3 +331,52 @@ async def _send_to_a_filter(
         [message] = browsers[i].messages
         assert message.decrypt_error is None
         assert message.json()["notification"]["title"] == "Only some"
+
+
+async def test_every_tag_write_keeps_the_filters_true(app: InProcess, tmp_path: Path) -> None:
+    from pushgate.store.models import NewSubscription
+    from pushgate.subscribers import import_subscriptions
+    from pushgate.webpush.allowlist import EndpointPolicy
+    from tests.api.test_subscriptions import VALID_AUTH, VALID_P256DH
+
+    def pro() -> dict[str, Any]:
+        return where("tags.plan", "eq", "pro")
+
+    first = await subscribe(app, FCM, tags={"plan": "pro"}, external_id="u1")
+    assert await count(app, pro()) == 1
+    again = await app.client.post(  # a subscribe POST replaces the tags
+        app.subscriptions_url, json=body(FCM, tags={"plan": "free"}), headers={"Origin": ORIGIN}
+    )
+    assert again.status_code == 200, again.text
+    assert await count(app, pro()) == 0
+    patched = await app.client.patch(
+        f"/api/v1/subscriptions/{first}", json={"tags": {"plan": "pro"}}, headers=app.admin_headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert await count(app, pro()) == 1
+    await subscribe(app, MOZILLA, external_id="u1")
+    user = await app.client.patch(
+        "/api/v1/users/u1", json={"tags": {"plan": "pro", "score": 3}}, headers=app.admin_headers
+    )
+    assert user.json()["updated"] == 2
+    assert await count(app, pro()) == 2
+    assert await count(app, where("tags.score", "lt", 4)) == 2
+    deleted = await app.client.patch(
+        "/api/v1/users/u1", json={"tags": {"plan": None}}, headers=app.admin_headers
+    )
+    assert deleted.status_code == 200
+    assert await count(app, where("tags.plan", "exists")) == 0
+    imported = [
+        NewSubscription(f"{FCM}-import-{i}", VALID_P256DH, VALID_AUTH, tags={"plan": "pro"})
+        for i in range(3)
+    ]
+    policy = EndpointPolicy((UNUSED_PUSH_HOST,))
+    assert await import_subscriptions(app.store, policy, app.site_id, imported) == 3
+    assert await count(app, pro()) == 3
+    removed = await app.client.delete(f"/api/v1/subscriptions/{first}", headers=app.admin_headers)
+    assert removed.status_code == 204
+    assert await count(app, where("tags.score", "exists")) == 1
+    with sqlite3.connect(tmp_path / "pushgate.db") as db:  # a removed subscriber's tags go too
+        orphans = "SELECT COUNT(*) FROM subscription_tags WHERE subscription_key NOT IN "
+        assert db.execute(orphans + "(SELECT key FROM subscriptions)").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM subscription_tags").fetchone()[0] == 4
