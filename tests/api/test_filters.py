@@ -6,6 +6,7 @@ filter reaches exactly the matching subscribers, decrypted at the local push ser
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -231,24 +232,40 @@ async def test_country_comes_from_the_time_zone_without_geoip(app: InProcess) ->
 
 
 @asynccontextmanager
-async def with_geoip(folder: Path) -> AsyncIterator[InProcess]:
+async def app_with(
+    folder: Path, wall_clock: Any = None, **changes: Any
+) -> AsyncIterator[InProcess]:
+    """The app with these settings changed (and a wall clock), its client at 127.0.0.1."""
+    settings = replace(handler_settings(folder), **changes)
+    async with open_store(settings) as store:
+        site, api_key = await store.create_site("news", [ORIGIN])
+        app = create_app(settings, store=store, deliver=False, wall_clock=wall_clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app, client=("127.0.0.1", 5000))
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                yield InProcess(client, store, site.id, api_key)
+
+
+def with_geoip(folder: Path) -> Any:
     """The app with PUSHGATE_GEOIP_DATABASE on a .mmdb written here, behind a trusted proxy."""
     writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Country", ipv4_compatible=True)
     writer.insert_network(IPSet(["127.0.0.0/8"]), {"country": {"iso_code": "FR"}})
     writer.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "JP"}})
     writer.to_db_file(str(folder / "countries.mmdb"))
-    settings = replace(
-        handler_settings(folder),
-        geoip_database=str(folder / "countries.mmdb"),
-        trusted_proxies=("127.0.0.1",),
+    return app_with(
+        folder, geoip_database=str(folder / "countries.mmdb"), trusted_proxies=("127.0.0.1",)
     )
-    async with open_store(settings) as store:
-        site, api_key = await store.create_site("news", [ORIGIN])
-        app = create_app(settings, store=store, deliver=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app, client=("127.0.0.1", 5000))
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                yield InProcess(client, store, site.id, api_key)
+
+
+async def test_within_counts_back_from_the_apps_wall_clock(tmp_path: Path) -> None:
+    now = [time.time()]
+    async with app_with(tmp_path, wall_clock=lambda: now[0]) as app:
+        await subscribe(app, FCM)
+        await subscribe(app, MOZILLA)
+        assert await count(app, where("last_seen_at", "within", "1h")) == 2
+        now[0] += 2 * 86400
+        assert await count(app, where("last_seen_at", "within", "1d")) == 0
+        assert await count(app, where("created_at", "within", "3d")) == 2
 
 
 async def test_geoip_country_wins_over_the_zone_and_the_address_is_not_stored(

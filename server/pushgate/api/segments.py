@@ -5,7 +5,6 @@ segments before it is stored: a missing segment, a cycle or a tree past the limi
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -30,9 +29,7 @@ MAX_DESCRIPTION_LENGTH = 1000
 
 
 def _now(request: Request) -> float:
-    # The app's wall clock (pushgate.clock), so tests drive `within` and timestamps.
-    clock = getattr(context(request), "clock", time.time)
-    return float(clock())
+    return context(request).clock()  # the app's wall clock: tests drive `within`, timestamps
 
 
 def segment_json(segment: Segment, count: int | None = None) -> dict[str, Any]:
