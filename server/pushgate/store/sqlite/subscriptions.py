@@ -129,7 +129,8 @@ class SubscriptionVerbs(SQLiteConnections):
             added = db.total_changes - before
             if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
                 raise SubscriptionLimitReached(site_id)
-            await index_new_tags(db, after_key)
+            if any(s.tags for s in subs):  # an import without tags costs the index nothing
+                await index_new_tags(db, after_key)
             return added
 
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
