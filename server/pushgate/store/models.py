@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pushgate.audience import tree
+from pushgate.audience.parse import parse_filter
 from pushgate.webpush.vapid import VapidKeyPair
 
 # A tag's value keeps its JSON type: a string, a finite number or a boolean ("5" is not 5).
@@ -178,9 +179,7 @@ class Audience:
         if "subscription_ids" in data:
             return cls(subscription_ids=tuple(data["subscription_ids"]))
         if "filter" in data:
-            from pushgate.audience.parse import parse_filter  # stored trees were checked
-
-            return cls(filter=parse_filter(data["filter"]))
+            return cls(filter=parse_filter(data["filter"]))  # stored trees were checked
         if "segment" in data:
             return cls(segment=str(data["segment"]))
         return cls(everyone=True)

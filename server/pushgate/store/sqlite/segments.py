@@ -90,7 +90,7 @@ class SegmentVerbs(SQLiteConnections):
         """How many of the site's subscriptions are in `audience` now (segments as saved)."""
         tree = audience.as_tree
         if tree is not None:
-            tree = await resolve(tree, self._loader(self._reader, site_id), now=now, lenient=True)
+            tree = await resolve(tree, _loader(self._reader, site_id), now=now, lenient=True)
         where, args = audience_condition(audience, site_id, now, streaming=False, tree=tree)
         row = await self._one(
             f"SELECT COUNT(*) FROM subscriptions WHERE site_id = ? AND {where}",
@@ -98,33 +98,17 @@ class SegmentVerbs(SQLiteConnections):
         )
         return int(row[0]) if row else 0
 
-    def _loader(self, db: aiosqlite.Connection, site_id: str) -> SegmentLoader:
-        async def load(name: str) -> Node | None:
-            async with db.execute(
-                "SELECT filter FROM segments WHERE site_id = ? AND name = ?", (site_id, name)
-            ) as cur:
-                row = await cur.fetchone()
-            return _tree(row[0]) if row else None
-
-        return load
-
 
 async def expansion_condition(db: aiosqlite.Connection, notification: Notification) -> Sql:
     """The condition a notification's delivery expands, inside the expanding write: a tree
     that names segments or `within` is resolved at the first expansion and kept, so every
     later batch and a restarted gateway read the same audience."""
     audience = notification.audience
-    now = _start_of(notification)
+    now = notification.starts_at  # `within` counts back from when it was to start
     tree = audience.as_tree
     if tree is not None and _needs_resolving(tree):
         tree = await _resolved_once(db, notification, tree, now)
     return audience_condition(audience, notification.site_id, now, streaming=True, tree=tree)
-
-
-def _start_of(notification: Notification) -> float:
-    # `within` counts back from when the notification was to start (its send_at if scheduled).
-    send_at = getattr(notification, "send_at", None)
-    return max(notification.created_at, send_at or 0.0)
 
 
 def _needs_resolving(tree: Node) -> bool:
@@ -141,20 +125,24 @@ async def _resolved_once(
     if row is not None and row[0] is not None:
         return _tree(row[0])
 
-    async def load(name: str) -> Node | None:
-        async with db.execute(
-            "SELECT filter FROM segments WHERE site_id = ? AND name = ?",
-            (notification.site_id, name),
-        ) as cur:
-            found = await cur.fetchone()
-        return _tree(found[0]) if found else None
-
+    load = _loader(db, notification.site_id)
     resolved = await resolve(tree, load, now=now, lenient=True)
     await db.execute(
         "UPDATE notifications SET resolved_audience = ? WHERE key = ?",
         (json.dumps(to_json(resolved)), notification.key),
     )
     return resolved
+
+
+def _loader(db: aiosqlite.Connection, site_id: str) -> SegmentLoader:
+    async def load(name: str) -> Node | None:
+        async with db.execute(
+            "SELECT filter FROM segments WHERE site_id = ? AND name = ?", (site_id, name)
+        ) as cur:
+            row = await cur.fetchone()
+        return _tree(row[0]) if row else None
+
+    return load
 
 
 async def _users_of(db: aiosqlite.Connection, site_id: str, name: str) -> str:
