@@ -62,9 +62,9 @@ def browser_of(user_agent: str) -> str | None:
 
 
 def push_service_of(endpoint: str) -> str:
-    """The push service an endpoint belongs to, by its host (the SQLite backend derives the same
-    in a generated column, migration 5)."""
-    host = (urlsplit(endpoint).hostname or "").lower()
+    """The push service an endpoint belongs to, by its host (a host with a port is "other",
+    as in migration 6's backfill of the stored ones)."""
+    host = urlsplit(endpoint).netloc.lower()
     for service, hosts in PUSH_SERVICE_HOSTS:
         if any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts):
             return service

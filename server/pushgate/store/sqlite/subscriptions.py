@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from pushgate.audience.fields import push_service_of
 from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import (
     NewSubscription,
@@ -40,8 +41,8 @@ class SubscriptionVerbs(SQLiteConnections):
                     raise SubscriptionLimitReached(site_id)
                 cur = await db.execute(
                     "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, "
-                    "language, tags, external_id, browser, created_at, last_seen_at, country) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "language, tags, external_id, browser, created_at, last_seen_at, country, "
+                    "push_service) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         uuid.uuid4().hex,
                         site_id,
@@ -56,12 +57,14 @@ class SubscriptionVerbs(SQLiteConnections):
                         now,
                         now,
                         sub.country,
+                        push_service_of(sub.endpoint),
                     ),
                 )
                 await reindex_tags(db, "s.key = ?", (cur.lastrowid,))
             else:
                 await db.execute(
-                    "UPDATE subscriptions SET endpoint = ?, p256dh = ?, auth = ?, "
+                    "UPDATE subscriptions SET endpoint = ?, push_service = ?, p256dh = ?, "
+                    "auth = ?, "
                     "timezone = COALESCE(?, timezone), language = COALESCE(?, language), "
                     "tags = COALESCE(?, tags), "
                     "external_id = CASE WHEN ? THEN NULL ELSE COALESCE(?, external_id) END, "
@@ -69,6 +72,7 @@ class SubscriptionVerbs(SQLiteConnections):
                     "last_seen_at = ? WHERE key = ?",
                     (
                         sub.endpoint,
+                        push_service_of(sub.endpoint),
                         sub.p256dh,
                         sub.auth,
                         sub.timezone,
@@ -115,6 +119,7 @@ class SubscriptionVerbs(SQLiteConnections):
                 now,
                 now,
                 s.country,
+                push_service_of(s.endpoint),
             )
             for s in subs
         ]
@@ -123,7 +128,7 @@ class SubscriptionVerbs(SQLiteConnections):
             await db.executemany(
                 "INSERT OR IGNORE INTO subscriptions (id, site_id, endpoint, p256dh, auth, "
                 "timezone, language, tags, external_id, browser, created_at, last_seen_at, "
-                "country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "country, push_service) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             added = db.total_changes - before
