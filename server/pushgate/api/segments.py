@@ -101,7 +101,7 @@ async def list_segments(request: Request) -> Response:
     return json_response({"data": [segment_json(s) for s in found], "next_cursor": next_cursor})
 
 
-async def _path_name(request: Request) -> str:
+def _path_name(request: Request) -> str:
     name = request.path_params["name"]
     if not SEGMENT_NAME.match(name):
         raise ApiError("not_found", "no such segment for this site")
@@ -111,7 +111,7 @@ async def _path_name(request: Request) -> str:
 async def get_segment(request: Request) -> Response:
     site = await authenticated_site(request)
     store = context(request).store
-    segment = await store.get_segment(site.id, await _path_name(request))
+    segment = await store.get_segment(site.id, _path_name(request))
     if segment is None:
         raise ApiError("not_found", "no such segment for this site")
     count = await store.count_audience(site.id, Audience(segment=segment.name), _now(request))
@@ -121,7 +121,7 @@ async def get_segment(request: Request) -> Response:
 async def replace_segment(request: Request) -> Response:
     site = await authenticated_site(request)
     store = context(request).store
-    name = await _path_name(request)
+    name = _path_name(request)
     data = _segment_body(
         await read_json(request, MAX_SEGMENT_BODY_BYTES), ("name", "filter", "description")
     )
@@ -142,7 +142,7 @@ async def replace_segment(request: Request) -> Response:
 async def delete_segment(request: Request) -> Response:
     site = await authenticated_site(request)
     try:
-        removed = await context(request).store.delete_segment(site.id, await _path_name(request))
+        removed = await context(request).store.delete_segment(site.id, _path_name(request))
     except SegmentInUse as exc:
         raise ApiError("segment_in_use", str(exc)) from exc
     if not removed:
