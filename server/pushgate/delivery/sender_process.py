@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from multiprocessing.connection import Connection
 
+from pushgate.delivery.ahead import EncryptAhead
 from pushgate.delivery.jobs import (
     PAUSE,
     READY,
@@ -23,6 +24,7 @@ from pushgate.delivery.jobs import (
     WorkerLimits,
 )
 from pushgate.delivery.pipes import Outbox, start_reader, start_writer
+from pushgate.delivery.services import service_key
 from pushgate.delivery.tokens import make_token
 from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.webpush.encryption import InvalidSubscriptionKeys, encrypt
@@ -36,6 +38,7 @@ REPORT_AT_COUNT = 64
 REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
 FINAL_REPORT_SECONDS = 10.0  # at an orderly stop, for the last outcomes to cross the pipe
 TIMEOUT_REASON = "TimeoutError: no answer within {:g} s"
+ENCRYPT_AHEAD_FACTOR = 2  # per service, encrypted messages held: this many times the wire limit
 
 
 def worker_main(conn: Connection, limits: WorkerLimits) -> None:
@@ -65,6 +68,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     start_reader(conn, asyncio.get_running_loop(), inbox.put_nowait, exit_on_eof=True)
     tasks: set[asyncio.Task[None]] = set()
     report = OutcomeReport(outbox)
+    ahead = EncryptAhead(ENCRYPT_AHEAD_FACTOR * limits.max_in_flight_per_host)
     pump = asyncio.create_task(report.pump())
     client = PushClient(
         timeout_seconds=limits.timeout_seconds,
@@ -76,7 +80,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
                 client.pause(item == PAUSE)
                 continue
             batch_id, job = item
-            task = asyncio.create_task(_run_batch(client, job, batch_id, report))
+            task = asyncio.create_task(_run_batch(client, ahead, job, batch_id, report))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         # An orderly stop: what is on the wire is answered and reported; what is not stays
@@ -130,18 +134,26 @@ class OutcomeReport:
 
 async def _run_batch(
     client: PushClient,
+    ahead: EncryptAhead,
     job: BatchJob,
     batch_id: int,
     report: OutcomeReport,
 ) -> None:
+    if not job.targets:
+        return
+    service = service_key(job.targets[0].endpoint)  # a job is for one push service
     sends = []
     for index, target in enumerate(job.targets):
+        await ahead.acquire(service)
         if client.stopping:
+            ahead.release(service)
             break
         body = _encrypt_one(job, target)
         headers = client.headers(target.authorization, job.ttl, job.urgency, job.topic)
         send = _send_one(client, job, target, body, headers, report, batch_id, index)
-        sends.append(asyncio.create_task(send))
+        task = asyncio.create_task(send)
+        task.add_done_callback(lambda _: ahead.release(service))
+        sends.append(task)
         if index % YIELD_EVERY_MESSAGES == 0:  # the first message goes out before the rest
             await asyncio.sleep(0)
     await asyncio.gather(*sends)
