@@ -23,7 +23,7 @@ class ClaimVerbs(SQLiteConnections):
     ) -> int:
         """Turn the next `limit` matching subscribers into pending deliveries due when `plan`
         says for their time zone, resumably; none is claimed. Returns how many were read."""
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             async with db.execute(
                 "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
             ) as cur:
@@ -83,7 +83,7 @@ class ClaimVerbs(SQLiteConnections):
         notifications within the rolling period (capped). A cancelled notification has none."""
         if not await self.has_due(notification_key, now):
             return []
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             async with db.execute(
                 "SELECT status FROM notifications WHERE key = ?", (notification_key,)
             ) as cur:

@@ -27,7 +27,7 @@ class DeliveryVerbs(SQLiteConnections):
 
         The new deliveries are leased to the caller until `lease_until`: not due before then.
         """
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             async with db.execute(
                 "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
             ) as cur:
@@ -68,7 +68,7 @@ class DeliveryVerbs(SQLiteConnections):
         """At engine start: deliveries a previous process took but never settled are due now
         (those not yet due, scheduled or held back, keep their due time); a cancelled
         notification's are cancelled, since no engine holds them any more."""
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             await db.execute(
                 "UPDATE deliveries SET next_attempt_at = 0, leased = 0 "
                 "WHERE state = 'pending' AND leased"
@@ -100,7 +100,7 @@ class DeliveryVerbs(SQLiteConnections):
         if not results:
             return
         now = time.time() if now is None else now
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             fresh = await _still_pending(db, results)
             counters: dict[int, Counter[str]] = defaultdict(Counter)
             for r in fresh:
@@ -146,7 +146,7 @@ class DeliveryVerbs(SQLiteConnections):
         if not subscription_keys:
             return
         now = time.time() if now is None else now
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             cur = await db.execute(
                 "UPDATE deliveries SET state = 'accepted', attempts = attempts + 1, "
                 "last_status = ?, reason = NULL, next_attempt_at = 0, accepted_at = ? "
@@ -160,7 +160,7 @@ class DeliveryVerbs(SQLiteConnections):
             )
 
     async def expire_pending(self, notification_key: int, reason: str) -> int:
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             cur = await db.execute(
                 "UPDATE deliveries SET state = 'failed', reason = ?, leased = 0 "
                 "WHERE notification_key = ? AND state = 'pending'",
@@ -176,7 +176,7 @@ class DeliveryVerbs(SQLiteConnections):
         self, notification_key: int, subscription_keys: Sequence[int], until: float
     ) -> None:
         """Move pending deliveries' due time to `until`, counting no attempt."""
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             await db.execute(
                 "UPDATE deliveries SET next_attempt_at = ?, leased = 0 "
                 "WHERE notification_key = ? AND state = 'pending' "

@@ -140,7 +140,7 @@ class NotificationVerbs(SQLiteConnections):
     async def cancel_pending(self, notification_key: int, *, leased_too: bool = False) -> int:
         """Count a cancelled notification's pending deliveries cancelled: those no engine holds,
         or all of them (at start, when no engine holds any)."""
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             return await cancel_pending(db, notification_key, leased_too=leased_too)
 
     async def fail_notification(self, notification_key: int, error: str) -> None:
@@ -162,7 +162,7 @@ class NotificationVerbs(SQLiteConnections):
 
     async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool:
         """Count an event once per delivery and kind; returns False for a repeat."""
-        async with self._transaction() as db:
+        async with self._transaction(durable=False) as db:
             cur = await db.execute(
                 "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
                 (ref.notification_key, ref.subscription_key, kind, action, time.time()),
