@@ -113,7 +113,7 @@ class SubscriptionVerbs(SQLiteConnections):
                 s.auth,
                 s.timezone,
                 s.language,
-                json.dumps(s.tags or {}),
+                json.dumps(s.tags) if s.tags else "{}",
                 s.external_id,
                 s.browser,
                 now,
