@@ -36,6 +36,9 @@ WAIT_FOR_ROOM_SECONDS = 0.05  # a fast service's full queue: how long a producer
 class BatchOwner(Protocol):
     """A notification run, as the dispatcher sees it."""
 
+    @property
+    def cancelled(self) -> bool: ...
+    def withdraw(self, targets: Sequence[DeliveryTarget]) -> None: ...
     def job_for(self, targets: Sequence[DeliveryTarget], timeout: float) -> BatchJob: ...
     def on_outcome(self, target: DeliveryTarget, outcome: Outcome, service: str) -> None: ...
     def on_accepted(self, status: int, targets: list[DeliveryTarget]) -> None: ...
@@ -177,6 +180,9 @@ class Dispatcher:
                 await self._wait(queue, 1.0)
                 continue
             owner, targets = queue.take(min(room, JOB_SIZE))
+            if owner.cancelled:  # what is not handed to a push service yet never goes
+                owner.withdraw(targets)
+                continue
             health.in_flight += len(targets)
             task = asyncio.create_task(self._send(queue, owner, targets))
             self._sending.add(task)
@@ -213,8 +219,15 @@ class Dispatcher:
             health.on_success()
             owner.on_accepted(status, [targets[i] for i in indices])
 
+        def on_withdrawn(indices: list[int]) -> None:
+            for index in indices:
+                settle(index)
+            owner.withdraw([targets[i] for i in indices])
+
         try:
-            await self._workers.deliver(job, on_outcome, on_accepted, health.on_timings)
+            await self._workers.deliver(
+                job, on_outcome, on_accepted, health.on_timings, on_withdrawn
+            )
         except WorkerDied as exc:  # back to the queue: these were never recorded
             if self._stopping:  # not sent: they stay pending in the store, for the next start
                 return
@@ -245,6 +258,20 @@ class Dispatcher:
         elif status and status not in (429, 406):  # an answer, even a refusal, is a live service
             health.on_success()
         return False
+
+    def withdraw(self, notification_key: int) -> None:
+        """A notification was cancelled: what its runs submitted and the workers have not
+        sent yet is withdrawn (handed back through `BatchOwner.withdraw`), never sent."""
+        self._workers.withdraw(notification_key)
+        for queue in self._queues.values():
+            kept: deque[tuple[BatchOwner, list[DeliveryTarget]]] = deque()
+            for owner, targets in queue.items:
+                if owner.cancelled:
+                    queue.queued -= len(targets)
+                    owner.withdraw(targets)
+                else:
+                    kept.append((owner, targets))
+            queue.items = kept
 
     async def stop(self, drain_seconds: float) -> None:
         """Send nothing new; what is on the wire gets up to `drain_seconds` to be answered

@@ -88,6 +88,7 @@ class DeliveryEngine:
         run = self._runs.get(notification_key)
         if run is not None:
             run.cancel()
+            self._dispatcher.withdraw(notification_key)
 
     def health(self) -> dict[str, Any]:
         """For /healthz: each push service's state and the send workers."""

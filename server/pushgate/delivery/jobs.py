@@ -43,9 +43,15 @@ class WorkerLimits:
 AcceptedReport = dict[tuple[int, int], list[int]]
 OtherReport = list[tuple[int, int, tuple[str, int, str, float]]]
 Timings = dict[int, tuple[int, float, float]]  # batch -> (answers, their total seconds, slowest)
-Report = tuple[AcceptedReport, OtherReport, Timings]
+Withdrawn = dict[int, list[int]]  # batch -> indices never sent: their notification was cancelled
+Report = tuple[AcceptedReport, OtherReport, Timings, Withdrawn]
 
 STOP = "stop"  # the main process's orderly goodbye; end of file without it means it crashed
 READY = "ready"  # a worker's first message: imports done and crypto warm, it can take batches
 PAUSE = "pause"  # outcomes cannot be recorded: start no new request until RESUME
 RESUME = "resume"
+WITHDRAW = "withdraw "  # + a notification key: it was cancelled, send none of its messages more
+
+
+def withdraw_message(notification_key: int) -> str:
+    return f"{WITHDRAW}{notification_key}"

@@ -86,6 +86,10 @@ class NotificationRun:
         self._cancelled = True
         self._settled.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
     async def run(self) -> None:
         started = time.monotonic()
         log.info("notification %s: delivery starts (%s)", self.n.id, _describe(self.n))
@@ -120,8 +124,8 @@ class NotificationRun:
             now = self._clock()
             if self._cancelled or now >= self.n.expires_at:
                 await self._drain()
-                if self._cancelled:
-                    await store.cancel_pending(self.n.key)
+                if self._cancelled:  # drained: what is still pending is ours, or no one's
+                    await store.cancel_pending(self.n.key, leased_too=True)
                 else:
                     await store.expire_pending(self.n.key, EXPIRED)
                 return True
@@ -239,6 +243,11 @@ class NotificationRun:
         self._first_answer.set()
         keys = [t.subscription_key for t in targets]
         self._outcomes.add_accepted(self.n.key, status, keys, on_written=self._on_written)
+
+    def withdraw(self, targets: Sequence[DeliveryTarget]) -> None:
+        """Claimed but cancelled before a worker got them: they stay pending in the store,
+        where cancelling counts them."""
+        self._on_written([t.subscription_key for t in targets])
 
     def defer(self, targets: Sequence[DeliveryTarget], until: float) -> None:
         """Not now: back to the store, due at `until` (no attempt counted)."""

@@ -16,11 +16,13 @@ from pushgate.delivery.ahead import EncryptAhead
 from pushgate.delivery.jobs import (
     PAUSE,
     READY,
+    WITHDRAW,
     AcceptedReport,
     BatchJob,
     OtherReport,
     Target,
     Timings,
+    Withdrawn,
     WorkerLimits,
 )
 from pushgate.delivery.pipes import Outbox, start_reader, start_writer
@@ -69,6 +71,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     tasks: set[asyncio.Task[None]] = set()
     report = OutcomeReport(outbox)
     ahead = EncryptAhead(ENCRYPT_AHEAD_FACTOR * limits.max_in_flight_per_host)
+    withdrawn: set[int] = set()  # cancelled notifications
     pump = asyncio.create_task(report.pump())
     client = PushClient(
         timeout_seconds=limits.timeout_seconds,
@@ -76,11 +79,18 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     )
     async with client:
         while (item := await inbox.get()) is not None:
+            if isinstance(item, str) and item.startswith(WITHDRAW):
+                withdrawn.add(int(item[len(WITHDRAW) :]))
+                continue
             if isinstance(item, str):  # the main process cannot record outcomes, or can again
                 client.pause(item == PAUSE)
                 continue
             batch_id, job = item
-            task = asyncio.create_task(_run_batch(client, ahead, job, batch_id, report))
+            if job.notification_key in withdrawn:
+                report.withdraw(batch_id, list(range(len(job.targets))))
+                continue
+            run = _run_batch(client, ahead, job, batch_id, report, withdrawn)
+            task = asyncio.create_task(run)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         # An orderly stop: what is on the wire is answered and reported; what is not stays
@@ -102,6 +112,7 @@ class OutcomeReport:
         self._accepted: AcceptedReport = {}
         self._other: OtherReport = []
         self._timings: Timings = {}
+        self._withdrawn: Withdrawn = {}
         self._count = 0
 
     def add(self, batch_id: int, index: int, outcome: Outcome, seconds: float) -> None:
@@ -121,10 +132,17 @@ class OutcomeReport:
         if self._count >= REPORT_AT_COUNT:
             self.flush()
 
+    def withdraw(self, batch_id: int, indices: list[int]) -> None:
+        """Messages not sent because their notification was cancelled."""
+        self._withdrawn.setdefault(batch_id, []).extend(indices)
+        self._count += len(indices)
+        self.flush()
+
     def flush(self) -> None:
         if self._count:
-            self._outbox.put((self._accepted, self._other, self._timings))
-            self._accepted, self._other, self._timings, self._count = {}, [], {}, 0
+            self._outbox.put((self._accepted, self._other, self._timings, self._withdrawn))
+            self._accepted, self._other, self._timings, self._withdrawn = {}, [], {}, {}
+            self._count = 0
 
     async def pump(self) -> None:
         while True:
@@ -138,6 +156,7 @@ async def _run_batch(
     job: BatchJob,
     batch_id: int,
     report: OutcomeReport,
+    withdrawn: set[int],
 ) -> None:
     if not job.targets:
         return
@@ -145,8 +164,12 @@ async def _run_batch(
     sends = []
     for index, target in enumerate(job.targets):
         await ahead.acquire(service)
-        if client.stopping:
+        if client.stopping:  # never sent: it stays pending, for the next start
             ahead.release(service)
+            break
+        if job.notification_key in withdrawn:
+            ahead.release(service)
+            report.withdraw(batch_id, list(range(index, len(job.targets))))
             break
         body = _encrypt_one(job, target)
         headers = client.headers(target.authorization, job.ttl, job.urgency, job.topic)

@@ -11,7 +11,16 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from pushgate.delivery.jobs import PAUSE, READY, RESUME, STOP, BatchJob, Report, WorkerLimits
+from pushgate.delivery.jobs import (
+    PAUSE,
+    READY,
+    RESUME,
+    STOP,
+    BatchJob,
+    Report,
+    WorkerLimits,
+    withdraw_message,
+)
 from pushgate.delivery.pipes import start_reader, start_writer
 from pushgate.delivery.sender_process import worker_main
 from pushgate.webpush.responses import Outcome, Verdict
@@ -26,6 +35,7 @@ UNHEALTHY_AFTER_SECONDS = 3.0  # fewer workers than configured for longer: /heal
 OnOutcome = Callable[[int, Outcome], None]  # (index in the batch, outcome)
 OnAccepted = Callable[[int, list[int]], None]  # (status, indices in the batch)
 OnTimings = Callable[[int, float, float], None]  # (answers, their total seconds, slowest)
+OnWithdrawn = Callable[[list[int]], None]  # (indices in the batch never sent)
 
 
 class WorkerDied(RuntimeError):
@@ -34,12 +44,18 @@ class WorkerDied(RuntimeError):
 
 class _Batch:
     def __init__(
-        self, size: int, on_outcome: OnOutcome, on_accepted: OnAccepted, on_timings: OnTimings
+        self,
+        size: int,
+        on_outcome: OnOutcome,
+        on_accepted: OnAccepted,
+        on_timings: OnTimings,
+        on_withdrawn: OnWithdrawn,
     ) -> None:
         self.remaining = size
         self.on_outcome = on_outcome
         self.on_accepted = on_accepted
         self.on_timings = on_timings
+        self.on_withdrawn = on_withdrawn
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def answered(self, count: int) -> None:
@@ -76,7 +92,7 @@ class _Worker:
             self._exited()
             return
         assert not isinstance(message, str)
-        accepted, other, timings = message
+        accepted, other, timings, withdrawn = message
         for (batch_id, status), indices in accepted.items():
             if (batch := self.pending.get(batch_id)) is not None:
                 batch.on_accepted(status, indices)
@@ -88,6 +104,10 @@ class _Worker:
         for batch_id, (count, total, slowest) in timings.items():
             if (batch := self.pending.get(batch_id)) is not None:
                 batch.on_timings(count, total, slowest)
+        for batch_id, indices in withdrawn.items():
+            if (batch := self.pending.get(batch_id)) is not None:
+                batch.on_withdrawn(indices)
+                batch.answered(len(indices))
 
     def _exited(self) -> None:
         if not self.ready.done():
@@ -188,13 +208,15 @@ class SendWorkers:
         on_outcome: OnOutcome,
         on_accepted: OnAccepted,
         on_timings: OnTimings,
+        on_withdrawn: OnWithdrawn,
     ) -> None:
         """Send a batch; as answers come back, `on_accepted(status, indices)` is called for
-        messages the push service took, `on_outcome(index, outcome)` for any other, and
-        `on_timings` with the answer times. Raises WorkerDied if its worker exits meanwhile."""
+        messages the push service took, `on_outcome(index, outcome)` for any other,
+        `on_timings` with the answer times, and `on_withdrawn(indices)` for messages not sent
+        because of `withdraw`. Raises WorkerDied if its worker exits meanwhile."""
         worker = await self._least_busy()
         batch_id = next(self._ids)
-        batch = _Batch(len(job.targets), on_outcome, on_accepted, on_timings)
+        batch = _Batch(len(job.targets), on_outcome, on_accepted, on_timings, on_withdrawn)
         worker.pending[batch_id] = batch
         worker.load += len(job.targets)
         try:
@@ -213,6 +235,13 @@ class SendWorkers:
                 raise WorkerDied("the send workers are stopping")
             self._available.clear()
             await self._available.wait()
+
+    def withdraw(self, notification_key: int) -> None:
+        """The notification was cancelled: workers send none of its messages not yet sent
+        (those waiting for a connection may still go: at most twice the connections' worth)."""
+        for worker in self._workers:
+            if worker.usable:
+                worker.outbox.put(withdraw_message(notification_key))
 
     def finish(self) -> None:
         """Orderly stop: each worker sends nothing new, reports what is on the wire as it is
