@@ -31,7 +31,7 @@ from pushgate.webpush.vapid import VapidSigner, generate_key_pair
 
 log = logging.getLogger("pushgate.delivery")
 
-BATCHES_PER_WORKER = 4  # per push service: enough in flight to cover far-away push services
+BATCHES_PER_WORKER = 1  # per push service: 500 in flight per worker covers 50 ms at 10,000 msgs/s
 FAILURES_TO_GIVE_UP = 3  # the same error this many times in a row fails the notification
 
 
