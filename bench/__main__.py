@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 
-from bench import report
+from bench import audience_report, report
 from bench.config import DEFAULT_SIZES, MILLION, OUT_DIR, QUICK_SIZE, SLOW_DELAY_S
 from bench.suite import ALL_ROWS, Options, run
 
@@ -22,13 +22,30 @@ def _sizes(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
 
 
+def _audience_sizes(audience: bool, quick: bool, given: list[int]) -> list[int]:
+    if not audience:
+        return []
+    return [QUICK_SIZE] if quick else given or [MILLION]
+
+
 def parse(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--sizes",
         type=_sizes,
-        default=list(DEFAULT_SIZES),
-        help="audience sizes, comma-separated (default 10000,100000)",
+        help="audience sizes, comma-separated (default 10000,100000; with --audience alone, "
+        "1000000)",
+    )
+    parser.add_argument(
+        "--audience",
+        action="store_true",
+        help="issue #9's section (counts, segment vs all, local-time campaign); alone unless "
+        "--rows is given too",
+    )
+    parser.add_argument(
+        "--deliver-local",
+        action="store_true",
+        help="with --audience: also deliver the local-time campaign (test clock moved a day on)",
     )
     parser.add_argument("--million", action="store_true", help="add a 1,000,000 audience")
     parser.add_argument(
@@ -43,7 +60,6 @@ def parse(argv: list[str]) -> Options:
     )
     parser.add_argument(
         "--rows",
-        default=",".join(ALL_ROWS),
         help=f"rows to run, comma-separated from {','.join(ALL_ROWS)}",
     )
     parser.add_argument("--no-far", action="store_true", help="skip the 50 ms sink run")
@@ -65,10 +81,12 @@ def parse(argv: list[str]) -> Options:
         help="first sink port; BASE..BASE+4 and BASE+9 must be free",
     )
     args = parser.parse_args(argv)
-    sizes = [QUICK_SIZE] if args.quick else sorted(set(args.sizes))
+    given = sorted(set(args.sizes or []))
+    sizes = [QUICK_SIZE] if args.quick else given or list(DEFAULT_SIZES)
     if args.million and MILLION not in sizes:
         sizes.append(MILLION)
-    rows = tuple(r for r in args.rows.split(",") if r)
+    rows_text = ",".join(ALL_ROWS) if args.rows is None and not args.audience else args.rows
+    rows = tuple(r for r in (rows_text or "").split(",") if r)
     unknown = set(rows) - set(ALL_ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
@@ -82,6 +100,8 @@ def parse(argv: list[str]) -> Options:
         base_port=args.base_port,
         quick=args.quick,
         log=_log,
+        audience_sizes=_audience_sizes(args.audience, args.quick, given),
+        deliver_local=args.deliver_local,
     )
 
 
@@ -91,9 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run(opts)
     command = shlex.join([".venv/bin/python", "-m", "bench", *argv])
     text = report.render(outcome.rows, outcome.ceilings, command)
+    if outcome.audience:
+        if not outcome.rows:  # the section alone: the table's heading, not its empty rows
+            text = text.split("\n| subscribers |", 1)[0].rstrip() + "\n"
+        text += "\n" + audience_report.render(outcome.audience)
     name = "quick" if opts.quick else "latest"  # a smoke run never replaces the real table
     report.write(text, OUT_DIR / f"{name}.md")
     report.write_json(outcome.rows, outcome.ceilings, OUT_DIR / f"{name}.json")
+    if outcome.audience:
+        audience_report.add_to_json(outcome.audience, OUT_DIR / f"{name}.json")
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import ceiling
+from bench.audience_rows import AudienceResult, run_audience
 from bench.config import BENCH_DIR, OUT_DIR
 from bench.env import BenchEnv, bench_env
 from bench.peer_rows import PeerRow, peer_specs
@@ -33,12 +34,15 @@ class Options:
     ceiling: bool = True
     quick: bool = False  # shorter sink-ceiling measurements
     log: Callable[[str], None] = print
+    audience_sizes: list[int] = field(default_factory=list)  # issue #9's section, per size
+    deliver_local: bool = False  # the section's local-time campaign is delivered too
 
 
 @dataclass
 class Outcome:
     rows: list[Row] = field(default_factory=list)
     ceilings: list[ceiling.Ceiling] = field(default_factory=list)
+    audience: list[AudienceResult] = field(default_factory=list)
 
 
 # The slowest peer, which no target compares against, runs once on large audiences.
@@ -122,10 +126,13 @@ def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | No
 def run(opts: Options) -> Outcome:
     out = Outcome()
     node_problem = ensure_node_webpush(opts.log) if "node" in opts.rows else None
-    with bench_env(opts.out_dir, opts.base_port, max(opts.sizes)) as env:
-        if opts.ceiling:
+    table = bool(opts.rows and opts.sizes)
+    with bench_env(opts.out_dir, opts.base_port, max(opts.sizes + opts.audience_sizes)) as env:
+        if opts.ceiling and table:
             opts.log("measuring the sink's own ceiling ...")
             _measure_ceiling(env, out, opts.quick)
-        for size in opts.sizes:
+        for size in opts.sizes if table else []:
             out.rows += _interleaved(env, size, opts, node_problem)
+        for size in opts.audience_sizes:
+            out.audience.append(run_audience(env, size, opts.log, deliver_local=opts.deliver_local))
     return out

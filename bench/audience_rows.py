@@ -1,0 +1,280 @@
+"""Issue #9's benchmark: counts, a segment broadcast against a broadcast to all, and a
+`deliver_at_local` campaign's memory, on one store of N subscribers with typed tags.
+
+All through the real `pushgate serve` and its HTTP API, against the bench's nginx sink:
+1. `POST /api/v1/audiences/count` for a three-leaf filter, timed (median of COUNT_CALLS).
+2. The same broadcast to everyone and to a saved 10 % segment, each timed as bench/broadcast.py
+   times a broadcast (from the API call until every outcome is stored; msgs/s are the messages
+   the sink answered 201 over that time), with the first message's start from the sink's log.
+3. A `deliver_at_local` campaign to everyone (~400 zones) on a gateway started with the test
+   clock (`PUSHGATE_TEST_CLOCK_FILE`) frozen mid-minute, so that no zone comes due: the peak
+   RSS of the gateway's process tree while it expands the audience and writes every delivery's
+   due time (until `counts.targeted` is N). With `deliver_local`, the clock then moves a day on
+   and the campaign is delivered too, its peak RSS measured apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.audience_store import (
+    COUNT_FILTER,
+    SEGMENT_FILTER,
+    SEGMENT_NAME,
+    bench_zones,
+    prepare,
+)
+from bench.broadcast import BODY, POLL_S
+from bench.config import TITLE
+from bench.env import BenchEnv
+from bench.gateway import BenchSite, Gateway
+from bench.procstat import Monitor
+from pushgate.clock import TEST_CLOCK_ENV, FileClock
+
+COUNT_CALLS = 5
+MIN_RATE = 100  # msgs/s; a broadcast or expansion slower than this is given up on
+MIN_TIMEOUT_S = 60.0
+DAY_S = 86_400
+
+
+@dataclass
+class Send:
+    """One timed broadcast."""
+
+    audience: str
+    messages: int = 0  # answered 201 by the sink
+    seconds: float = 0.0  # API call until every outcome stored
+    api_ms: float = 0.0
+    first_msg_ms: float | None = None  # API answer until the first request reached the sink
+    targeted: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Local:
+    """The deliver_at_local campaign."""
+
+    zones: int = 0
+    expand_seconds: float = 0.0  # API call until counts.targeted == N
+    peak_rss: int = 0  # bytes, gateway process tree, during expansion and scheduling
+    peak_pss: int = 0
+    delivered: int | None = None  # with deliver_local: answered 201 after the clock moved
+    deliver_seconds: float | None = None
+    deliver_peak_rss: int | None = None
+    deliver_peak_pss: int | None = None
+
+
+@dataclass
+class AudienceResult:
+    size: int
+    cache_reused: bool = False
+    count_ms: list[float] = field(default_factory=list)  # every call, first (cold) included
+    count: int = 0
+    segment_count: int = 0
+    sends: list[Send] = field(default_factory=list)
+    local: Local | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def count_median_ms(self) -> float | None:
+        return statistics.median(self.count_ms) if self.count_ms else None
+
+    def send(self, audience: str) -> Send | None:
+        return next((s for s in self.sends if s.audience == audience and s.seconds), None)
+
+
+def _timeout(size: int) -> float:
+    return max(MIN_TIMEOUT_S, size / MIN_RATE)
+
+
+class ClockGateway(Gateway):
+    """`pushgate serve` reading the test clock from a file the bench writes."""
+
+    def __init__(self, env: BenchEnv, site: BenchSite, clock_file: Path) -> None:
+        super().__init__(env, site)
+        self.clock_file = clock_file
+
+    def _environ(self) -> dict[str, str]:
+        return super()._environ() | {TEST_CLOCK_ENV: str(self.clock_file)}
+
+
+class Api:
+    """The admin API calls the section makes, on one aiohttp session."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self.session, self.base = session, base_url
+
+    async def call(self, method: str, path: str, body: Any = None, ok: int = 200) -> Any:
+        async with self.session.request(method, self.base + path, json=body) as resp:
+            doc = await resp.json()
+            if resp.status != ok:
+                raise RuntimeError(f"{method} {path}: {resp.status} {doc}")
+            return doc
+
+    async def wait(self, nid: str, done: Callable[[dict[str, Any]], bool], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            doc = await self.call("GET", f"/api/v1/notifications/{nid}")
+            if done(doc):
+                return doc
+            await asyncio.sleep(POLL_S)
+        raise RuntimeError(f"notification {nid} not done after {timeout:.0f} s: {doc['counts']}")
+
+
+def _session(site: BenchSite) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {site.api_key}"})
+
+
+async def _counts(gw: Gateway, site: BenchSite, out: AudienceResult) -> None:
+    async with _session(site) as session:
+        api = Api(session, gw.base_url)
+        for _ in range(COUNT_CALLS):
+            start = time.perf_counter()
+            doc = await api.call(
+                "POST", "/api/v1/audiences/count", {"audience": {"filter": COUNT_FILTER}}
+            )
+            out.count_ms.append((time.perf_counter() - start) * 1000)
+            out.count = doc["count"]
+        body = {"name": SEGMENT_NAME, "filter": SEGMENT_FILTER, "description": "bench: 10 %"}
+        await api.call("POST", "/api/v1/segments", body, ok=201)
+        out.segment_count = (await api.call("GET", f"/api/v1/segments/{SEGMENT_NAME}"))["count"]
+
+
+def _settled(expected: int) -> Callable[[dict[str, Any]], bool]:
+    def done(doc: dict[str, Any]) -> bool:
+        counts = doc["counts"]
+        return doc.get("status") == "done" or (
+            counts["targeted"] >= expected and counts["pending"] == 0
+        )
+
+    return done
+
+
+async def _broadcast(gw: Gateway, site: BenchSite, audience: dict[str, Any], expected: int) -> Send:
+    """Timed as bench/broadcast.py times the fan-out rows: from the API call until every
+    outcome is stored."""
+    send = Send(next(iter(audience)))
+    body = {"title": TITLE, "body": BODY, "audience": audience}
+    async with _session(site) as session:
+        api = Api(session, gw.base_url)
+        start = time.perf_counter()
+        created = await api.call("POST", "/api/v1/notifications", body, ok=202)
+        send.api_ms = (time.perf_counter() - start) * 1000
+        answered_at = time.time()
+        doc = await api.wait(created["id"], _settled(expected), _timeout(expected))
+        send.seconds = time.perf_counter() - start
+    send.targeted = doc["counts"]["targeted"]
+    send.first_msg_ms = answered_at  # made relative by the caller, from the sink's log
+    return send
+
+
+def _timed_send(
+    env: BenchEnv, gw: Gateway, site: BenchSite, audience: dict[str, Any], expected: int
+) -> Send:
+    env.sink.begin_row()
+    env.samples.take()
+    send = asyncio.run(_broadcast(gw, site, audience, expected))
+    log = env.sink.end_row(f"audience-{send.audience}-{expected}")
+    send.messages = log.created
+    answered = send.first_msg_ms or 0.0
+    send.first_msg_ms = (log.first_start - answered) * 1000 if log.first_start else None
+    time.sleep(0.5)  # let the last outcome writes settle before the next broadcast
+    return send
+
+
+def _local_time(now: float) -> str:
+    """A wall-clock time for the campaign: noon UTC's minute, so due times spread over the day."""
+    return (datetime.fromtimestamp(now, UTC) + timedelta(hours=1)).strftime("%H:%M")
+
+
+async def _campaign(gw: Gateway, site: BenchSite, size: int, now: float) -> tuple[str, float]:
+    body = {
+        "title": TITLE,
+        "body": BODY,
+        "audience": {"all": True},
+        "deliver_at_local": _local_time(now),
+    }
+    async with _session(site) as session:
+        api = Api(session, gw.base_url)
+        start = time.perf_counter()
+        created = await api.call("POST", "/api/v1/notifications", body, ok=202)
+        await api.wait(created["id"], lambda d: d["counts"]["targeted"] >= size, _timeout(size))
+        return created["id"], time.perf_counter() - start
+
+
+async def _deliver(gw: Gateway, site: BenchSite, nid: str, size: int) -> float:
+    async with _session(site) as session:
+        start = time.perf_counter()
+        await Api(session, gw.base_url).wait(nid, _settled(size), _timeout(size))
+        return time.perf_counter() - start
+
+
+def _local_campaign(env: BenchEnv, site: BenchSite, size: int, deliver: bool) -> Local:
+    clock = env.out_dir / "audience-clock.txt"
+    now = float(int(time.time())) + 30.5  # mid-minute: every zone's due time is a whole minute
+    FileClock.write(clock, now)
+    gw = ClockGateway(env, site, clock)
+    gw.start()
+    local = Local(zones=len(bench_zones()))
+    try:
+        assert gw.proc is not None
+        with Monitor(gw.proc.pid) as monitor:
+            nid, local.expand_seconds = asyncio.run(_campaign(gw, site, size, now))
+            time.sleep(1.0)  # the last batch's due times written and committed
+        local.peak_rss, local.peak_pss = monitor.peak_rss, monitor.peak_pss
+        if deliver:
+            env.sink.begin_row()
+            with Monitor(gw.proc.pid) as monitor:
+                FileClock.write(clock, now + DAY_S)  # every zone's local time has come
+                local.deliver_seconds = asyncio.run(_deliver(gw, site, nid, size))
+            local.delivered = env.sink.end_row(f"audience-local-{size}").created
+            local.deliver_peak_rss, local.deliver_peak_pss = monitor.peak_rss, monitor.peak_pss
+    finally:
+        gw.stop()
+    return local
+
+
+def run_audience(
+    env: BenchEnv, size: int, log: Callable[[str], None], *, deliver_local: bool = False
+) -> AudienceResult:
+    """The whole section for one size; a step that fails is named in `problems`."""
+    out = AudienceResult(size)
+    site, out.cache_reused = prepare(env, size, log)
+    gw = Gateway(env, site)
+    gw.start()
+    try:
+        log(f"[{size:,}] audience: counts and the segment ...")
+        asyncio.run(_counts(gw, site, out))
+        for audience, expected in (
+            ({"all": True}, size),
+            ({"segment": SEGMENT_NAME}, out.segment_count),
+        ):
+            log(f"[{size:,}] audience: broadcast to {audience} ({expected:,}) ...")
+            send = _timed_send(env, gw, site, audience, expected)
+            out.sends.append(send)
+            if send.messages < expected:
+                out.problems.append(f"{send.audience}: sink answered {send.messages} of {expected}")
+    except RuntimeError as exc:
+        out.problems.append(str(exc)[:300])
+    finally:
+        gw.stop()
+    try:
+        log(f"[{size:,}] audience: deliver_at_local campaign over {len(bench_zones())} zones ...")
+        out.local = _local_campaign(env, site, size, deliver_local)
+        if deliver_local and out.local.delivered != size:
+            out.problems.append(f"local campaign: sink answered {out.local.delivered} of {size}")
+    except RuntimeError as exc:
+        out.problems.append(f"local campaign: {str(exc)[:300]}")
+    return out
