@@ -4,7 +4,8 @@ through subscriptions' own columns.
 
 Two forms of the same condition. For a count (one statement) a tag leaf is an uncorrelated
 `key IN (SELECT subscription_key FROM subscription_tags WHERE site_id = ? AND name = ? ...)`,
-read once from the (site_id, name, kind, value) index. For expansion, which reads the audience
+read once from the (site_id, name, kind, value) index; in an `and`, only one tag leaf (the
+driver) takes that form and the others are probed as below. For expansion, which reads the audience
 a batch at a time in key order, it is a correlated EXISTS: a primary-key probe per subscriber,
 so each batch costs what it reads rather than rebuilding the whole tag set.
 
@@ -62,7 +63,8 @@ class Compiler:
         if isinstance(node, And | Or):
             if not node.children:
                 return ("1" if isinstance(node, And) else "0"), []
-            parts = [self.node(child) for child in node.children]
+            parts = self._and_parts(node) if isinstance(node, And) else None
+            parts = parts or [self.node(child) for child in node.children]
             joiner = " AND " if isinstance(node, And) else " OR "
             return "(" + joiner.join(p[0] for p in parts) + ")", [a for p in parts for a in p[1]]
         if isinstance(node, Not):
@@ -71,6 +73,28 @@ class Compiler:
         if isinstance(node, SegmentRef):
             raise ValueError(f"segment {node.name!r} must be resolved before compiling")
         return self.leaf(node)
+
+    def _and_parts(self, node: And) -> list[Sql] | None:
+        """For a count, one tag leaf of an `and` drives (read from the value index) and the
+        rest are probed per subscriber it yields: as uncorrelated sets, `tags.score gt 50`
+        built a temporary b-tree of 495,075 keys only to be probed 166,577 times (1.1 s on
+        1,000,000 subscribers; probing instead, 0.6 s)."""
+        if self._streaming:
+            return None
+        driver = _driver(node.children)
+        if driver is None:
+            return None
+        parts = []
+        for index, child in enumerate(node.children):
+            if index == driver:
+                parts.append(self.node(child))
+                continue
+            self._streaming = True
+            try:
+                parts.append(self.node(child))
+            finally:
+                self._streaming = False
+        return parts
 
     def leaf(self, leaf: Leaf) -> Sql:
         if leaf.tag is not None:
@@ -108,6 +132,16 @@ class Compiler:
             f"WHERE site_id = ? AND name = ?{condition})",
             [self._site_id, name, *args],
         )
+
+
+def _driver(children: tuple[Node, ...] | list[Node]) -> int | None:
+    """The child of an `and` to read from the tag index: an equality if there is one (the
+    most selective kind as a rule), else a list, else any tag test but absence."""
+    for ops in (("eq",), ("in",), ("exists", "gt", "gte", "lt", "lte", "ne", "not_in")):
+        for index, child in enumerate(children):
+            if isinstance(child, Leaf) and child.tag is not None and child.op in ops:
+                return index
+    return None
 
 
 def _kind(value: Any) -> str:
