@@ -12,7 +12,7 @@ import aiosqlite
 from pushgate.store.base import DuePlan
 from pushgate.store.models import DeliveryTarget, Notification
 from pushgate.store.sqlite.connection import SQLiteConnections
-from pushgate.store.sqlite.segments import expansion_condition
+from pushgate.store.sqlite.segments import next_audience_rows
 
 EXPIRED = "expired"
 
@@ -24,21 +24,9 @@ class ClaimVerbs(SQLiteConnections):
         """Turn the next `limit` matching subscribers into pending deliveries due when `plan`
         says for their time zone, resumably; none is claimed. Returns how many were read."""
         async with self._transaction(durable=False) as db:
-            async with db.execute(
-                "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
-            ) as cur:
-                state = await cur.fetchone()
-            if state is None or state["expanded"]:
+            rows = await next_audience_rows(db, notification, "key, timezone", limit)
+            if rows is None:
                 return 0
-            # As DeliveryVerbs.expand_audience reads the audience (keep the two alike).
-            where, args = await expansion_condition(db, notification)
-            scan = "INDEXED BY subscriptions_site " if where != "1" else ""
-            async with db.execute(
-                f"SELECT key, timezone FROM subscriptions {scan}"
-                f"WHERE site_id = ? AND key > ? AND {where} ORDER BY key LIMIT ?",
-                (notification.site_id, state["cursor"], *args, limit),
-            ) as cur:
-                rows = list(await cur.fetchall())
             due = plan(list({r[1] for r in rows}))
             await db.execute(
                 "INSERT OR IGNORE INTO deliveries (notification_key, subscription_key, state, "
@@ -47,10 +35,11 @@ class ClaimVerbs(SQLiteConnections):
                 (notification.key, json.dumps([[r[0], *due[r[1]]] for r in rows])),
             )
             await db.execute(
-                "UPDATE notifications SET cursor = ?, targeted = targeted + ?, expanded = ? "
+                "UPDATE notifications SET cursor = COALESCE(?, cursor), targeted = targeted + ?, "
+                "expanded = ? "
                 "WHERE key = ?",
                 (
-                    rows[-1][0] if rows else state["cursor"],
+                    rows[-1][0] if rows else None,
                     len(rows),
                     len(rows) < limit,
                     notification.key,

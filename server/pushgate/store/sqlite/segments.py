@@ -111,6 +111,29 @@ async def expansion_condition(db: aiosqlite.Connection, notification: Notificati
     return audience_condition(audience, notification.site_id, now, streaming=True, tree=tree)
 
 
+async def next_audience_rows(
+    db: aiosqlite.Connection, notification: Notification, columns: str, limit: int
+) -> list[aiosqlite.Row] | None:
+    """`columns` of the next `limit` subscribers of the notification's audience after its
+    expansion cursor, in key order, inside the expanding write; None once it is expanded."""
+    async with db.execute(
+        "SELECT cursor, expanded FROM notifications WHERE key = ?", (notification.key,)
+    ) as cur:
+        state = await cur.fetchone()
+    if state is None or state["expanded"]:
+        return None
+    where, args = await expansion_condition(db, notification)
+    # In key order, by the site's key index, whatever the filter: a batch then costs what it
+    # reads (an index on the filter would sort the whole match every batch).
+    scan = "INDEXED BY subscriptions_site " if where != "1" else ""
+    async with db.execute(
+        f"SELECT {columns} FROM subscriptions {scan}"
+        f"WHERE site_id = ? AND key > ? AND {where} ORDER BY key LIMIT ?",
+        (notification.site_id, state["cursor"], *args, limit),
+    ) as cur:
+        return list(await cur.fetchall())
+
+
 def _needs_resolving(tree: Node) -> bool:
     return bool(segment_names(tree)) or any(getattr(n, "op", None) == "within" for n in walk(tree))
 
