@@ -15,6 +15,7 @@ from pushgate.store.models import Audience, NewNotification, NewSubscription, No
 NOW = 1_800_000_000.0
 DAY = 86400.0
 LEASE = 300.0
+ZONES = ("Asia/Kolkata", "Europe/Berlin", None)
 
 
 @pytest.fixture
@@ -96,6 +97,30 @@ async def test_frequency_cap_counts_accepted_within_the_rolling_window(store: St
     later = await _notification(store, site_id)
     await store.expand_audience_due(later, 500, _plan_by_zone({None: NOW + DAY / 2 + 1}))
     assert len(await store.claim_due(later.key, NOW + DAY / 2 + 1, 500, NOW + DAY, cap=cap)) == 2
+
+
+async def test_a_hold_moves_due_deliveries_of_quiet_zones_and_claims_the_rest(
+    store: Store,
+) -> None:
+    site_id = await _site_with(store, ["Asia/Kolkata", "Europe/Berlin", None])
+    n = await _notification(store, site_id)
+    await store.expand_audience_due(n, 500, _plan_by_zone(dict.fromkeys(ZONES, NOW)))
+    quiet_end = {"Asia/Kolkata": NOW + 600, "Europe/Berlin": NOW, None: NOW + 60}
+    seen: list[set[str | None]] = []
+
+    def hold(zones: Sequence[str | None]) -> dict[str | None, float]:
+        seen.append(set(zones))
+        return {zone: quiet_end[zone] for zone in zones}
+
+    claimed = await store.claim_due(n.key, NOW, 500, NOW + DAY, hold=hold)
+    assert len(claimed) == 1 and seen == [set(ZONES)]  # Berlin's quiet hours had ended
+    got = await store.get_notification(site_id, n.id)
+    assert got is not None and got.counts.pending == 3 and got.counts.failed == 0
+    assert await store.next_retry_at(n.key) == NOW + 60  # held, not leased, no attempt counted
+    assert await store.claim_due(n.key, NOW + 59, 500, NOW + DAY) == []
+    assert len(await store.claim_due(n.key, NOW + 60, 500, NOW + DAY)) == 1
+    again = await store.claim_due(n.key, NOW + 600, 500, NOW + DAY)
+    assert [t.attempts for t in again] == [0]
 
 
 async def test_expired_deliveries_fail_at_claim_with_reason_expired(store: Store) -> None:

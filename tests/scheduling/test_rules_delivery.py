@@ -5,7 +5,7 @@ simulated browsers. Time moves only when the test writes the clock file."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pushgate.clock import TEST_CLOCK_ENV, FileClock
-from pushgate.testing import LocalPushService, SimulatedBrowser
+from pushgate.testing import Fault, LocalPushService, SimulatedBrowser
 from tests.conftest import Site, site_of, subscribe_all, wait_until_done
 
 SETTLE_SECONDS = 1.5  # longer than the engine's longest sleep: what would go early has gone
@@ -23,6 +23,13 @@ SETTLE_SECONDS = 1.5  # longer than the engine's longest sleep: what would go ea
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
     return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -103,6 +110,25 @@ async def test_quiet_hours_across_midnight_and_a_rolling_frequency_cap(setup: Se
     assert (await wait_until_done(setup.client, setup.site, last))["counts"]["accepted"] == 4
     assert [len(b.messages) for b in setup.browsers] == [3] * 4
     assert (await setup.status(first))["counts"]["accepted"] == 4
+
+
+async def test_a_retry_that_falls_into_quiet_hours_waits_until_they_end(setup: Setup) -> None:
+    rules = {"quiet_hours": {"start": "22:00", "end": "08:00"}}
+    patched = await setup.client.patch("/api/v1/site", json=rules, headers=setup.site.admin_headers)
+    assert patched.status_code == 200, patched.text
+    setup.at(utc(2026, 6, 1, 21, 59))  # one minute before the quiet hours (UTC, the default)
+    setup.push.inject(Fault(status=429, times=4, retry_after="120"))
+    notification = await setup.send()
+    await wait_for(lambda: len(setup.push.requests) == 4)  # each refused once: retry at ~22:01
+    setup.at(utc(2026, 6, 1, 22, 5))  # the retries are due, inside the quiet hours
+    await setup.received(0)
+    assert len(setup.push.requests) == 4, "a retry went out inside the quiet hours"
+    setup.at(utc(2026, 6, 2, 7, 59))
+    await setup.received(0)
+    setup.at(utc(2026, 6, 2, 8, 0))
+    await setup.received(4)
+    counts = (await wait_until_done(setup.client, setup.site, notification))["counts"]
+    assert (counts["accepted"], counts["pending"]) == (4, 0)
 
 
 async def test_throttle_hands_at_most_n_over_60_a_second(setup: Setup) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -23,6 +24,7 @@ from pushgate.delivery.payload import build_template
 from pushgate.scheduling.plan import DuePlanner, needs_zones
 from pushgate.scheduling.throttle import Throttle
 from pushgate.store import Store, StoreUnavailable
+from pushgate.store.base import HoldPlan
 from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
 from pushgate.webpush.responses import Outcome, Verdict
 from pushgate.webpush.vapid import VapidSigner
@@ -155,8 +157,15 @@ class NotificationRun:
             min(limit, BATCH_SIZE),
             now + LEASE_SECONDS,
             cap=self._cap,
+            hold=self._quiet_hold(now),
             exclude=tuple(self._in_flight),
         )
+
+    def _quiet_hold(self, now: float) -> HoldPlan | None:
+        """Quiet hours, read again at each claim: a retry may fall into them."""
+        if not self._planner.has_quiet_hours:
+            return None
+        return functools.partial(self._planner.quiet_until_by_zone, now=now)
 
     async def _expand(self, now: float) -> None:
         """The next batch of the audience: claimed and submitted at once when plain, else

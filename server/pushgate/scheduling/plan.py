@@ -70,6 +70,19 @@ class DuePlanner:
     def due_by_zone(self, timezones: Iterable[str | None]) -> dict[str | None, Due]:
         return {name: self.due(name) for name in set(timezones)}
 
+    @property
+    def has_quiet_hours(self) -> bool:
+        return self._quiet is not None
+
+    def quiet_until_by_zone(
+        self, timezones: Iterable[str | None], now: float
+    ) -> dict[str | None, float]:
+        """Per zone, `now` or the end of the quiet hours `now` falls in: a retry or a throttled
+        delivery that became due inside them waits too, not only the first attempt."""
+        if self._quiet is None:
+            return dict.fromkeys(timezones, now)
+        return {name: quiet_until(self._quiet, self._tz(name), now) for name in set(timezones)}
+
     def _tz(self, name: str | None) -> zoneinfo.ZoneInfo:
         # Zones are IANA names checked at subscribe time; one dropped from tzdata since then
         # falls back to the site's default rather than stopping the campaign.

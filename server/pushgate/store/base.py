@@ -22,6 +22,8 @@ from pushgate.store.models import (
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
 DuePlan = Callable[[Sequence[str | None]], Mapping[str | None, tuple[float, float]]]
+# Per subscriber time zone, the time before which a due delivery must still wait (quiet hours).
+HoldPlan = Callable[[Sequence[str | None]], Mapping[str | None, float]]
 
 
 class StoreUnavailable(Exception):
@@ -108,6 +110,7 @@ class Store(Protocol):
         lease_until: float,
         *,
         cap: tuple[int, float] | None = None,
+        hold: HoldPlan | None = None,
         exclude: Sequence[int] = (),
     ) -> list[DeliveryTarget]: ...
     async def next_retry_at(self, notification_key: int) -> float | None: ...

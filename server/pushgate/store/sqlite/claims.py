@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from pushgate.store.base import DuePlan
+from pushgate.store.base import DuePlan, HoldPlan
 from pushgate.store.models import DeliveryTarget, Notification
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.sqlite.segments import next_audience_rows
@@ -64,12 +64,15 @@ class ClaimVerbs(SQLiteConnections):
         lease_until: float,
         *,
         cap: tuple[int, float] | None = None,
+        hold: HoldPlan | None = None,
         exclude: Sequence[int] = (),
     ) -> list[DeliveryTarget]:
         """Claim up to `limit` due deliveries until `lease_until`, in one transaction that also
         settles the due ones that may not go: the subscription is gone, their end of life
         passed (failed, `expired`), or the subscriber had `cap` = (max, seconds) accepted
-        notifications within the rolling period (capped). A cancelled notification has none."""
+        notifications within the rolling period (capped). `hold` moves the due ones that must
+        wait (a retry that fell into the subscriber's quiet hours) to the time it names, per
+        time zone. A cancelled notification has none."""
         if not await self.has_due(notification_key, now):
             return []
         async with self._transaction(durable=False) as db:
@@ -85,6 +88,8 @@ class ClaimVerbs(SQLiteConnections):
             gone = [r[0] for r in rows if r[3] is None]
             expired = [r[0] for r in rows if r[3] is not None and r[2] is not None and r[2] <= now]
             live = [r for r in rows if r[3] is not None and (r[2] is None or r[2] > now)]
+            if hold is not None:
+                live = await _hold(db, notification_key, live, now, hold)
             capped = await _capped(db, [r[0] for r in live], now, cap) if cap else set()
             claimed = [r for r in live if r[0] not in capped]
             await _settle(db, notification_key, "gone", gone, "subscription removed")
@@ -109,10 +114,11 @@ class ClaimVerbs(SQLiteConnections):
 async def _due_rows(
     db: aiosqlite.Connection, notification_key: int, now: float, limit: int, exclude: Sequence[int]
 ) -> list[Any]:
-    """(subscription key, attempts, expires_at, endpoint, p256dh, auth) of due deliveries;
-    endpoint None when the subscription is gone."""
+    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone) of due
+    deliveries; endpoint None when the subscription is gone."""
     async with db.execute(
-        "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, s.auth "
+        "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, s.auth, "
+        "s.timezone "
         "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
         "WHERE d.notification_key = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
         "ORDER BY d.next_attempt_at LIMIT ?",
@@ -121,6 +127,21 @@ async def _due_rows(
         rows = list(await cur.fetchall())
     skip = set(exclude)
     return [r for r in rows if r[0] not in skip][:limit]
+
+
+async def _hold(
+    db: aiosqlite.Connection, notification_key: int, rows: list[Any], now: float, hold: HoldPlan
+) -> list[Any]:
+    """The rows that may go now; the others become due when `hold` says (not claimed, no
+    attempt counted)."""
+    until = hold(list({r[6] for r in rows}))
+    held = [(until[r[6]], notification_key, r[0]) for r in rows if until[r[6]] > now]
+    await db.executemany(
+        "UPDATE deliveries SET next_attempt_at = ?, leased = 0 "
+        "WHERE notification_key = ? AND subscription_key = ?",
+        held,
+    )
+    return [r for r in rows if until[r[6]] <= now]
 
 
 async def _capped(
