@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium firefox-esr nginx-light libnginx-mod-http-echo wrk nghttp2-client nodejs
+DEBIAN_PACKAGES := chromium firefox-esr nginx-light libnginx-mod-http-echo wrk nghttp2-client nodejs postgresql
 
 .PHONY: run test lint bench system-deps clean
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the browser tests and benchmarks need (run as root; CI is root).
+# Debian packages the browser, PostgreSQL and benchmark tests need (run as root; CI is root).
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

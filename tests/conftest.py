@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from pushgate.testing import LocalPushService
+from tests.postgres_cluster import PostgresCluster
 
 ORIGIN = "https://news.example"
 VAPID_SUBJECT = "mailto:ops@news.example"
@@ -140,6 +141,29 @@ def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     """One gateway for a module of tests that need no push service (validation, auth)."""
     for make in _gateway_factory(tmp_path_factory.mktemp("gateway")):
         yield make()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL server for the session, started the first time a test asks."""
+    cluster = PostgresCluster(free_port())
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """A new, empty PostgreSQL database."""
+    return postgres_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each backend: a store test that takes this runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pushgate.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

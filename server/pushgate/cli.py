@@ -60,7 +60,7 @@ def build_settings(values: dict[str, Any]) -> Settings:
     from pushgate.store.sealing import parse_secret_keys
 
     try:
-        settings.sqlite_path  # noqa: B018 - validates the database URL early
+        settings.validate_database()
         parse_secret_keys(settings.secret_key)
         validate_log_settings(settings)
         parse_trusted_proxies(settings.trusted_proxies)
@@ -71,11 +71,11 @@ def build_settings(values: dict[str, Any]) -> Settings:
 
 def run_with_store(work: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that opens the store; a database it cannot use is a one-line error."""
-    from pushgate.store import SchemaTooNew, SealedKeyUnavailable
+    from pushgate.store import SchemaBehind, SchemaTooNew, SealedKeyUnavailable, StoreUnavailable
 
     try:
         return asyncio.run(work)
-    except (SchemaTooNew, SealedKeyUnavailable) as exc:
+    except (SchemaTooNew, SchemaBehind, SealedKeyUnavailable, StoreUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

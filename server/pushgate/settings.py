@@ -18,6 +18,7 @@ DEFAULT_MAX_IN_FLIGHT_PER_HOST = 400
 DEFAULT_CLIENT_RATE_PER_MINUTE = 60  # a visitor subscribes once, and reports a few events
 DEFAULT_SITE_SUBSCRIBE_RATE_PER_MINUTE = 50_000  # a viral article's first minutes
 DEFAULT_API_KEY_RATE_PER_MINUTE = 600
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_database() -> str:
@@ -39,7 +40,11 @@ class Settings:
     port: int = _setting(DEFAULT_PORT, "TCP port to listen on.")
     database: str = _setting(
         default_database,
-        "Database URL: sqlite:///PATH (default: $XDG_DATA_HOME/pushgate/pushgate.db).",
+        "Database URL: sqlite:///PATH (default: $XDG_DATA_HOME/pushgate/pushgate.db), or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE for many gateways on one database.",
+    )
+    database_pool_size: int = _setting(
+        10, "PostgreSQL only: connections each process keeps open to the database."
     )
     public_url: str = _setting("", "The gateway's public base URL (default: http://HOST:PORT).")
     vapid_subject: str = _setting(
@@ -92,15 +97,46 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def uses_postgres(self) -> bool:
+        return self.database.startswith(POSTGRES_SCHEMES)
+
+    def validate_database(self) -> None:
+        """SettingsError unless `database` is a usable SQLite or PostgreSQL URL."""
+        if not self.uses_postgres:
+            self.sqlite_path  # noqa: B018 - raises SettingsError for a bad URL
+            return
+        parts = urlsplit(self.database)
+        if not parts.hostname or not parts.path.strip("/"):
+            shown = _without_password(self.database)
+            raise SettingsError(
+                "PUSHGATE_DATABASE must name a host and a database: "
+                f"postgresql://USER:PASSWORD@HOST:PORT/DATABASE, got {shown!r}"
+            )
+        if self.database_pool_size < 1:
+            raise SettingsError("PUSHGATE_DATABASE_POOL_SIZE must be at least 1")
+
+    @property
     def sqlite_path(self) -> Path:
         # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
         prefix = "sqlite:///"
         if not self.database.startswith(prefix) or len(self.database) == len(prefix):
-            raise SettingsError(f"PUSHGATE_DATABASE must be sqlite:///PATH, got {self.database!r}")
+            raise SettingsError(
+                "PUSHGATE_DATABASE must be sqlite:///PATH or postgresql://USER@HOST/DATABASE, "
+                f"got {_without_password(self.database)!r}"
+            )
         return Path(self.database[len(prefix) :])
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _without_password(url: str) -> str:
+    """A database URL fit for a message: its password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 class SettingsError(ValueError):

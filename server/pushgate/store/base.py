@@ -31,6 +31,14 @@ class StoreUnavailable(Exception):
     caller may try again later. Answered as 503 store_unavailable."""
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer pushgate."""
+
+
+class SchemaBehind(RuntimeError):
+    """The database's schema is older than this pushgate's, and migrating was not asked for."""
+
+
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 

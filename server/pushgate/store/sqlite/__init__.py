@@ -3,7 +3,7 @@
 The verbs are grouped by what they touch (sites, subscriptions, notifications, deliveries),
 each group in its own module over the shared connections."""
 
-from pushgate.store.sqlite.connection import SchemaTooNew
+from pushgate.store.base import SchemaTooNew
 from pushgate.store.sqlite.sites import hash_api_key
 from pushgate.store.sqlite.store import SQLiteStore
 

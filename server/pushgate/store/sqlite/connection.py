@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from pushgate.store.base import StoreUnavailable
+from pushgate.store.base import SchemaBehind, SchemaTooNew, StoreUnavailable
 from pushgate.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from pushgate.store.sealing import Sealer
 
@@ -25,10 +25,6 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
 )
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer pushgate."""
 
 
 class SQLiteConnections:
@@ -106,15 +102,22 @@ def _unavailable_on_error() -> Iterator[None]:
         raise StoreUnavailable(str(exc)) from exc
 
 
-async def migrate(db: aiosqlite.Connection) -> None:
+async def migrate(db: aiosqlite.Connection, *, apply: bool = True) -> int:
+    """Bring the schema to SCHEMA_VERSION, or with `apply=False` only check it is there (a new,
+    empty file is always set up). Returns the version found before."""
     db.row_factory = aiosqlite.Row
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
-    version = row[0] if row else 0
+    version = found = row[0] if row else 0
     if version > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"the database has schema version {version}; this pushgate knows up to "
             f"{SCHEMA_VERSION}. Upgrade pushgate."
+        )
+    if 0 < version < SCHEMA_VERSION and not apply:
+        raise SchemaBehind(
+            f"the database has schema version {version}; this pushgate needs {SCHEMA_VERSION}. "
+            "Run `pushgate migrate` (or start serve without --no-migrate)."
         )
     for number in range(version, SCHEMA_VERSION):
         await db.execute("BEGIN IMMEDIATE")
@@ -126,6 +129,7 @@ async def migrate(db: aiosqlite.Connection) -> None:
             await db.execute("ROLLBACK")
             raise
         await db.execute("COMMIT")
+    return found
 
 
 def _statements(script: str) -> list[str]:

@@ -11,7 +11,8 @@ import aiosqlite
 from pushgate.store.private_files import prepare_database_file
 from pushgate.store.sealing import Sealer
 from pushgate.store.sqlite.claims import ClaimVerbs
-from pushgate.store.sqlite.connection import PRAGMAS, migrate
+from pushgate.store.sqlite.connection import PRAGMAS
+from pushgate.store.sqlite.connection import migrate as migrate_schema
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
@@ -26,15 +27,18 @@ class SQLiteStore(
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path, sealer: Sealer | None = None) -> AsyncIterator[SQLiteStore]:
-        """Open (creating owner-only) the database; fail at once if its VAPID keys are locked."""
+    async def open(
+        cls, path: Path, sealer: Sealer | None = None, *, migrate: bool = True
+    ) -> AsyncIterator[SQLiteStore]:
+        """Open (creating owner-only) the database; fail at once if its VAPID keys are locked.
+        `migrate=False`: refuse an older schema instead of bringing it up to date."""
         prepare_database_file(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         reader = None
         try:
             for pragma in PRAGMAS:
                 await writer.execute(pragma)
-            await migrate(writer)
+            await migrate_schema(writer, apply=migrate)
             reader = await aiosqlite.connect(path, isolation_level=None)
             reader.row_factory = aiosqlite.Row
             for pragma in PRAGMAS[1:]:
