@@ -325,3 +325,13 @@ def send(**values: Any) -> None:
 
     settings = build_settings(values)
     sys.exit(send_notification(values, values.get("gateway") or settings.base_url))
+
+
+def _register_database_commands() -> None:
+    from pushgate.db_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_database_commands()
