@@ -134,7 +134,9 @@ def create_app(
             the_store = (
                 store
                 if store is not None
-                else await stack.enter_async_context(open_store(settings))
+                else await stack.enter_async_context(
+                    open_store(settings, migrate=not settings.no_migrate)
+                )
             )
             engine = None
             if deliver:
@@ -197,6 +199,7 @@ async def _start_engine(
         events_url=f"{settings.base_url}/v1/events",
         policy=EndpointPolicy(settings.allowed_push_hosts),
         push_timeout=settings.push_timeout,
+        lease_seconds=settings.lease_seconds,
         clock=clock,
     )
     await engine.start()

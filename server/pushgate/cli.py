@@ -34,12 +34,13 @@ def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for name in reversed(names):
             field = SETTINGS_FIELDS[name]
-            kind = {"int": int, "float": float}.get(str(field.type), str)
+            kind = {"int": int, "float": float, "bool": bool}.get(str(field.type), str)
             command = click.option(
                 flag_name(name),
                 name,
                 envvar=env_var(name),
                 type=kind,
+                is_flag=kind is bool,
                 default=None,
                 help=f"{field.metadata['help']} [env {env_var(name)}]",
             )(command)
@@ -84,7 +85,7 @@ def check_store(settings: Settings) -> None:
     from pushgate.store import open_store
 
     async def check() -> None:
-        async with open_store(settings):
+        async with open_store(settings, migrate=not settings.no_migrate):
             pass
 
     run_with_store(check())

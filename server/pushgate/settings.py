@@ -19,6 +19,8 @@ DEFAULT_CLIENT_RATE_PER_MINUTE = 60  # a visitor subscribes once, and reports a 
 DEFAULT_SITE_SUBSCRIBE_RATE_PER_MINUTE = 50_000  # a viral article's first minutes
 DEFAULT_API_KEY_RATE_PER_MINUTE = 600
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_LEASE_SECONDS = 60.0
+MIN_LEASE_SECONDS = 3.0  # renewed every third of it: shorter would renew more than it sends
 
 
 def default_database() -> str:
@@ -42,6 +44,16 @@ class Settings:
         default_database,
         "Database URL: sqlite:///PATH (default: $XDG_DATA_HOME/pushgate/pushgate.db), or "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE for many gateways on one database.",
+    )
+    no_migrate: bool = _setting(
+        False,
+        "Refuse to start on an older database schema instead of migrating it "
+        "(then run `pushgate migrate` first).",
+    )
+    lease_seconds: float = _setting(
+        DEFAULT_LEASE_SECONDS,
+        "Seconds a gateway holds the deliveries it claimed (renewed while it works on them); "
+        "work of a gateway that died is taken over after this.",
     )
     database_pool_size: int = _setting(
         10, "PostgreSQL only: connections each process keeps open to the database."
@@ -101,7 +113,10 @@ class Settings:
         return self.database.startswith(POSTGRES_SCHEMES)
 
     def validate_database(self) -> None:
-        """SettingsError unless `database` is a usable SQLite or PostgreSQL URL."""
+        """SettingsError unless `database` is a usable SQLite or PostgreSQL URL (and the
+        settings that go with it make sense)."""
+        if self.lease_seconds < MIN_LEASE_SECONDS:
+            raise SettingsError(f"PUSHGATE_LEASE_SECONDS must be at least {MIN_LEASE_SECONDS:g}")
         if not self.uses_postgres:
             self.sqlite_path  # noqa: B018 - raises SettingsError for a bad URL
             return

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.audience_checks import checked_audience
-from pushgate.api.context import context
+from pushgate.api.context import announce, context
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import notification_request
 from pushgate.api.render import notification_json, subscription_json
@@ -75,8 +75,8 @@ async def create_notification(request: Request) -> Response:
         raise ApiError(
             "idempotency_conflict", "this Idempotency-Key was used with a different request body"
         ) from exc
-    if created and ctx.engine is not None:
-        ctx.engine.wake()
+    if created:
+        await announce(ctx, "new")
     return json_response({"id": notification.id, "status": notification.status}, 202)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from pushgate.delivery.engine import DeliveryEngine
 from pushgate.settings import Settings
 from pushgate.store import Store
 from pushgate.webpush.allowlist import EndpointPolicy
+
+log = logging.getLogger("pushgate.api")
 
 
 @dataclass
@@ -34,3 +37,14 @@ class AppContext:
 
 def context(request: Request) -> AppContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def announce(ctx: AppContext, event: str) -> None:
+    """Tell this gateway's engine at once, and every other gateway on the same database
+    (PostgreSQL's NOTIFY; SQLite has no others). A lost announcement costs a poll interval."""
+    if ctx.engine is not None:
+        ctx.engine.heard(event)
+    try:
+        await ctx.store.announce(event)
+    except Exception as exc:  # the write it announces is done: never fail the request here
+        log.warning("could not announce %s to other gateways: %s", event, exc)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.admin import authenticated_site, page_of
-from pushgate.api.context import context
+from pushgate.api.context import announce, context
 from pushgate.api.http import contain_unexpected, json_response
 from pushgate.api.render import notification_json
 from pushgate.errors import ApiError
@@ -47,8 +47,7 @@ async def cancel_notification(request: Request) -> Response:
             "not_cancellable",
             f"the notification is {notification.status}: nothing is left to cancel",
         )
-    if ctx.engine is not None:
-        ctx.engine.cancelled(notification.key)
+    await announce(ctx, f"cancel:{notification.key}")
     return json_response(notification_json(notification))
 
 

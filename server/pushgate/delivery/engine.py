@@ -24,6 +24,7 @@ from pushgate.delivery.dispatch import Dispatcher
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.run import BATCH_SIZE, POLL_SECONDS, NotificationRun
 from pushgate.delivery.workers import SendWorkers
+from pushgate.settings import DEFAULT_LEASE_SECONDS
 from pushgate.store import Store, StoreUnavailable
 from pushgate.store.models import Notification, Site
 from pushgate.webpush.allowlist import EndpointPolicy
@@ -33,6 +34,7 @@ log = logging.getLogger("pushgate.delivery")
 
 BATCHES_PER_WORKER = 1  # per push service: 500 in flight per worker covers 50 ms at 10,000 msgs/s
 FAILURES_TO_GIVE_UP = 3  # the same error this many times in a row fails the notification
+NEW, CANCEL = "new", "cancel:"  # announcements between gateways (Store.announce)
 
 
 class DeliveryEngine:
@@ -45,9 +47,11 @@ class DeliveryEngine:
         events_url: str,
         policy: EndpointPolicy,
         push_timeout: float,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._lease_seconds = lease_seconds
         self._workers = workers
         self._subject = vapid_subject
         self._events_url = events_url
@@ -76,12 +80,21 @@ class DeliveryEngine:
         # the first notification's first message would otherwise wait for.
         VapidSigner(generate_key_pair(), self._subject).authorization("https://warm-up.invalid/")
         await self._store.release_leases()
+        await self._store.listen(self.heard)
         await self._outcomes.start()
         self._main = asyncio.create_task(self._watch(), name="pushgate-delivery")
 
     def wake(self) -> None:
         """A notification was created: look for work now rather than at the next poll."""
         self._wake.set()
+
+    def heard(self, event: str) -> None:
+        """Another gateway on the same database (or this one) announced `new` or `cancel:KEY`."""
+        if event == NEW:
+            self.wake()
+        elif event.startswith(CANCEL):
+            with contextlib.suppress(ValueError):
+                self.cancelled(int(event[len(CANCEL) :]))
 
     def cancelled(self, notification_key: int) -> None:
         """A notification was cancelled in the store: its run claims nothing more."""
@@ -132,6 +145,20 @@ class DeliveryEngine:
         return forget
 
     async def _deliver_logged(self, notification: Notification) -> None:
+        if not notification.throttle_per_minute:
+            await self._deliver_guarded(notification)
+            return
+        # A throttle's per-second count lives in the process that runs it: one gateway at a
+        # time runs a throttled notification (the others look again at their next poll).
+        try:
+            async with self._store.exclusive(notification.key) as mine:
+                if mine:
+                    await self._deliver_guarded(notification)
+        except StoreUnavailable as exc:
+            log.warning("notification %s waits for the database: %s", notification.id, exc)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _deliver_guarded(self, notification: Notification) -> None:
         try:
             site = await self._store.get_site(notification.site_id)
             if site is None:
@@ -145,6 +172,7 @@ class DeliveryEngine:
                 signer=self._signer_for(site),
                 secret=await self._store.event_secret(),
                 events_url=self._events_url,
+                lease_seconds=self._lease_seconds,
                 clock=self._clock,
             )
             await run.run()

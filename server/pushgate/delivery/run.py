@@ -23,6 +23,7 @@ from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
 from pushgate.scheduling.plan import DuePlanner, needs_zones
 from pushgate.scheduling.throttle import Throttle
+from pushgate.settings import DEFAULT_LEASE_SECONDS
 from pushgate.store import Store, StoreUnavailable
 from pushgate.store.base import HoldPlan
 from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
@@ -38,7 +39,6 @@ BATCH_SIZE = 500
 FIRST_BATCH_SIZE = 8
 FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answer, or this long
 POLL_SECONDS = 1.0
-LEASE_SECONDS = 300.0  # a taken batch is not due again before this, unless the engine restarts
 SUMMARY_EVERY_SECONDS = 60.0  # how often a long broadcast logs what went wrong meanwhile
 EXPIRED = "expired"  # the reason of a delivery whose notification's lifetime ran out
 
@@ -57,9 +57,11 @@ class NotificationRun:
         signer: VapidSigner,
         secret: bytes,
         events_url: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.n = notification
+        self._lease_seconds = lease_seconds
         self._store = store
         self._dispatcher = dispatcher
         self._outcomes = outcomes
@@ -95,7 +97,11 @@ class NotificationRun:
     async def run(self) -> None:
         started = time.monotonic()
         log.info("notification %s: delivery starts (%s)", self.n.id, _describe(self.n))
-        await self._produce()
+        renewing = asyncio.create_task(self._renew_leases())
+        try:
+            await self._produce()
+        finally:
+            renewing.cancel()
         await self._store.finish_notification(self.n.key)
         self._summarise()
         final = await self._store.get_notification(self.n.site_id, self.n.id)
@@ -150,12 +156,26 @@ class NotificationRun:
             # Bounded: a test clock moves without this process sleeping through it.
             await self._wait_settled(min(max(wait, 0.01), POLL_SECONDS))
 
+    async def _renew_leases(self) -> None:
+        """Every third of the lease, extend it for what this engine still holds (queued for a
+        push service, in a worker, or answered and not yet recorded), so that another gateway
+        takes over only the work of one that died."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            held = list(self._in_flight)
+            try:
+                await self._store.renew_leases(
+                    self.n.key, held, self._clock() + self._lease_seconds
+                )
+            except Exception as exc:  # the next round tries again; a lost lease only risks a resend
+                log.warning("notification %s: could not renew leases: %s", self.n.id, exc)
+
     async def _claim(self, now: float, limit: int) -> list[DeliveryTarget]:
         return await self._store.claim_due(
             self.n.key,
             now,
             min(limit, BATCH_SIZE),
-            now + LEASE_SECONDS,
+            now + self._lease_seconds,
             cap=self._cap,
             hold=self._quiet_hold(now),
             exclude=tuple(self._in_flight),
@@ -177,7 +197,7 @@ class NotificationRun:
         # A small first batch gets the first message on the wire sooner.
         first = not self._started
         size = FIRST_BATCH_SIZE if first else BATCH_SIZE
-        batch = await self._store.expand_audience(self.n, size, now + LEASE_SECONDS)
+        batch = await self._store.expand_audience(self.n, size, now + self._lease_seconds)
         self._expanded = len(batch) < size
         self._started = True
         if batch:

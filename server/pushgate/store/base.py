@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from pushgate.store.models import (
@@ -139,6 +140,14 @@ class Store(Protocol):
         self, notification_key: int, subscription_keys: Sequence[int], until: float
     ) -> None: ...
     async def probe_write(self) -> None: ...
+
+    # many gateways on one database (PostgreSQL; SQLite has one process and does nothing here)
+    async def renew_leases(
+        self, notification_key: int, subscription_keys: Sequence[int], lease_until: float
+    ) -> None: ...
+    async def announce(self, event: str) -> None: ...
+    async def listen(self, on_event: Callable[[str], None]) -> None: ...
+    def exclusive(self, notification_key: int) -> AbstractAsyncContextManager[bool]: ...
 
     # events
     async def delivery_ref(

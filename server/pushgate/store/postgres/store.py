@@ -11,6 +11,7 @@ from pushgate.store.postgres.claims import ClaimVerbs
 from pushgate.store.postgres.connection import migrate as migrate_schema
 from pushgate.store.postgres.connection import unavailable_on_error
 from pushgate.store.postgres.deliveries import DeliveryVerbs
+from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
@@ -22,7 +23,13 @@ COMMAND_TIMEOUT_SECONDS = 60.0  # no statement of ours runs this long; a hung se
 
 
 class PostgresStore(
-    SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs, SegmentVerbs, ClaimVerbs
+    SiteVerbs,
+    SubscriptionVerbs,
+    NotificationVerbs,
+    DeliveryVerbs,
+    SegmentVerbs,
+    ClaimVerbs,
+    LeaseVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 
@@ -46,6 +53,9 @@ class PostgresStore(
                 await migrate_schema(conn, apply=migrate)
             store = cls(pool, sealer)
             await store._check_site_keys()
-            yield store
+            try:
+                yield store
+            finally:
+                await store._stop_listening()
         finally:
             await pool.close()

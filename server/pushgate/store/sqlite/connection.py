@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
@@ -91,6 +91,17 @@ class SQLiteConnections:
 
     async def ping(self) -> None:
         await self._one("SELECT 1")
+
+    # One process owns a SQLite file: nobody else to tell, and nothing to share.
+    async def announce(self, event: str) -> None:
+        return None
+
+    async def listen(self, on_event: Callable[[str], None]) -> None:
+        return None
+
+    @asynccontextmanager
+    async def exclusive(self, notification_key: int) -> AsyncIterator[bool]:
+        yield True
 
 
 @contextmanager

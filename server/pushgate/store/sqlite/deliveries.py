@@ -160,6 +160,20 @@ class DeliveryVerbs(SQLiteConnections):
             )
             return cur.rowcount
 
+    async def renew_leases(
+        self, notification_key: int, subscription_keys: Sequence[int], lease_until: float
+    ) -> None:
+        """Extend the lease of deliveries this engine still holds (claimed, not yet settled)."""
+        if not subscription_keys:
+            return
+        async with self._transaction(durable=False) as db:
+            await db.execute(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE notification_key = ? "
+                "AND state = 'pending' AND leased = 1 "
+                "AND subscription_key IN (SELECT value FROM json_each(?))",
+                (lease_until, notification_key, json.dumps(list(subscription_keys))),
+            )
+
     async def defer_deliveries(
         self, notification_key: int, subscription_keys: Sequence[int], until: float
     ) -> None:
