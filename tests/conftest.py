@@ -52,6 +52,7 @@ class Gateway:
     allowed_push_hosts: str
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None  # stderr goes here when set (appended across restarts)
 
     @property
     def base_url(self) -> str:
@@ -73,7 +74,10 @@ class Gateway:
         )
 
     def start(self) -> None:
-        self.process = subprocess.Popen(pushgate_command("serve"), env=self.env)
+        log = self.log_path.open("ab") if self.log_path else None
+        self.process = subprocess.Popen(pushgate_command("serve"), env=self.env, stderr=log)
+        if log is not None:
+            log.close()  # the child has its own copy
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -112,12 +116,23 @@ class Gateway:
         return json.loads(out.stdout)
 
 
-def _gateway_factory(folder: Path) -> Iterator[Any]:
+BACKEND = os.environ.get("PUSHGATE_TEST_BACKEND", "sqlite")  # `postgresql`: gateways on it
+
+
+def _gateway_factory(folder: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Gateways on SQLite files in `folder`, or with PUSHGATE_TEST_BACKEND=postgresql each on
+    a new database of the session's PostgreSQL server."""
     started: list[Gateway] = []
+
+    def database() -> str:
+        if BACKEND == "postgresql":
+            cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+            return cluster.create_database()
+        return f"sqlite:///{folder / f'pushgate-{len(started)}.db'}"
 
     def make(allowed_push_hosts: str = UNUSED_PUSH_HOST, **extra_env: str) -> Gateway:
         gateway = Gateway(
-            database=f"sqlite:///{folder / f'pushgate-{len(started)}.db'}",
+            database=database(),
             port=free_port(),
             allowed_push_hosts=allowed_push_hosts,
             extra_env=extra_env,
@@ -132,14 +147,16 @@ def _gateway_factory(folder: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def gateway_factory(tmp_path: Path) -> Iterator[Any]:
-    yield from _gateway_factory(tmp_path)
+def gateway_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _gateway_factory(tmp_path, request)
 
 
 @pytest.fixture(scope="module")
-def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def module_gateway(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Gateway]:
     """One gateway for a module of tests that need no push service (validation, auth)."""
-    for make in _gateway_factory(tmp_path_factory.mktemp("gateway")):
+    for make in _gateway_factory(tmp_path_factory.mktemp("gateway"), request):
         yield make()
 
 
