@@ -20,8 +20,8 @@ TWO_A_DAY = FrequencyCap(2, "24h")
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    async with open_store(database_url) as store:
         yield store
 
 

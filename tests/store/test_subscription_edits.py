@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    async with open_store(database_url) as store:
         yield store
 
 
