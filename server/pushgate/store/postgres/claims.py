@@ -1,9 +1,210 @@
-"""PostgreSQL verbs for claims (mirrors store/sqlite/claims.py)."""
+"""PostgreSQL verbs for scheduled delivery: writing due times per time zone, and claiming what
+is due, with the frequency cap and end of life decided in the same transaction as the claim
+(mirrors store/sqlite/claims.py).
+
+Several gateways claim from one notification at once: each takes due rows FOR UPDATE SKIP
+LOCKED, so they take disjoint sets without waiting for each other, and leases them in the same
+short transaction. A delivery whose lease has passed is due again, as any other.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import asyncpg
+
+from pushgate.store.base import DuePlan, HoldPlan
+from pushgate.store.models import DeliveryTarget, Notification
 from pushgate.store.postgres.connection import PostgresConnections
+from pushgate.store.postgres.deliveries import add_to_counter, lock_notification, rowcount
+from pushgate.store.postgres.segments import next_audience_rows
+
+EXPIRED = "expired"
 
 
 class ClaimVerbs(PostgresConnections):
-    pass
+    async def expand_audience_due(
+        self, notification: Notification, limit: int, plan: DuePlan
+    ) -> int:
+        """Turn the next `limit` matching subscribers into pending deliveries due when `plan`
+        says for their time zone, resumably; none is claimed. Returns how many were read
+        (another gateway expanding the same notification waits, then reads the next batch)."""
+        async with self._transaction(durable=False) as conn:
+            await lock_notification(conn, notification.key)
+            rows = await next_audience_rows(conn, notification, "key, timezone", limit)
+            if rows is None:
+                return 0
+            due = plan(list({r[1] for r in rows}))
+            done = await conn.execute(
+                "INSERT INTO deliveries (notification_key, subscription_key, state, "
+                "next_attempt_at, expires_at) SELECT $1, k, 'pending', at, ex "
+                "FROM unnest($2::bigint[], $3::float8[], $4::float8[]) AS u(k, at, ex) "
+                "ON CONFLICT DO NOTHING",
+                notification.key,
+                [r[0] for r in rows],
+                [due[r[1]][0] for r in rows],
+                [due[r[1]][1] for r in rows],
+            )
+            await conn.execute(
+                "UPDATE notifications SET cursor = COALESCE($1, cursor), "
+                "targeted = targeted + $2, expanded = $3 WHERE key = $4",
+                rows[-1][0] if rows else None,
+                rowcount(done),
+                len(rows) < limit,
+                notification.key,
+            )
+        return len(rows)
+
+    async def has_due(self, notification_key: int, now: float) -> bool:
+        """Whether any delivery is due (a read: the common answer, no, costs no write)."""
+        row = await self._one(
+            "SELECT 1 FROM deliveries WHERE notification_key = $1 AND state = 'pending' "
+            "AND next_attempt_at <= $2 LIMIT 1",
+            notification_key,
+            now,
+        )
+        return row is not None
+
+    async def claim_due(
+        self,
+        notification_key: int,
+        now: float,
+        limit: int,
+        lease_until: float,
+        *,
+        cap: tuple[int, float] | None = None,
+        hold: HoldPlan | None = None,
+        exclude: Sequence[int] = (),
+    ) -> list[DeliveryTarget]:
+        """Claim up to `limit` due deliveries until `lease_until`, in one transaction that also
+        settles the due ones that may not go: the subscription is gone, their end of life
+        passed (failed, `expired`), or the subscriber had `cap` = (max, seconds) accepted
+        notifications within the rolling period (capped). `hold` moves the due ones that must
+        wait (a retry that fell into the subscriber's quiet hours) to the time it names, per
+        time zone. A cancelled notification has none. Due rows another gateway is claiming
+        at this moment are left to it."""
+        if not await self.has_due(notification_key, now):
+            return []
+        async with self._transaction(durable=False) as conn:
+            # KEY SHARE: other claims and counter updates go on; a cancel (FOR UPDATE) waits
+            # for this claim, or this claim for it and then sees it cancelled.
+            status = await conn.fetchval(
+                "SELECT status FROM notifications WHERE key = $1 FOR KEY SHARE", notification_key
+            )
+            if status is None or status == "cancelled":
+                return []
+            rows = await _due_rows(conn, notification_key, now, limit, exclude)
+            if not rows:
+                return []
+            gone = [r[0] for r in rows if r[3] is None]
+            expired = [r[0] for r in rows if r[3] is not None and r[2] is not None and r[2] <= now]
+            live = [r for r in rows if r[3] is not None and (r[2] is None or r[2] > now)]
+            if hold is not None:
+                live = await _hold(conn, notification_key, live, now, hold)
+            capped = await _capped(conn, [r[0] for r in live], now, cap) if cap else set()
+            claimed = [r for r in live if r[0] not in capped]
+            await _settle(conn, notification_key, "gone", gone, "subscription removed")
+            await _settle(conn, notification_key, "failed", expired, EXPIRED)
+            await _settle(conn, notification_key, "capped", sorted(capped), "frequency cap")
+            if claimed:
+                await conn.execute(
+                    "UPDATE deliveries SET next_attempt_at = $1, leased = TRUE "
+                    "WHERE notification_key = $2 AND subscription_key = ANY($3::bigint[])",
+                    lease_until,
+                    notification_key,
+                    [r[0] for r in claimed],
+                )
+            await conn.execute(
+                "UPDATE notifications SET status = 'sending' WHERE key = $1 "
+                "AND status IN ('scheduled', 'queued')",
+                notification_key,
+            )
+        return [
+            DeliveryTarget(notification_key, r[0], r[3], r[4], r[5], r[1], r[2] or 0.0)
+            for r in claimed
+        ]
+
+
+async def _due_rows(
+    conn: asyncpg.Connection,
+    notification_key: int,
+    now: float,
+    limit: int,
+    exclude: Sequence[int],
+) -> list[asyncpg.Record]:
+    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone) of due
+    deliveries, locked for this transaction; endpoint None when the subscription is gone.
+    SKIP LOCKED: rows another gateway is claiming or settling now are not ours to take."""
+    return list(
+        await conn.fetch(
+            "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, "
+            "s.auth, s.timezone "
+            "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
+            "WHERE d.notification_key = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 "
+            "AND d.subscription_key <> ALL($4::bigint[]) "
+            "ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+            notification_key,
+            now,
+            limit,
+            list(exclude),
+        )
+    )
+
+
+async def _hold(
+    conn: asyncpg.Connection,
+    notification_key: int,
+    rows: list[asyncpg.Record],
+    now: float,
+    hold: HoldPlan,
+) -> list[asyncpg.Record]:
+    """The rows that may go now; the others become due when `hold` says (not claimed, no
+    attempt counted)."""
+    until = hold(list({r[6] for r in rows}))
+    held = [r for r in rows if until[r[6]] > now]
+    if held:
+        await conn.execute(
+            "UPDATE deliveries d SET next_attempt_at = h.until, leased = FALSE "
+            "FROM unnest($2::bigint[], $3::float8[]) AS h(key, until) "
+            "WHERE d.notification_key = $1 AND d.subscription_key = h.key",
+            notification_key,
+            [r[0] for r in held],
+            [until[r[6]] for r in held],
+        )
+    return [r for r in rows if until[r[6]] <= now]
+
+
+async def _capped(
+    conn: asyncpg.Connection, subscription_keys: list[int], now: float, cap: tuple[int, float]
+) -> set[int]:
+    """The subscribers who had `max` notifications accepted within the period before `now`
+    (the index on (subscription_key, accepted_at) answers this per subscriber)."""
+    most, seconds = cap
+    rows = await conn.fetch(
+        "SELECT subscription_key FROM deliveries "
+        "WHERE subscription_key = ANY($1::bigint[]) AND accepted_at > $2 "
+        "GROUP BY subscription_key HAVING COUNT(*) >= $3",
+        subscription_keys,
+        now - seconds,
+        most,
+    )
+    return {r[0] for r in rows}
+
+
+async def _settle(
+    conn: asyncpg.Connection, notification_key: int, state: str, keys: list[int], reason: str
+) -> None:
+    """Settle due deliveries that will not be sent (this transaction holds their rows), and
+    count them."""
+    if not keys:
+        return
+    done = await conn.execute(
+        "UPDATE deliveries SET state = $1, reason = $2, leased = FALSE "
+        "WHERE notification_key = $3 AND state = 'pending' "
+        "AND subscription_key = ANY($4::bigint[])",
+        state,
+        reason,
+        notification_key,
+        keys,
+    )
+    await add_to_counter(conn, notification_key, state, rowcount(done))  # one of three

@@ -1,9 +1,247 @@
-"""PostgreSQL verbs for deliveries (mirrors store/sqlite/deliveries.py)."""
+"""PostgreSQL verbs for deliveries: audience expansion, due work, outcomes and their counters
+(mirrors store/sqlite/deliveries.py).
+
+Many gateways work on one notification at once, so every verb here is written for a rival
+doing the same at the same moment. The rules that keep them apart and free of deadlocks:
+- expansion holds the notification row (FOR NO KEY UPDATE) while it reads the next audience
+  rows and moves the cursor, so two expansions take disjoint batches;
+- a writer that may wait for delivery rows locks them in (notification, subscription) key
+  order (`locked_pending`) and touches the notification row only after them, so two writers
+  never wait for each other in a circle;
+- an outcome changes only a delivery still pending, and counts only what it changed.
+"""
 
 from __future__ import annotations
 
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import asyncpg
+
+from pushgate.store.models import (
+    DeliveryResult,
+    DeliveryTarget,
+    Notification,
+)
 from pushgate.store.postgres.connection import PostgresConnections
+from pushgate.store.postgres.segments import next_audience_rows
 
 
 class DeliveryVerbs(PostgresConnections):
-    pass
+    async def expand_audience(
+        self, notification: Notification, limit: int, lease_until: float
+    ) -> list[DeliveryTarget]:
+        """Turn the next `limit` matching subscribers into pending deliveries, resumably.
+
+        The new deliveries are leased to the caller until `lease_until`: not due before then.
+        Another gateway expanding the same notification waits for this batch and reads the next.
+        """
+        async with self._transaction(durable=False) as conn:
+            await lock_notification(conn, notification.key)
+            rows = await next_audience_rows(
+                conn, notification, "key, endpoint, p256dh, auth", limit
+            )
+            if rows is None:
+                return []
+            # One statement for the whole batch; a row already there is not this batch's.
+            inserted = await conn.fetch(
+                "INSERT INTO deliveries (notification_key, subscription_key, state, "
+                "next_attempt_at, leased) SELECT $1, k, 'pending', $2, TRUE "
+                "FROM unnest($3::bigint[]) AS k ON CONFLICT DO NOTHING RETURNING subscription_key",
+                notification.key,
+                lease_until,
+                [r[0] for r in rows],
+            )
+            await conn.execute(
+                "UPDATE notifications SET cursor = COALESCE($1, cursor), "
+                "targeted = targeted + $2, expanded = $3, status = 'sending' WHERE key = $4",
+                rows[-1][0] if rows else None,
+                len(inserted),
+                len(rows) < limit,
+                notification.key,
+            )
+        new = {r[0] for r in inserted}
+        key = notification.key
+        return [DeliveryTarget(key, r[0], r[1], r[2], r[3], 0) for r in rows if r[0] in new]
+
+    async def release_leases(self) -> None:
+        """Nothing, on PostgreSQL. On SQLite a starting gateway is the only process, so every
+        lease in the file is a dead process's and is freed at once. Here other gateways may be
+        alive and hold those leases (their messages in flight): freeing them would send those
+        messages twice. A lease lapses by time instead (claim_due takes a delivery whose lease
+        has passed, as it takes any due one), and a live gateway renews what it still holds
+        (renew_leases), so only a dead gateway's work is taken over."""
+        return None
+
+    async def next_retry_at(self, notification_key: int) -> float | None:
+        row = await self._one(
+            "SELECT MIN(next_attempt_at) FROM deliveries "
+            "WHERE notification_key = $1 AND state = 'pending'",
+            notification_key,
+        )
+        return row[0] if row else None
+
+    async def record_results(
+        self, results: Sequence[DeliveryResult], now: float | None = None
+    ) -> None:
+        """Write a batch of outcomes, their counters, and remove gone subscribers, atomically.
+
+        Only deliveries still pending change, and only they are counted: an outcome that
+        arrives twice for one delivery (a message sent again after a restart, or by two
+        gateways) counts once.
+        """
+        if not results:
+            return
+        now = time.time() if now is None else now
+        fresh = _first_per_delivery(results)
+        async with self._transaction(durable=False) as conn:
+            changed = await conn.fetch(
+                f"WITH batch AS ({_BATCH}), "
+                + locked_pending("(notification_key, subscription_key) IN (SELECT n, s FROM batch)")
+                + "UPDATE deliveries d SET state = b.state, attempts = d.attempts + 1, "
+                "last_status = b.status, reason = b.reason, next_attempt_at = b.next_at, "
+                "leased = FALSE, accepted_at = CASE WHEN b.state = 'accepted' THEN $7 END "
+                f"FROM locked l JOIN batch b ON (b.n, b.s) = (l.notification_key, "
+                f"l.subscription_key) WHERE {_LOCKED_ROW} RETURNING d.notification_key, "
+                "d.subscription_key, b.state",
+                [r.notification_key for r in fresh],
+                [r.subscription_key for r in fresh],
+                [r.state for r in fresh],
+                [r.status for r in fresh],
+                [r.reason or None for r in fresh],
+                [r.next_attempt_at for r in fresh],
+                now,
+            )
+            counters: dict[int, Counter[str]] = defaultdict(Counter)
+            for row in changed:
+                if row[2] != "pending":
+                    counters[row[0]][row[2]] += 1
+            for key in sorted(counters):  # in key order, as every writer takes them
+                counts = counters[key]
+                await conn.execute(
+                    "UPDATE notifications SET accepted = accepted + $1, failed = failed + $2, "
+                    "gone = gone + $3 WHERE key = $4",
+                    counts["accepted"],
+                    counts["failed"],
+                    counts["gone"],
+                    key,
+                )
+            gone = sorted({row[1] for row in changed if row[2] == "gone"})
+            if gone:
+                await conn.execute("DELETE FROM subscriptions WHERE key = ANY($1::bigint[])", gone)
+
+    async def record_accepted(
+        self,
+        notification_key: int,
+        subscription_keys: Sequence[int],
+        status: int,
+        now: float | None = None,
+    ) -> None:
+        """Mark deliveries the push service accepted at `now`, in one statement: the common
+        outcome of a broadcast. As in record_results, only deliveries still pending change and
+        count. Frequency caps count accepted deliveries by `accepted_at`."""
+        if not subscription_keys:
+            return
+        now = time.time() if now is None else now
+        async with self._transaction(durable=False) as conn:
+            done = await conn.execute(
+                "WITH "
+                + locked_pending("notification_key = $1 AND subscription_key = ANY($2::bigint[])")
+                + "UPDATE deliveries d SET state = 'accepted', attempts = d.attempts + 1, "
+                "last_status = $3, reason = NULL, next_attempt_at = 0, accepted_at = $4 "
+                f"FROM locked l WHERE {_LOCKED_ROW}",
+                notification_key,
+                list(subscription_keys),
+                status,
+                now,
+            )
+            await add_to_counter(conn, notification_key, "accepted", rowcount(done))
+
+    async def expire_pending(self, notification_key: int, reason: str) -> int:
+        async with self._transaction(durable=False) as conn:
+            done = await conn.execute(
+                "WITH "
+                + locked_pending("notification_key = $1")
+                + "UPDATE deliveries d SET state = 'failed', reason = $2, leased = FALSE "
+                f"FROM locked l WHERE {_LOCKED_ROW}",
+                notification_key,
+                reason,
+            )
+            await add_to_counter(conn, notification_key, "failed", rowcount(done))
+            return rowcount(done)
+
+    async def defer_deliveries(
+        self, notification_key: int, subscription_keys: Sequence[int], until: float
+    ) -> None:
+        """Move pending deliveries' due time to `until`, counting no attempt."""
+        async with self._transaction(durable=False) as conn:
+            await conn.execute(
+                "WITH "
+                + locked_pending("notification_key = $1 AND subscription_key = ANY($2::bigint[])")
+                + "UPDATE deliveries d SET next_attempt_at = $3, leased = FALSE "
+                f"FROM locked l WHERE {_LOCKED_ROW}",
+                notification_key,
+                list(subscription_keys),
+                until,
+            )
+
+
+# The outcomes of record_results, $1..$6 as arrays: one row per delivery.
+_BATCH = (
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], "
+    "$6::float8[]) AS b(n, s, state, status, reason, next_at)"
+)
+# The delivery row `d` of a `locked` row, still pending (it may have been settled while this
+# statement waited for its lock).
+_LOCKED_ROW = (
+    "d.notification_key = l.notification_key AND d.subscription_key = l.subscription_key "
+    "AND d.state = 'pending'"
+)
+
+
+def locked_pending(where: str, *, skip_locked: bool = False) -> str:
+    """A common table expression `locked` that locks the pending deliveries matching `where`, in key
+    order: every writer that waits for delivery rows takes them in this one order, so two
+    writers never each hold what the other waits for. `skip_locked` passes over rows another
+    transaction holds, for a caller that must not wait (it holds the notification row)."""
+    skip = " SKIP LOCKED" if skip_locked else ""
+    return (
+        "locked AS (SELECT notification_key, subscription_key FROM deliveries "
+        f"WHERE state = 'pending' AND {where} "
+        f"ORDER BY notification_key, subscription_key FOR UPDATE{skip}) "
+    )
+
+
+async def lock_notification(conn: asyncpg.Connection, notification_key: int) -> None:
+    """Hold the notification row until the transaction ends: one expansion (or cancel) of it
+    at a time. NO KEY UPDATE, as any counter update takes: claims (FOR KEY SHARE) go on."""
+    await conn.execute(
+        "SELECT 1 FROM notifications WHERE key = $1 FOR NO KEY UPDATE", notification_key
+    )
+
+
+async def add_to_counter(
+    conn: asyncpg.Connection, notification_key: int, counter: str, n: int
+) -> None:
+    """notifications.`counter` += n (a column name of ours, never input); nothing for 0, so
+    the row is not locked for nothing."""
+    if n:
+        await conn.execute(
+            f"UPDATE notifications SET {counter} = {counter} + $1 WHERE key = $2",
+            n,
+            notification_key,
+        )
+
+
+def rowcount(status: str) -> int:
+    """The row count of a command status: "UPDATE 3", "DELETE 0", "INSERT 0 1"."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _first_per_delivery(results: Sequence[DeliveryResult]) -> list[DeliveryResult]:
+    """One result per delivery, the first (as SQLite's record_results keeps)."""
+    first: dict[tuple[int, int], DeliveryResult] = {}
+    for r in results:
+        first.setdefault((r.notification_key, r.subscription_key), r)
+    return list(first.values())
