@@ -37,6 +37,7 @@ from pushgate.delivery.workers import SendWorkers
 from pushgate.errors import ApiError
 from pushgate.settings import Settings
 from pushgate.store import Store, StoreUnavailable, open_store
+from pushgate.store.migrations import SCHEMA_VERSION
 from pushgate.webpush.allowlist import EndpointPolicy
 
 log = logging.getLogger("pushgate")
@@ -79,7 +80,7 @@ async def healthz(request: Request) -> Response:
     """200 when the database takes writes and the send workers run; each push service's state."""
     ctx = context(request)
     await _check_store(ctx)
-    body: dict[str, Any] = {"status": "ok", "version": __version__}
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "database": ctx.database}
     if ctx.engine is not None:
         health = ctx.engine.health()
         body["push_services"] = health["push_services"]
@@ -99,6 +100,8 @@ async def _check_store(ctx: AppContext) -> None:
         return
     try:
         await ctx.store.probe_write()
+        ctx.database["schema"] = schema = await ctx.store.schema_version()
+        ctx.database["schema_current"] = schema == SCHEMA_VERSION
     except Exception as exc:
         ctx.store_ok = False
         raise ApiError("store_unavailable", "the database cannot be written") from exc
@@ -140,7 +143,7 @@ def create_app(
             )
             engine = None
             if deliver:
-                engine = await _start_engine(stack, settings, the_store, wall)
+                engine = await start_engine(stack, settings, the_store, wall)
             app.state.ctx = AppContext(
                 settings=settings,
                 store=the_store,
@@ -149,6 +152,7 @@ def create_app(
                 event_secret=await the_store.event_secret(),
                 countries=open_country_finder(settings, stack),
                 clock=wall,
+                database={"backend": "postgresql" if settings.uses_postgres else "sqlite"},
             )
             yield
 
@@ -183,7 +187,7 @@ def create_app(
     )
 
 
-async def _start_engine(
+async def start_engine(
     stack: AsyncExitStack, settings: Settings, store: Store, clock: WallClock
 ) -> DeliveryEngine:
     workers = SendWorkers(

@@ -124,6 +124,33 @@ def serve(**values: Any) -> None:
     run_event_loop(run_server(settings))
 
 
+WORKER_SETTINGS = tuple(
+    name for name in SETTINGS_FIELDS if name not in ("host", "port", "public_url", "no_deliver")
+)
+
+
+@main.command()
+@settings_options(*WORKER_SETTINGS)
+def worker(**values: Any) -> None:
+    """Deliver without the HTTP server: the engine and its send workers, for gateways that
+    share one PostgreSQL database (`serve --no-deliver` answers the API)."""
+    settings = build_settings(values)
+    try:
+        validate_vapid_subject(settings.vapid_subject)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not settings.uses_postgres:
+        # Two processes on one SQLite file would both take the same work.
+        raise click.UsageError("pushgate worker needs a postgresql:// database (PUSHGATE_DATABASE)")
+    from pushgate.logs import setup_logging
+    from pushgate.worker import run_worker
+
+    setup_logging(settings)
+    check_store(settings)
+    relax_gc()
+    run_event_loop(run_worker(settings))
+
+
 @main.group()
 def sites() -> None:
     """Register sites and set their delivery rules."""

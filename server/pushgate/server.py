@@ -14,7 +14,7 @@ from pushgate.settings import Settings
 
 async def run_server(settings: Settings, *, announce: str = "pushgate listening on") -> None:
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, deliver=not settings.no_deliver),
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -50,6 +50,11 @@ class Settings:
         "Refuse to start on an older database schema instead of migrating it "
         "(then run `pushgate migrate` first).",
     )
+    no_deliver: bool = _setting(
+        False,
+        "serve only: answer the HTTP API without sending (then `pushgate worker` processes on "
+        "the same PostgreSQL database send).",
+    )
     lease_seconds: float = _setting(
         DEFAULT_LEASE_SECONDS,
         "Seconds a gateway holds the deliveries it claimed (renewed while it works on them); "

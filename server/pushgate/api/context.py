@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
@@ -29,6 +30,7 @@ class AppContext:
     store_ok: bool = False  # the last write probe (for /healthz) succeeded
     store_checked_at: float = 0.0
     clock: WallClock = time.time  # scheduling's wall clock (pushgate.clock)
+    database: dict[str, Any] = field(default_factory=dict)  # /healthz: backend and schema
 
     @property
     def events_url(self) -> str:

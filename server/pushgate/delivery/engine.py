@@ -113,7 +113,9 @@ class DeliveryEngine:
 
     async def stop(self) -> None:
         """Stop producing, let the messages the workers hold be answered and recorded (up to
-        the push timeout), then stop."""
+        the push timeout), then release what is still held, so that another gateway on the
+        same database takes it at once rather than after the lease."""
+        runs = list(self._runs.values())
         tasks = [t for t in (self._main, *self._running.values()) if t]
         for task in tasks:
             task.cancel()
@@ -122,6 +124,9 @@ class DeliveryEngine:
                 await task
         await self._dispatcher.stop(self._push_timeout)
         await self._outcomes.stop()
+        for run in runs:
+            with contextlib.suppress(Exception):  # else the lease runs out: the same, later
+                await run.release()
 
     async def _watch(self) -> None:
         while True:

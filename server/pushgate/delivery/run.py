@@ -170,6 +170,10 @@ class NotificationRun:
             except Exception as exc:  # the next round tries again; a lost lease only risks a resend
                 log.warning("notification %s: could not renew leases: %s", self.n.id, exc)
 
+    async def release(self) -> None:
+        """The engine stops: what this run still holds is due again now, for any engine."""
+        await self._store.renew_leases(self.n.key, list(self._in_flight), self._clock())
+
     async def _claim(self, now: float, limit: int) -> list[DeliveryTarget]:
         return await self._store.claim_due(
             self.n.key,

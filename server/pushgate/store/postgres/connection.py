@@ -66,6 +66,11 @@ class PostgresConnections:
     async def ping(self) -> None:
         await self._one("SELECT 1")
 
+    async def schema_version(self) -> int:
+        with unavailable_on_error():
+            async with self._pool.acquire() as conn:
+                return await schema_version(conn)
+
 
 @contextmanager
 def unavailable_on_error() -> Iterator[None]:

@@ -92,6 +92,10 @@ class SQLiteConnections:
     async def ping(self) -> None:
         await self._one("SELECT 1")
 
+    async def schema_version(self) -> int:
+        row = await self._one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
     # One process owns a SQLite file: nobody else to tell, and nothing to share.
     async def announce(self, event: str) -> None:
         return None
