@@ -1,0 +1,252 @@
+"""`pushgate copy-db`: an installation made through the real CLI and HTTP API on SQLite, copied
+into PostgreSQL row for row (every table, every key, types converted), identities moved past
+the keys SQLite gave, and every refusal leaving the target as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from pushgate.copy_db import TABLES, copy_sqlite_to_postgres
+from pushgate.testing import LocalPushService, SimulatedBrowser
+from tests.conftest import ORIGIN, Site, site_of, subscribe_all, wait_until_done
+from tests.test_cli import run
+
+TYPED_TAGS = {"topic": "sports", "score": 5, "ratio": 0.25, "pro": True, "digits": "5"}
+
+
+@dataclass
+class Installation:
+    path: Path
+    site: Site
+    secret_key: str
+    browsers: list[SimulatedBrowser]  # the last one unsubscribed after the notification
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+@pytest.fixture
+async def installation(push_service: LocalPushService, gateway_factory: Any) -> Installation:
+    """A stopped gateway's SQLite file holding a row in every table: a site with sealed VAPID
+    keys and delivery rules, typed tags, a delivered notification with an event, a segment,
+    and a deleted subscription (so AUTOINCREMENT's mark is above the highest key left)."""
+    secret_key = Fernet.generate_key().decode()
+    gateway = gateway_factory(push_service.host_port, PUSHGATE_SECRET_KEY=secret_key)
+    site = site_of(gateway)
+    browsers = [push_service.new_browser() for _ in range(6)]
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
+        profile: dict[str, Any] = {
+            "timezone": "Europe/Berlin",
+            "language": "de",
+            "external_id": "user-1",
+        }
+        await subscribe_all(client, site, browsers[:2], tags=TYPED_TAGS, **profile)
+        await subscribe_all(client, site, browsers[2:5], tags={"topic": "news", "pro": False})
+        last = (await subscribe_all(client, site, browsers[5:]))[0]
+        await admin(client, site, "PATCH", "/api/v1/site", QUIET_HOURS)
+        sent = await admin(client, site, "POST", "/api/v1/notifications", {"title": "t"})
+        await wait_until_done(client, site, sent["id"])
+        token = browsers[0].messages[0].json()["pushgate"]["token"]
+        event = {"token": token, "type": "clicked", "action": "read"}
+        answer = await client.post("/v1/events", json=event, headers={"Origin": ORIGIN})
+        assert answer.status_code == 204, answer.text
+        await admin(client, site, "POST", "/api/v1/segments", SEGMENT)
+        await admin(client, site, "DELETE", f"/api/v1/subscriptions/{last}")
+    gateway.stop()
+    return Installation(
+        Path(gateway.database.removeprefix("sqlite:///")), site, secret_key, browsers
+    )
+
+
+QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
+SEGMENT = {"name": "sports", "filter": {"field": "tags.score", "op": "gte", "value": 5}}
+
+
+async def admin(
+    client: httpx.AsyncClient, site: Site, method: str, path: str, body: Any = None
+) -> Any:
+    answer = await client.request(method, path, json=body, headers=site.admin_headers)
+    assert answer.status_code < 300, answer.text
+    return answer.json() if answer.content else None
+
+
+def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
+    db = sqlite3.connect(path)
+    try:
+        db.row_factory = sqlite3.Row
+        rows = [dict(row) for row in db.execute(f"SELECT * FROM {table}")]
+    finally:
+        db.close()
+    if table == "meta":  # BYTEA on PostgreSQL: text values become their UTF-8 bytes
+        rows = [row | {"value": _bytes(row["value"])} for row in rows]
+    return sorted(rows, key=repr)
+
+
+def _bytes(value: Any) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+async def pg_rows_as_sqlite(url: str, table: str) -> list[dict[str, Any]]:
+    """PostgreSQL's rows in SQLite's terms: booleans as 1/0, the typed tag columns as one."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = [dict(row) for row in await conn.fetch(f"SELECT * FROM {table}")]
+    finally:
+        await conn.close()
+    if table == "subscription_tags":
+        for row in rows:
+            text, number = row.pop("str_value"), row.pop("num_value")
+            row["value"] = text if row["kind"] == "string" else number
+    return sorted(
+        ({k: int(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows),
+        key=repr,
+    )
+
+
+async def assert_same_rows(path: Path, url: str) -> None:
+    for table in TABLES:
+        source = sqlite_rows(path, table)
+        assert source, f"the installation has no {table} rows"
+        assert await pg_rows_as_sqlite(url, table) == source, table
+
+
+async def pg_value(url: str, sql: str) -> Any:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+def autoincrement_marks(path: Path) -> dict[str, int]:
+    db = sqlite3.connect(path)
+    try:
+        return {name: int(seq) for name, seq in db.execute("SELECT * FROM sqlite_sequence")}
+    finally:
+        db.close()
+
+
+async def test_copy_db_copies_every_row_and_key_and_advances_the_identities(
+    installation: Installation, postgres_url: str, tmp_path: Path
+) -> None:
+    path = installation.path
+    out = run("copy-db", "--from", installation.url, "--to", postgres_url, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"migrated {postgres_url} from schema 0 to 6"
+    for table, line in zip(TABLES, lines[2:11], strict=True):
+        count = len(sqlite_rows(path, table))
+        assert line.split() == [table, str(count), str(count)]
+    await assert_same_rows(path, postgres_url)
+
+    site = await pg_value(postgres_url, "SELECT row_to_json(sites)::text FROM sites")
+    assert '"quiet_hours_allow_high_urgency":true' in site  # a real boolean, from 1
+    assert '"vapid_private_key":"fernet:' in site  # sealed, as it was stored
+    marks = autoincrement_marks(path)
+    max_key = max(row["key"] for row in sqlite_rows(path, "subscriptions"))
+    assert marks["subscriptions"] == max_key + 1  # the deleted subscription's key
+    for table in ("subscriptions", "notifications"):
+        nextval = f"SELECT nextval(pg_get_serial_sequence('{table}', 'key'))"
+        assert await pg_value(postgres_url, nextval) == marks[table] + 1, table
+
+
+async def test_copy_db_refuses_a_target_that_is_not_empty_and_writes_nothing(
+    installation: Installation, postgres_url: str, tmp_path: Path
+) -> None:
+    args = ("copy-db", "--from", installation.url, "--to", postgres_url)
+    assert run(*args, cwd=tmp_path).returncode == 0
+    conn = await asyncpg.connect(postgres_url)
+    try:  # the target's own rows: the copy must leave them, and not add the source's again
+        await conn.execute("UPDATE meta SET value = 'mine' WHERE key = 'event_secret'")
+        await conn.execute(
+            "DELETE FROM subscriptions WHERE key = (SELECT min(key) FROM subscriptions)"
+        )
+    finally:
+        await conn.close()
+    before = {table: await pg_rows_as_sqlite(postgres_url, table) for table in TABLES}
+
+    again = run(*args, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr == (
+        "Error: copy-db: the target database is not empty (sites has rows): copy-db writes "
+        "only into a new, empty database\n"
+    )
+    assert again.stdout == ""
+    assert {table: await pg_rows_as_sqlite(postgres_url, table) for table in TABLES} == before
+
+
+async def test_copy_db_rolls_everything_back_when_a_count_differs(
+    installation: Installation, postgres_url: str, tmp_path: Path
+) -> None:
+    assert run("migrate", "--database", postgres_url, cwd=tmp_path).returncode == 0
+    conn = await asyncpg.connect(postgres_url)
+    try:  # COPY runs triggers: this one drops every event on its way in
+        await conn.execute(
+            "CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN RETURN NULL; END'; "
+            "CREATE TRIGGER drop_events BEFORE INSERT ON events FOR EACH ROW "
+            "EXECUTE FUNCTION drop_row()"
+        )
+    finally:
+        await conn.close()
+
+    out = run("copy-db", "--from", installation.url, "--to", postgres_url, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "events                         1           0  MISMATCH" in out.stdout
+    assert "sites                          1           1\n" in out.stdout
+    assert out.stderr == (
+        "Error: row counts differ: the copy was rolled back, nothing was written\n"
+    )
+    for table in TABLES:
+        assert await pg_value(postgres_url, f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_copy_in_chunks_of_one_row_gives_the_same_rows(
+    installation: Installation, postgres_url: str
+) -> None:
+    result = await copy_sqlite_to_postgres(installation.path, postgres_url, chunk_rows=1)
+    assert all(count.equal for count in result.counts)
+    await assert_same_rows(installation.path, postgres_url)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        ("postgresql://u@127.0.0.1/db", "sqlite:///x.db", "from SQLite to PostgreSQL only"),
+        ("sqlite:///a.db", "sqlite:///b.db", "from SQLite to PostgreSQL only"),
+        ("sqlite://relative", "postgresql://u@127.0.0.1/db", "must be sqlite:///PATH"),
+    ],
+)
+def test_copy_db_refuses_other_directions_before_touching_anything(
+    tmp_path: Path, source: str, target: str, message: str
+) -> None:
+    out = run("copy-db", "--from", source, "--to", target, cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_copy_db_refuses_a_source_at_an_older_schema_or_none(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.db"
+    assert run("migrate", "--database", f"sqlite:///{old}", cwd=tmp_path).returncode == 0
+    db = sqlite3.connect(old)
+    db.execute("PRAGMA user_version = 5")
+    db.close()
+    out = run("copy-db", "--from", f"sqlite:///{old}", "--to", postgres_url, cwd=tmp_path)
+    assert out.returncode == 1
+    assert f"Run `pushgate migrate --database sqlite:///{old}` first" in out.stderr
+    missing = run("copy-db", "--from", "sqlite:///nowhere.db", "--to", postgres_url, cwd=tmp_path)
+    assert missing.stderr == "Error: copy-db: no SQLite database at nowhere.db\n"
+    assert not (tmp_path / "nowhere.db").exists()
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    assert await pg_value(postgres_url, tables) == 0  # the target was not even migrated
