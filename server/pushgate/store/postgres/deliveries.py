@@ -101,7 +101,7 @@ class DeliveryVerbs(PostgresConnections):
                 + locked_pending("(notification_key, subscription_key) IN (SELECT n, s FROM batch)")
                 + "UPDATE deliveries d SET state = b.state, attempts = d.attempts + 1, "
                 "last_status = b.status, reason = b.reason, next_attempt_at = b.next_at, "
-                "leased = FALSE, accepted_at = CASE WHEN b.state = 'accepted' THEN $7 END "
+                "leased = FALSE, accepted_at = CASE WHEN b.state = 'accepted' THEN $7::float8 END "
                 f"FROM locked l JOIN batch b ON (b.n, b.s) = (l.notification_key, "
                 f"l.subscription_key) WHERE {_LOCKED_ROW} RETURNING d.notification_key, "
                 "d.subscription_key, b.state",
