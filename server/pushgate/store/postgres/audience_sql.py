@@ -1,9 +1,13 @@
 """An audience compiled to a PostgreSQL condition on the `subscriptions` table (named, never
 aliased, in the query): tags through the typed subscription_tags table, the other fields through
-subscriptions' own columns. The same two forms, and the same answers, as
-store/sqlite/audience_sql.py: for a count a tag leaf is an uncorrelated `key IN (SELECT ...)`
-read from a tag value index (one per `and`, the others probed); for expansion a correlated
-EXISTS, a primary-key probe per subscriber read in key order.
+subscriptions' own columns, with the same answers as store/sqlite/audience_sql.py.
+
+Two forms, as there. For a count, a tag leaf is an uncorrelated `key IN (SELECT ...)` that
+reads a tag value index; the planner makes each a semi-join and picks the order by its
+statistics, so the driver SQLite's compiler picks by hand (its alternative was a temporary
+b-tree) is not needed here. For expansion, which reads the audience a batch at a time in key
+order, a tag leaf is a correlated EXISTS kept from becoming a join (OFFSET 0): a primary-key
+probe per subscriber, so a batch costs what it reads rather than the tag's whole match.
 
 Tag values are typed by `kind`: strings in str_value, numbers and booleans (as 1 or 0) in
 num_value, so a test names the kind it wants and the number 5 never equals the string "5". The
@@ -84,31 +88,13 @@ class Compiler:
         if isinstance(node, And | Or):
             if not node.children:
                 return "TRUE" if isinstance(node, And) else "FALSE"
-            parts = self._and_parts(node) if isinstance(node, And) else None
-            parts = parts or [self.node(child) for child in node.children]
+            parts = [self.node(child) for child in node.children]
             return "(" + (" AND " if isinstance(node, And) else " OR ").join(parts) + ")"
         if isinstance(node, Not):
             return f"NOT COALESCE({self.node(node.child)}, FALSE)"
         if isinstance(node, SegmentRef):
             raise ValueError(f"segment {node.name!r} must be resolved before compiling")
         return self.leaf(node)
-
-    def _and_parts(self, node: And) -> list[str] | None:
-        """For a count, one tag leaf of an `and` drives (read from a value index) and the rest
-        are probed per subscriber it yields, as on SQLite."""
-        if self._streaming:
-            return None
-        driver = _driver(node.children)
-        if driver is None:
-            return None
-        parts = []
-        for index, child in enumerate(node.children):
-            self._streaming = index != driver
-            try:
-                parts.append(self.node(child))
-            finally:
-                self._streaming = False
-        return parts
 
     def leaf(self, leaf: Leaf) -> str:
         if leaf.tag is not None:
@@ -132,10 +118,12 @@ class Compiler:
 
     def _tag(self, name: str, condition: str) -> str:
         if self._streaming:
+            # OFFSET 0 keeps the planner from turning the probe into a join, which would read
+            # and sort the tag's whole match for every batch.
             return (
                 "EXISTS (SELECT 1 FROM subscription_tags t "
                 "WHERE t.subscription_key = subscriptions.key "
-                f"AND t.name = {self._args(name, '::text')}{condition})"
+                f"AND t.name = {self._args(name, '::text')}{condition} OFFSET 0)"
             )
         if self._site is None:
             self._site = self._args(self._site_id, "::text")
@@ -200,16 +188,6 @@ class Compiler:
     def _country_present(self) -> str:
         zoned = self._args(sorted(zone_countries()), "::text[]")
         return f"(subscriptions.country IS NOT NULL OR subscriptions.timezone = ANY({zoned}))"
-
-
-def _driver(children: tuple[Node, ...] | list[Node]) -> int | None:
-    """The child of an `and` to read from a tag index: an equality if there is one (the most
-    selective kind as a rule), else a list, else any tag test but absence."""
-    for ops in (("eq",), ("in",), ("exists", "gt", "gte", "lt", "lte", "ne", "not_in")):
-        for index, child in enumerate(children):
-            if isinstance(child, Leaf) and child.tag is not None and child.op in ops:
-                return index
-    return None
 
 
 def _kind(value: Any) -> str:
