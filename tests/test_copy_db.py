@@ -4,6 +4,7 @@ the keys SQLite gave, and every refusal leaving the target as it was."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,14 @@ from cryptography.fernet import Fernet
 
 from pushgate.copy_db import TABLES, copy_sqlite_to_postgres
 from pushgate.testing import LocalPushService, SimulatedBrowser
-from tests.conftest import ORIGIN, Site, site_of, subscribe_all, wait_until_done
+from tests.conftest import (
+    ORIGIN,
+    Gateway,
+    Site,
+    site_of,
+    subscribe_all,
+    wait_until_done,
+)
 from tests.test_cli import run
 
 TYPED_TAGS = {"topic": "sports", "score": 5, "ratio": 0.25, "pro": True, "digits": "5"}
@@ -28,6 +36,9 @@ class Installation:
     site: Site
     secret_key: str
     browsers: list[SimulatedBrowser]  # the last one unsubscribed after the notification
+    notification_id: str
+    read_back: dict[str, Any]  # what the SQLite gateway answered, to compare with PostgreSQL's
+    port: int  # the SQLite gateway's, free again once it stopped
 
     @property
     def url(self) -> str:
@@ -61,10 +72,10 @@ async def installation(push_service: LocalPushService, gateway_factory: Any) -> 
         assert answer.status_code == 204, answer.text
         await admin(client, site, "POST", "/api/v1/segments", SEGMENT)
         await admin(client, site, "DELETE", f"/api/v1/subscriptions/{last}")
+        read_back = await read_through_api(client, site, sent["id"])
     gateway.stop()
-    return Installation(
-        Path(gateway.database.removeprefix("sqlite:///")), site, secret_key, browsers
-    )
+    path = Path(gateway.database.removeprefix("sqlite:///"))
+    return Installation(path, site, secret_key, browsers, sent["id"], read_back, gateway.port)
 
 
 QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
@@ -77,6 +88,20 @@ async def admin(
     answer = await client.request(method, path, json=body, headers=site.admin_headers)
     assert answer.status_code < 300, answer.text
     return answer.json() if answer.content else None
+
+
+async def read_through_api(
+    client: httpx.AsyncClient, site: Site, notification_id: str
+) -> dict[str, Any]:
+    paths = (
+        "/api/v1/site",
+        "/api/v1/subscriptions?limit=100",
+        f"/api/v1/notifications/{notification_id}",
+        "/api/v1/segments/sports",
+    )
+    read = {path: await admin(client, site, "GET", path) for path in paths}
+    config = await client.get(f"/v1/sites/{site.id}/config", headers={"Origin": ORIGIN})
+    return read | {"config": config.json()}
 
 
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
@@ -250,3 +275,59 @@ async def test_copy_db_refuses_a_source_at_an_older_schema_or_none(
     assert not (tmp_path / "nowhere.db").exists()
     tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
     assert await pg_value(postgres_url, tables) == 0  # the target was not even migrated
+
+
+async def test_a_copied_installation_serves_the_same_site_and_delivers_with_the_same_key(
+    installation: Installation, postgres_url: str, push_service: LocalPushService, tmp_path: Path
+) -> None:
+    args = ("copy-db", "--from", installation.url, "--to", postgres_url)
+    assert run(*args, cwd=tmp_path).returncode == 0
+    site = installation.site
+    gateway = Gateway(
+        postgres_url,
+        installation.port,  # the same public URL, now on PostgreSQL
+        push_service.host_port,
+        extra_env={"PUSHGATE_SECRET_KEY": installation.secret_key},
+    )
+    gateway.start()
+    try:
+        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
+            read = await read_through_api(client, site, installation.notification_id)
+            # As JSON text: 5, 5.0 and true are equal in Python, not on the wire.
+            assert as_text(read) == as_text(installation.read_back)
+            assert read["config"]["vapid_public_key"] == site.vapid_public_key
+            listed = read["/api/v1/subscriptions?limit=100"]["data"]
+            assert [s["tags"] for s in listed if s["external_id"] == "user-1"] == [TYPED_TAGS] * 2
+
+            # Tokens signed before the move still count, once.
+            first, second = (
+                b.messages[0].json()["pushgate"]["token"] for b in installation.browsers[:2]
+            )
+            await event(client, first, "clicked", 409)  # recorded on SQLite, copied
+            await event(client, second, "delivered", 204)
+
+            sent = await admin(client, site, "POST", "/api/v1/notifications", {"title": "moved"})
+            status = await wait_until_done(client, site, sent["id"])
+            assert status["counts"]["accepted"] == 5
+            for browser in installation.browsers[:5]:
+                assert len(browser.messages) == 2
+                message = browser.messages[1]
+                assert (
+                    message.decrypt_error is None
+                    and message.json()["notification"]["title"] == "moved"
+                )
+                assert message.vapid_public_key == site.vapid_public_key
+            assert len(installation.browsers[5].messages) == 1  # unsubscribed before the move
+    finally:
+        gateway.stop()
+
+
+def as_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+async def event(client: httpx.AsyncClient, token: str, kind: str, status: int) -> None:
+    answer = await client.post(
+        "/v1/events", json={"token": token, "type": kind}, headers={"Origin": ORIGIN}
+    )
+    assert answer.status_code == status, answer.text
