@@ -331,3 +331,39 @@ async def event(client: httpx.AsyncClient, token: str, kind: str, status: int) -
         "/v1/events", json={"token": token, "type": kind}, headers={"Origin": ORIGIN}
     )
     assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize(
+    ("corruption", "message"),
+    [
+        (
+            "UPDATE sites SET quiet_hours_allow_high_urgency = 2",
+            "sites.quiet_hours_allow_high_urgency holds the integer 2: not boolean",
+        ),
+        (
+            "UPDATE sites SET created_at = 'yesterday'",
+            "sites.created_at holds the text 'yesterday': not double precision",
+        ),
+        (
+            "UPDATE sites SET frequency_cap_max = 2.5",
+            "sites.frequency_cap_max holds the real 2.5: not integer",
+        ),
+    ],
+)
+async def test_copy_db_refuses_a_value_it_cannot_convert_exactly_and_writes_nothing(
+    postgres_url: str, tmp_path: Path, corruption: str, message: str
+) -> None:
+    source = f"sqlite:///{tmp_path / 'p.db'}"
+    made = run(
+        "sites", "create", "--name", "n", "--origin", ORIGIN, "--database", source, cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    db = sqlite3.connect(tmp_path / "p.db")
+    with db:
+        db.execute(corruption)
+    db.close()
+    out = run("copy-db", "--from", source, "--to", postgres_url, cwd=tmp_path)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("Error: copy-db: ") and message in out.stderr, out.stderr
+    for table in TABLES:
+        assert await pg_value(postgres_url, f"SELECT count(*) FROM {table}") == 0, table

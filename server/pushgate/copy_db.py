@@ -186,27 +186,29 @@ async def _check_tables(db: sqlite3.Connection, conn: asyncpg.Connection) -> Non
 async def _copy_table(
     db: sqlite3.Connection, conn: asyncpg.Connection, table: str, chunk_rows: int
 ) -> None:
-    columns = await conn.fetch(
+    rows = await conn.fetch(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
         table,
     )
-    names = [str(row["column_name"]) for row in columns]
-    select = _select_sql(db, table, names)
-    convert = _row_converter([str(row["data_type"]) for row in columns])
-    cursor = db.execute(select)
+    columns = [(str(row["column_name"]), str(row["data_type"])) for row in rows]
+    expressions = _sqlite_expressions(db, table, [name for name, _ in columns])
+    _check_values(db, table, columns, expressions)
+    cursor = db.execute(f"SELECT {', '.join(expressions)} FROM {table}")
     try:
-        async with aclosing(_stream(cursor, convert, chunk_rows)) as records:
-            await conn.copy_records_to_table(table, records=records, columns=names)
+        stream = _stream(cursor, _row_converter(columns), chunk_rows)
+        async with aclosing(stream) as records:
+            await conn.copy_records_to_table(
+                table, records=records, columns=[n for n, _ in columns]
+            )
     finally:
         cursor.close()
 
 
-def _select_sql(db: sqlite3.Connection, table: str, pg_columns: list[str]) -> str:
-    """The SELECT that reads `table` from SQLite in PostgreSQL's column order; CopyRefused if
-    the two schemas' columns differ (a migration made on one side only)."""
+def _sqlite_expressions(db: sqlite3.Connection, table: str, pg_columns: list[str]) -> list[str]:
+    """What to SELECT from SQLite for each of PostgreSQL's columns; CopyRefused if the two
+    schemas' columns differ (a migration made on one side only)."""
     sqlite_columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-    expressions = [SQLITE_EXPRESSIONS.get((table, name), f'"{name}"') for name in pg_columns]
     expected = {n for n in pg_columns if (table, n) not in SQLITE_EXPRESSIONS}
     expected |= REPLACED_SQLITE_COLUMNS.get(table, set())
     if sqlite_columns != expected:
@@ -214,18 +216,51 @@ def _select_sql(db: sqlite3.Connection, table: str, pg_columns: list[str]) -> st
             f"the {table} table's columns differ: SQLite only {sorted(sqlite_columns - expected)}"
             f", PostgreSQL only {sorted(expected - sqlite_columns)}"
         )
-    return f"SELECT {', '.join(expressions)} FROM {table}"
+    return [SQLITE_EXPRESSIONS.get((table, name), f'"{name}"') for name in pg_columns]
+
+
+# The SQLite storage classes each PostgreSQL type takes exactly (through CONVERTERS for
+# boolean and bytea). A real in an integer column is refused: asyncpg would truncate it.
+STORAGE_CLASSES = {
+    "text": "'text'",
+    "integer": "'integer'",
+    "bigint": "'integer'",
+    "double precision": "'integer', 'real'",
+    "boolean": "'integer'",
+    "bytea": "'blob', 'text'",
+}
+
+
+def _check_values(
+    db: sqlite3.Connection, table: str, columns: list[tuple[str, str]], expressions: list[str]
+) -> None:
+    """CopyRefused naming the first column whose SQLite values its PostgreSQL type would not
+    take exactly; one scan of the table in SQLite, and one a column when something is off."""
+    conditions = []
+    for (name, kind), expression in zip(columns, expressions, strict=True):
+        if kind not in STORAGE_CLASSES:
+            raise CopyRefused(f"copy-db does not know how to copy {table}.{name} ({kind})")
+        condition = f"typeof({expression}) NOT IN ('null', {STORAGE_CLASSES[kind]})"
+        if kind == "boolean":
+            condition += f" OR {expression} NOT IN (0, 1)"
+        conditions.append((name, kind, expression, condition))
+    any_misfit = " OR ".join(f"({condition})" for *_, condition in conditions)
+    if not db.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {any_misfit})").fetchone()[0]:
+        return
+    for name, kind, expression, condition in conditions:
+        found = db.execute(
+            f"SELECT {expression}, typeof({expression}) FROM {table} WHERE {condition} LIMIT 1"
+        ).fetchone()
+        if found:
+            raise CopyRefused(f"{table}.{name} holds the {found[1]} {found[0]!r}: not {kind}")
 
 
 _FLAGS: dict[Any, bool | None] = {0: False, 1: True, None: None}
 
 
 def _flag(value: Any) -> bool | None:
-    """SQLite's INTEGER 0/1 flags become BOOLEAN; anything else is not a flag."""
-    try:
-        return _FLAGS[value]
-    except KeyError:
-        raise CopyRefused(f"a flag column holds {value!r}, not 0 or 1") from None
+    """SQLite's INTEGER 0/1 flags become BOOLEAN (_check_values let only 0, 1 and NULL by)."""
+    return _FLAGS[value]
 
 
 def _blob(value: Any) -> Any:
@@ -234,12 +269,14 @@ def _blob(value: Any) -> Any:
 
 
 # Only these need converting: asyncpg's binary COPY takes SQLite's text, integers and reals
-# as they are, and refuses a value of the wrong type (never casts it).
+# as they are (an integer into double precision exactly, below 2**53).
 CONVERTERS: dict[str, Callable[[Any], Any]] = {"boolean": _flag, "bytea": _blob}
 
 
-def _row_converter(types: list[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
-    steps = [(i, CONVERTERS[kind]) for i, kind in enumerate(types) if kind in CONVERTERS]
+def _row_converter(
+    columns: list[tuple[str, str]],
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    steps = [(i, CONVERTERS[kind]) for i, (_, kind) in enumerate(columns) if kind in CONVERTERS]
     if not steps:
         return None
 

@@ -80,10 +80,11 @@ def copy_db_command(source: str, target: str) -> None:
     subscriptions; notifications, deliveries and events; segments; the event-token secret)
     with every key unchanged, then the row counts of every table compared on both sides.
 
-    Stop the gateways on the SQLite file first: what they write during the copy is not
-    copied. The copy is one PostgreSQL transaction: when it fails, or a count differs (exit
-    code 1), nothing is written. A target holding any site, subscription or notification is
-    refused. A SQLite file at an older schema is refused: run `pushgate migrate` on it first.
+    Stop the gateways on the SQLite file first (what they write during the copy is not
+    copied), and start the ones on PostgreSQL after it. The copy is one PostgreSQL
+    transaction: when it fails, or a count differs (exit code 1), nothing is written. A
+    target holding any site, subscription or notification is refused. A SQLite file at an
+    older schema is refused: run `pushgate migrate` on it first.
 
     Only SQLite to PostgreSQL: copying from PostgreSQL (to SQLite, or to another PostgreSQL
     database) is refused; PostgreSQL's own pg_dump and pg_restore copy a PostgreSQL database.
