@@ -99,6 +99,18 @@ def _split(first: list[int], second: list[int], everyone: set[int]) -> None:
     assert first and second
 
 
+async def _waiting_for_locks(db: asyncpg.Connection, count: int) -> None:
+    for _ in range(500):
+        waiting = await db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} transactions never waited for a lock")
+
+
 async def _subscription_keys(db: asyncpg.Connection) -> set[int]:
     return {r[0] for r in await db.fetch("SELECT key FROM subscriptions")}
 
@@ -213,6 +225,35 @@ async def test_an_outcome_recorded_twice_by_two_gateways_counts_once(
     }
     assert await db.fetchval("SELECT min(attempts) = 1 AND max(attempts) = 1 FROM deliveries")
     assert await db.fetchval("SELECT count(*) FROM subscriptions") == 400 - counts["gone"]
+
+
+async def test_an_outcome_written_while_another_gateway_writes_it_counts_once(
+    two_stores: tuple[Store, Store], db: asyncpg.Connection, postgres_url: str
+) -> None:
+    first, second = two_stores
+    site_id = await _site(first, 10)
+    n = await _notification(first, site_id)
+    keys = await _expand(first, n)
+    gone = [DeliveryResult(n.key, key, "gone", 410, "gone") for key in keys[5:]]
+    other = await asyncpg.connect(postgres_url)
+    try:
+        async with other.transaction():  # a gateway recording all ten, not yet committed
+            await other.execute(
+                "UPDATE deliveries SET state = 'accepted' WHERE notification_key = $1", n.key
+            )
+            await other.execute(
+                "UPDATE notifications SET accepted = accepted + 10 WHERE key = $1", n.key
+            )
+            late = asyncio.gather(
+                first.record_accepted(n.key, keys[:5], 201, NOW), second.record_results(gone)
+            )
+            await _waiting_for_locks(db, 2)
+        await asyncio.wait_for(late, PROMPTLY)
+    finally:
+        await other.close()
+    counts = await _counts(first, n)
+    assert (counts["accepted"], counts["gone"], counts["pending"]) == (10, 0, 0)
+    assert await db.fetchval("SELECT count(*) FROM subscriptions") == 10
 
 
 async def test_cancel_mid_way_while_two_gateways_send_settles_every_delivery_once(

@@ -96,23 +96,23 @@ class ClaimVerbs(PostgresConnections):
             rows = await _due_rows(conn, notification_key, now, limit, exclude)
             if not rows:
                 return []
-            gone = [r[0] for r in rows if r[3] is None]
-            expired = [r[0] for r in rows if r[3] is not None and r[2] is not None and r[2] <= now]
+            gone = [r for r in rows if r[3] is None]
+            expired = [r for r in rows if r[3] is not None and r[2] is not None and r[2] <= now]
             live = [r for r in rows if r[3] is not None and (r[2] is None or r[2] > now)]
             if hold is not None:
-                live = await _hold(conn, notification_key, live, now, hold)
+                live = await _hold(conn, live, now, hold)
             capped = await _capped(conn, [r[0] for r in live], now, cap) if cap else set()
             claimed = [r for r in live if r[0] not in capped]
             await _settle(conn, notification_key, "gone", gone, "subscription removed")
             await _settle(conn, notification_key, "failed", expired, EXPIRED)
-            await _settle(conn, notification_key, "capped", sorted(capped), "frequency cap")
+            capped_rows = sorted((r for r in live if r[0] in capped), key=lambda r: r[0])
+            await _settle(conn, notification_key, "capped", capped_rows, "frequency cap")
             if claimed:
                 await conn.execute(
                     "UPDATE deliveries SET next_attempt_at = $1, leased = TRUE "
-                    "WHERE notification_key = $2 AND subscription_key = ANY($3::bigint[])",
+                    "WHERE ctid = ANY($2::tid[])",
                     lease_until,
-                    notification_key,
-                    [r[0] for r in claimed],
+                    [r[7] for r in claimed],
                 )
             await conn.execute(
                 "UPDATE notifications SET status = 'sending' WHERE key = $1 "
@@ -132,13 +132,17 @@ async def _due_rows(
     limit: int,
     exclude: Sequence[int],
 ) -> list[asyncpg.Record]:
-    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone) of due
+    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone, ctid) of due
     deliveries, locked for this transaction; endpoint None when the subscription is gone.
-    SKIP LOCKED: rows another gateway is claiming or settling now are not ours to take."""
+    SKIP LOCKED: rows another gateway is claiming or settling now are not ours to take.
+
+    The claim then writes each row once, by its ctid, which no one else can change while
+    this transaction holds the row: a fixed plan (by key, the planner could read every
+    delivery of the notification for each batch when its statistics are stale)."""
     return list(
         await conn.fetch(
             "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, "
-            "s.auth, s.timezone "
+            "s.auth, s.timezone, d.ctid "
             "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
             "WHERE d.notification_key = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 "
             "AND d.subscription_key <> ALL($4::bigint[]) "
@@ -152,11 +156,7 @@ async def _due_rows(
 
 
 async def _hold(
-    conn: asyncpg.Connection,
-    notification_key: int,
-    rows: list[asyncpg.Record],
-    now: float,
-    hold: HoldPlan,
+    conn: asyncpg.Connection, rows: list[asyncpg.Record], now: float, hold: HoldPlan
 ) -> list[asyncpg.Record]:
     """The rows that may go now; the others become due when `hold` says (not claimed, no
     attempt counted)."""
@@ -165,10 +165,9 @@ async def _hold(
     if held:
         await conn.execute(
             "UPDATE deliveries d SET next_attempt_at = h.until, leased = FALSE "
-            "FROM unnest($2::bigint[], $3::float8[]) AS h(key, until) "
-            "WHERE d.notification_key = $1 AND d.subscription_key = h.key",
-            notification_key,
-            [r[0] for r in held],
+            "FROM unnest($1::tid[], $2::float8[]) AS h(t, until) "
+            "WHERE d.ctid = ANY($1::tid[]) AND d.ctid = h.t",
+            [r[7] for r in held],
             [until[r[6]] for r in held],
         )
     return [r for r in rows if until[r[6]] <= now]
@@ -192,19 +191,20 @@ async def _capped(
 
 
 async def _settle(
-    conn: asyncpg.Connection, notification_key: int, state: str, keys: list[int], reason: str
+    conn: asyncpg.Connection,
+    notification_key: int,
+    state: str,
+    rows: list[asyncpg.Record],
+    reason: str,
 ) -> None:
-    """Settle due deliveries that will not be sent (this transaction holds their rows), and
-    count them."""
-    if not keys:
+    """Settle due deliveries that will not be sent (this transaction holds them, pending),
+    and count them."""
+    if not rows:
         return
     done = await conn.execute(
-        "UPDATE deliveries SET state = $1, reason = $2, leased = FALSE "
-        "WHERE notification_key = $3 AND state = 'pending' "
-        "AND subscription_key = ANY($4::bigint[])",
+        "UPDATE deliveries SET state = $1, reason = $2, leased = FALSE WHERE ctid = ANY($3::tid[])",
         state,
         reason,
-        notification_key,
-        keys,
+        [r[7] for r in rows],
     )
     await add_to_counter(conn, notification_key, state, rowcount(done))  # one of three
