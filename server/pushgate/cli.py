@@ -5,69 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
 from pushgate import __version__
+from pushgate.cli_settings import build_settings, settings_options
 from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.settings import (
     SETTINGS_FIELDS,
     Settings,
     SettingsError,
-    env_var,
-    flag_name,
-    parse_list,
-    parse_push_hosts,
     validate_vapid_subject,
 )
 
 SERVER_SETTINGS = tuple(SETTINGS_FIELDS)
 T = TypeVar("T")
-
-
-def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add one click option per setting (flag + env var + documented default)."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for name in reversed(names):
-            field = SETTINGS_FIELDS[name]
-            kind = {"int": int, "float": float, "bool": bool}.get(str(field.type), str)
-            command = click.option(
-                flag_name(name),
-                name,
-                envvar=env_var(name),
-                type=kind,
-                is_flag=kind is bool,
-                default=None,
-                help=f"{field.metadata['help']} [env {env_var(name)}]",
-            )(command)
-        return command
-
-    return decorate
-
-
-def build_settings(values: dict[str, Any]) -> Settings:
-    given = {k: v for k, v in values.items() if k in SETTINGS_FIELDS and v is not None}
-    if "allowed_push_hosts" in given:
-        given["allowed_push_hosts"] = parse_push_hosts(given["allowed_push_hosts"])
-    if "trusted_proxies" in given:
-        given["trusted_proxies"] = parse_list(given["trusted_proxies"])
-    settings = Settings(**given)
-    from pushgate.api.client_address import parse_trusted_proxies
-    from pushgate.logs import validate_log_settings
-    from pushgate.store.sealing import parse_secret_keys
-
-    try:
-        settings.validate_database()
-        parse_secret_keys(settings.secret_key)
-        validate_log_settings(settings)
-        parse_trusted_proxies(settings.trusted_proxies)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
-    return settings
 
 
 def run_with_store(work: Coroutine[Any, Any, T]) -> T:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from pushgate.cli import build_settings, settings_options
+from pushgate.cli_settings import build_settings, settings_options
 from pushgate.settings import Settings, SettingsError, _without_password
 from pushgate.store.migrations import SCHEMA_VERSION
 

@@ -1,4 +1,5 @@
-"""What gateways on one PostgreSQL database tell each other: announcements reach every
+"""What gateways on one PostgreSQL database tell each other (and lease renewal, on both
+backends): announcements reach every
 listener (and listening resumes after its connection is cut), and a notification's advisory
 lock is held by one store at a time, released when its holder leaves."""
 
@@ -11,6 +12,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from pushgate.store import Store, open_store
+from pushgate.store.models import Audience, NewNotification, NewSubscription
 from pushgate.store.postgres import leases
 
 pytestmark = pytest.mark.asyncio
@@ -77,3 +79,23 @@ async def test_a_notification_lock_is_held_by_one_store_at_a_time(
             assert other  # another notification's lock is free
     async with second.exclusive(7) as theirs:
         assert theirs  # released when the first holder's block ended
+
+
+async def test_a_renewed_lease_keeps_deliveries_held_and_a_release_makes_them_due(
+    database_url: str,
+) -> None:
+    now = 1_800_000_000.0
+    async with open_store(database_url) as store:
+        site, _ = await store.create_site("news", ["https://news.example"])
+        subs = [NewSubscription(f"https://127.0.0.1:9/push/{i}", "p", "a") for i in range(3)]
+        await store.add_subscriptions_bulk(site.id, subs)
+        new = NewNotification({"title": "t"}, Audience(everyone=True), 3600)
+        notification, _ = await store.create_notification(site.id, new, now=now)
+        held = await store.expand_audience(notification, 500, now + 60)
+        keys = [t.subscription_key for t in held]
+        await store.renew_leases(notification.key, keys[:2], now + 600)
+        again = await store.claim_due(notification.key, now + 61, 500, now + 121)
+        assert [t.subscription_key for t in again] == keys[2:]  # only the lapsed lease
+        await store.renew_leases(notification.key, keys[:1], now + 62)  # as a stopping engine
+        released = await store.claim_due(notification.key, now + 62, 500, now + 122)
+        assert [t.subscription_key for t in released] == keys[:1]

@@ -32,13 +32,19 @@ class LeaseVerbs(PostgresConnections):
         them over while they are in flight."""
         if not subscription_keys:
             return
+        # One primary-key lookup per key (a filter over the notification's pending rows read
+        # them all when the statistics were stale); rows another transaction holds are being
+        # settled, so they are skipped, not waited for. Sorted keys: one lock order for all.
         async with self._transaction(durable=False) as conn:
             await conn.execute(
-                "UPDATE deliveries SET next_attempt_at = $1 WHERE notification_key = $2 "
-                "AND subscription_key = ANY($3::bigint[]) AND state = 'pending' AND leased",
+                "WITH held AS (SELECT d.ctid FROM unnest($3::bigint[]) AS k(s) "
+                "CROSS JOIN LATERAL (SELECT ctid, state, leased FROM deliveries "
+                "WHERE notification_key = $2 AND subscription_key = k.s "
+                "FOR UPDATE SKIP LOCKED) AS d WHERE d.state = 'pending' AND d.leased) "
+                "UPDATE deliveries SET next_attempt_at = $1 WHERE ctid IN (SELECT ctid FROM held)",
                 lease_until,
                 notification_key,
-                list(subscription_keys),
+                sorted(subscription_keys),
             )
 
     async def announce(self, event: str) -> None:
