@@ -25,8 +25,12 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/python -m pushgate demo --database sqlite:///var/pushgate.db
 
+# Every test on SQLite (store tests on both backends), then the gateway tests again with every
+# gateway on PostgreSQL.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
+	PUSHGATE_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q -m "not own_database" \
+	  tests/api tests/gateway tests/delivery tests/scheduling
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check server tests bench

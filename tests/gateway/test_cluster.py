@@ -17,6 +17,8 @@ from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.testing import Fault, LocalPushService
 from tests.conftest import Gateway, free_port, site_of, subscribe_all, wait_until_done
 
+pytestmark = pytest.mark.own_database  # always PostgreSQL
+
 LEASE_SECONDS = 3
 SUBSCRIBERS = 2_000
 IN_FLIGHT_PER_HOST = 50  # per gateway: with a slow push service, a broadcast takes seconds

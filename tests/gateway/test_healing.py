@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from pushgate.store import open_store
 from pushgate.store.models import Audience, NewNotification
@@ -79,6 +80,7 @@ async def test_killed_send_worker_is_replaced_and_the_broadcast_completes(
         assert workers[0] not in _send_workers(gateway.process.pid)
 
 
+@pytest.mark.own_database
 async def test_notification_whose_delivery_keeps_raising_ends_failed_with_the_reason(
     push_service: LocalPushService, gateway_factory: Any
 ) -> None:
@@ -134,6 +136,7 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.own_database
 async def test_store_that_cannot_write_pauses_the_broadcast_and_answers_503(
     push_service: LocalPushService, tmp_path: Path
 ) -> None:

@@ -137,6 +137,7 @@ async def deliver_and_report(gateway: Gateway, site: Site, browsers: list[object
         assert wrong.status_code == 401
 
 
+@pytest.mark.own_database
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_debug_logs_of_a_whole_session_hold_no_secret(
     push_service: LocalPushService, tmp_path: Path, log_format: str
