@@ -1,7 +1,7 @@
-"""What gateways on one PostgreSQL database tell each other (and lease renewal, on both
-backends): announcements reach every
-listener (and listening resumes after its connection is cut), and a notification's advisory
-lock is held by one store at a time, released when its holder leaves."""
+"""What gateways on one PostgreSQL database tell each other: announcements reach every
+listener (and listening resumes after its connection is cut), a notification's advisory lock
+is held by one store at a time, released when its holder leaves; and lease renewal and
+release, on both backends."""
 
 from __future__ import annotations
 
