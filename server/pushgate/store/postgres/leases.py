@@ -24,6 +24,7 @@ class LeaseVerbs(PostgresConnections):
     _listener: asyncpg.pool.PoolConnectionProxy | None = None
     _relisten: asyncio.Task[None] | None = None
     _on_event: Callable[[str], None] | None = None
+    _closing = False  # the store is closing: a lost listener is expected, not news
 
     async def renew_leases(
         self, notification_key: int, subscription_keys: Sequence[int], lease_until: float
@@ -99,6 +100,8 @@ class LeaseVerbs(PostgresConnections):
             self._on_event(str(payload))
 
     def _lost(self, _conn: object) -> None:
+        if self._closing:
+            return
         log.warning("PostgreSQL: the wake-up connection was lost; polling until it is back")
         self._listener = None
         self._schedule_relisten()
@@ -114,6 +117,7 @@ class LeaseVerbs(PostgresConnections):
                 await self._start_listening()
 
     async def _stop_listening(self) -> None:
+        self._closing = True
         if self._relisten is not None:
             self._relisten.cancel()
         listener, self._listener = self._listener, None

@@ -43,7 +43,9 @@ class PostgresStore(
         with unavailable_on_error():
             pool = await asyncpg.create_pool(
                 url,
-                min_size=1,
+                # All connections open at start: a connect under load mid-broadcast (a new
+                # backend forked while the machine is busy) could outlast its timeout.
+                min_size=pool_size,
                 max_size=pool_size,
                 timeout=CONNECT_TIMEOUT_SECONDS,
                 command_timeout=COMMAND_TIMEOUT_SECONDS,
