@@ -9,7 +9,7 @@ import time
 
 from bench import audience_report, report
 from bench.config import DEFAULT_SIZES, MILLION, OUT_DIR, QUICK_SIZE, SLOW_DELAY_S
-from bench.suite import ALL_ROWS, Options, run
+from bench.suite import ALL_ROWS, DEFAULT_ROWS, POSTGRES_ROWS, Options, run
 
 _START = time.monotonic()
 
@@ -60,7 +60,13 @@ def parse(argv: list[str]) -> Options:
     )
     parser.add_argument(
         "--rows",
-        help=f"rows to run, comma-separated from {','.join(ALL_ROWS)}",
+        help=f"rows to run, comma-separated from {','.join(ALL_ROWS)} "
+        f"(default {','.join(DEFAULT_ROWS)})",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help=f"add the rows on PostgreSQL ({','.join(POSTGRES_ROWS)}) on a server of their own",
     )
     parser.add_argument("--no-far", action="store_true", help="skip the 50 ms sink run")
     parser.add_argument(
@@ -85,8 +91,10 @@ def parse(argv: list[str]) -> Options:
     sizes = [QUICK_SIZE] if args.quick else given or list(DEFAULT_SIZES)
     if args.million and MILLION not in sizes:
         sizes.append(MILLION)
-    rows_text = ",".join(ALL_ROWS) if args.rows is None and not args.audience else args.rows
+    rows_text = ",".join(DEFAULT_ROWS) if args.rows is None and not args.audience else args.rows
     rows = tuple(r for r in (rows_text or "").split(",") if r)
+    if args.postgres:
+        rows += tuple(r for r in POSTGRES_ROWS if r not in rows)
     unknown = set(rows) - set(ALL_ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")

@@ -1,4 +1,5 @@
-"""A `pushgate serve` process for the benchmark: its own SQLite store, filled in bulk.
+"""A `pushgate serve` process for the benchmark: its own store (a SQLite file, or a database on
+the bench's PostgreSQL), filled in bulk; and `pushgate worker` processes beside it.
 
 The gateway trusts the bench CA through `SSL_CERT_FILE` (aiohttp's default SSL context reads
 it), and may push only to the sink's ports (`PUSHGATE_ALLOWED_PUSH_HOSTS`), the slow one
@@ -39,19 +40,24 @@ BENCH_RATE_PER_MINUTE = 1_000_000
 class BenchSite:
     id: str
     api_key: str
-    database: str  # sqlite:////abs/path.db
+    database: str  # sqlite:////abs/path.db, or postgresql://...
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def create_site(db_path: Path) -> BenchSite:
+    """A site in a new SQLite file at `db_path` (an old one is removed)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    database = f"sqlite:///{db_path.resolve()}"
+    return create_site_in(f"sqlite:///{db_path.resolve()}")
+
+
+def create_site_in(database: str) -> BenchSite:
+    """A site made by `pushgate sites create` in the (empty) database at this URL."""
     argv = [str(PUSHGATE), "sites", "create", "--name", "bench", "--origin", SITE_ORIGIN]
     done = subprocess.run(
         [*argv, "--json", "--database", database], capture_output=True, text=True, check=True
@@ -130,29 +136,41 @@ class HealthyLeft:
 
 
 class Gateway:
-    """Start and stop `pushgate serve` on a free loopback port."""
+    """Start and stop `pushgate serve` on a free loopback port; `extra` adds PUSHGATE_*
+    variables (e.g. PUSHGATE_NO_DELIVER)."""
 
-    def __init__(self, env: BenchEnv, site: BenchSite) -> None:
-        self.env, self.site = env, site
-        self.port = _free_port()
+    name = "pushgate serve"
+
+    def __init__(self, env: BenchEnv, site: BenchSite, extra: dict[str, str] | None = None) -> None:
+        self.env, self.site, self.extra = env, site, extra or {}
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pids(self) -> list[int]:
+        """The processes whose trees the row's CPU and memory figures cover."""
+        return [] if self.proc is None else [self.proc.pid]
+
     def _environ(self) -> dict[str, str]:
         hosts = ",".join(_allowed_hosts(self.env))
-        return self.env.client_env() | {
-            "PUSHGATE_DATABASE": self.site.database,
-            "PUSHGATE_HOST": "127.0.0.1",
-            "PUSHGATE_PORT": str(self.port),
-            "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
-            "PUSHGATE_ALLOWED_PUSH_HOSTS": hosts,
-            "PUSHGATE_LOG_LEVEL": "warning",
-            "PUSHGATE_RATE_LIMIT_PER_CLIENT": str(BENCH_RATE_PER_MINUTE),
-            "PUSHGATE_RATE_LIMIT_PER_API_KEY": str(BENCH_RATE_PER_MINUTE),
-        }
+        return (
+            self.env.client_env()
+            | {
+                "PUSHGATE_DATABASE": self.site.database,
+                "PUSHGATE_HOST": "127.0.0.1",
+                "PUSHGATE_PORT": str(self.port),
+                "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
+                "PUSHGATE_ALLOWED_PUSH_HOSTS": hosts,
+                "PUSHGATE_LOG_LEVEL": "warning",
+                "PUSHGATE_RATE_LIMIT_PER_CLIENT": str(BENCH_RATE_PER_MINUTE),
+                "PUSHGATE_RATE_LIMIT_PER_API_KEY": str(BENCH_RATE_PER_MINUTE),
+            }
+            | self.extra
+        )
 
     def start(self) -> None:
         log = (self.env.out_dir / "pushgate.log").open("ab")
@@ -185,15 +203,85 @@ class Gateway:
 
     def terminate(self) -> None:
         """Ask it to stop (SIGTERM: it drains what is in flight); `stop` waits for it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        _terminate(self.proc)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.terminate()
+        _stop(self.proc)
+
+
+def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    _terminate(proc)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+WORKER_READY = b"pushgate worker delivering"  # logged at info once its engine runs
+
+
+class WorkersGateway(Gateway):
+    """`pushgate serve --no-deliver` answering the API and `workers` `pushgate worker`
+    processes sending, each with `send_workers` send-worker processes (PostgreSQL only)."""
+
+    name = "pushgate serve --no-deliver + workers"
+
+    def __init__(self, env: BenchEnv, site: BenchSite, workers: int, send_workers: int) -> None:
+        super().__init__(env, site, {"PUSHGATE_NO_DELIVER": "1"})
+        self.count, self.send_workers = workers, send_workers
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def pids(self) -> list[int]:
+        return super().pids + [w.pid for w in self.workers]
+
+    def start(self) -> None:
+        super().start()
+        env = self._environ() | {  # `worker` ignores the serve-only variables
+            "PUSHGATE_SEND_WORKERS": str(self.send_workers),
+            "PUSHGATE_LOG_LEVEL": "info",
+        }
+        logs = [self.env.out_dir / f"pushgate-worker-{n}.log" for n in range(self.count)]
+        for path in logs:
+            path.unlink(missing_ok=True)
+            with path.open("ab") as log:
+                command = [str(PUSHGATE), "worker"]
+                self.workers.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
         try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self._wait_ready(logs)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _wait_ready(self, logs: list[Path]) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        waiting = list(zip(self.workers, logs, strict=True))
+        while waiting:
+            if time.monotonic() > deadline:
+                raise RuntimeError("pushgate worker did not start")
+            for proc, path in list(waiting):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"pushgate worker exited; see {path}")
+                if WORKER_READY in path.read_bytes():
+                    waiting.remove((proc, path))
+            time.sleep(0.1)
+
+    def terminate(self) -> None:
+        for proc in self.workers:
+            _terminate(proc)
+        super().terminate()
+
+    def stop(self) -> None:
+        self.terminate()
+        for proc in self.workers:
+            _stop(proc)
+        self.workers = []
+        super().stop()

@@ -1,20 +1,32 @@
 """pushgate end to end: the real store, the real `pushgate serve`, the real admin API.
 
 Rows per audience size: the loopback broadcast (median of runs), the same against the 50 ms
-sink, and one more loopback broadcast with a subscribe probe running beside it. The row with
-a slow push service is in slow_row.py.
+sink, and one more loopback broadcast with a subscribe probe running beside it; with
+PostgreSQL (issue #10), the loopback broadcast on a database of the bench's PostgreSQL server,
+by one `serve`, and by `serve --no-deliver` with two `pushgate worker` processes sending. The
+row with a slow push service is in slow_row.py.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 
 from bench.broadcast import Broadcast, Done, broadcast
 from bench.calibrate import encryption_us
 from bench.config import FAR_DELAY_MS, TITLE
 from bench.correctness import check_sample, json_with_title
 from bench.env import BenchEnv
-from bench.gateway import BenchSite, Gateway, create_site, fill_store
+from bench.gateway import (
+    BenchSite,
+    Gateway,
+    WorkersGateway,
+    create_site,
+    create_site_in,
+    fill_store,
+)
+from bench.postgres import BenchPostgres
+from bench.procstat import Monitor
 from bench.results import Row
 
 MIN_BROADCAST_RATE = 100  # msgs/s; a broadcast slower than this is given up on
@@ -61,6 +73,11 @@ def _record(
         row.note = f"{failed} failed/gone in counts"
 
 
+def _beside(pids: list[int]) -> AbstractContextManager[Monitor | None]:
+    """A Monitor of the row's processes other than the `serve` that `broadcast` samples."""
+    return Monitor(*pids) if pids else nullcontext()
+
+
 def run_broadcast(
     env: BenchEnv,
     gw: Gateway,
@@ -71,25 +88,37 @@ def run_broadcast(
     probe: bool = False,
     done: Done | None = None,
     messages: int | None = None,
+    db: BenchPostgres | None = None,
 ) -> Broadcast:
     """One timed broadcast into `row`, its sink log kept as `name`; `done` and `messages`
-    narrow the timing to part of the audience (the slow-service row's healthy part)."""
+    narrow the timing to part of the audience (the slow-service row's healthy part). With
+    `db`, the PostgreSQL server's CPU over the broadcast goes into the run's details."""
     env.sink.begin_row()
     env.samples.take()
     assert gw.proc is not None
     port = env.ports[0]
     speed_before = encryption_us()
-    result = broadcast(
-        gw.proc.pid,
-        gw.base_url,
-        site.api_key,
-        size,
-        _timeout(size),
-        probe=(site.id, port) if probe else None,
-        done=done,
-    )
+    db_before = db.cpu_seconds() if db is not None else 0.0
+    with _beside(gw.pids[1:]) as others:
+        result = broadcast(
+            gw.proc.pid,
+            gw.base_url,
+            site.api_key,
+            size,
+            _timeout(size),
+            probe=(site.id, port) if probe else None,
+            done=done,
+        )
+    db_cpu = db.cpu_seconds() - db_before if db is not None else None
+    if others is not None:  # summed peaks of processes sampled apart: at most a little high
+        result.cpu_seconds += others.cpu_seconds
+        result.peak_rss += others.peak_rss
+        result.peak_pss += others.peak_pss
     result.speed_us = (speed_before + encryption_us()) / 2
-    _record(env, row, size, result, name, size if messages is None else messages)
+    sent = size if messages is None else messages
+    _record(env, row, size, result, name, sent)
+    if db_cpu is not None:
+        row.runs_detail[-1]["db_cpu_per_1k"] = db_cpu / sent * 1000
     time.sleep(0.5)  # let the last outcome writes settle before the next run
     return result
 
@@ -138,3 +167,61 @@ class PushgateRows:
             if env.sink.delay_ms:
                 env.sink.restart(0)
         return [r for r in (self.loop, self.far_row, self.probe_row) if r.rates or r.note]
+
+
+POSTGRES_SINGLE = "pushgate_pg"
+POSTGRES_WORKERS = "pushgate_pg_workers"
+WORKERS = 2  # `pushgate worker` processes in the workers row
+# One send worker each: two send processes in all, as the single `serve` has on this 2-core
+# machine (one per core), so the two rows put the same encryption processes on the same cores.
+SEND_WORKERS_PER_WORKER = 1
+
+
+class PostgresRow:
+    """One row on PostgreSQL for one size: a database of its own on the bench's server,
+    filled once, and its gateway (one `serve`, or `serve --no-deliver` + WORKERS workers)
+    kept running, so that its runs interleave with the other rows' runs."""
+
+    def __init__(self, env: BenchEnv, size: int, db: BenchPostgres, key: str) -> None:
+        self.env, self.size, self.db = env, size, db
+        if key == POSTGRES_WORKERS:
+            label = f"pushgate (serve --no-deliver + {WORKERS} workers + PostgreSQL)"
+        else:
+            label = "pushgate end to end (serve + PostgreSQL + admin API)"
+        self.row = Row(key, label, size)
+        self.database = f"bench_{key}_{size}"
+        self.site = create_site_in(db.create_database(self.database))
+        fill_store(env, self.site, size)
+        db.sql("VACUUM ANALYZE", self.database)  # as after any bulk load
+        db.sql("CHECKPOINT")  # the fill's dirty pages are written now, not during a run
+        if key == POSTGRES_WORKERS:
+            self.gw: Gateway = WorkersGateway(env, self.site, WORKERS, SEND_WORKERS_PER_WORKER)
+        else:
+            self.gw = Gateway(env, self.site)
+        self.gw.start()
+
+    def run_once(self, run: int) -> None:
+        if self.row.note:  # an earlier run failed
+            return
+        name = f"{self.row.key}-{self.size}-{run}"
+        try:
+            run_broadcast(self.env, self.gw, self.site, self.row, self.size, name, db=self.db)
+        except RuntimeError as exc:
+            self.row.note = str(exc)[:200]
+            return
+        self.row.runs_detail[-1]["db_vacuum_per_1k"] = self._vacuum() / self.size * 1000
+
+    def _vacuum(self) -> float:
+        """The server's CPU seconds for the VACUUM a broadcast leaves to do (its outcome
+        updates leave a dead row version per message): part of what a message costs, run
+        now so that autovacuum does not do it during another row's broadcast. The ANALYZE
+        that autovacuum would add samples a fixed number of rows, so it is not counted."""
+        before = self.db.cpu_seconds()
+        self.db.sql("VACUUM", self.database)
+        spent = self.db.cpu_seconds() - before
+        self.db.sql("ANALYZE", self.database)
+        return spent
+
+    def finish(self) -> list[Row]:
+        self.gw.stop()
+        return [self.row] if self.row.rates or self.row.note else []

@@ -16,6 +16,9 @@ from bench.results import Row
 
 MB = 1024 * 1024
 TARGET_SIZE = 100_000
+POSTGRES_KEYS = ("pushgate_pg", "pushgate_pg_workers")
+POSTGRES_SHARE = 0.85  # issue #10: one `serve` on PostgreSQL keeps this much of SQLite's rate
+POSTGRES_CORE_RATE = 50_000  # issue #10: msgs/s one PostgreSQL core should feed
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ def _find(rows: Sequence[Row], key: str, size: int) -> Row | None:
 
 def _notes(row: Row, rows: Sequence[Row]) -> str:
     parts = [_healthy_part(row, rows)] if row.key == "pushgate_slow" and row.rate else []
+    parts += [_on_postgres(row, rows)] if row.key in POSTGRES_KEYS and row.rate else []
     parts += [row.note] if row.note else []
     if row.runs_detail:
         d = sorted(row.runs_detail, key=lambda x: x["seconds"])[len(row.runs_detail) // 2]
@@ -60,6 +64,37 @@ def _healthy_part(row: Row, rows: Sequence[Row]) -> str:
     share = _ratio(row, _find(rows, "pushgate", row.size), percent=True) or "-"
     rate = _fmt_rate(row.rate)
     return f"healthy part: {rate} msgs/s = {share} of the same run without the slow service"
+
+
+def db_cpu_per_1k(row: Row) -> tuple[float, float] | None:
+    """The PostgreSQL server's CPU seconds per 1,000 messages, medians of the runs: during
+    the broadcast, and in the VACUUM after it."""
+    during = _median_detail(row, "db_cpu_per_1k")
+    if during is None:
+        return None
+    return during, _median_detail(row, "db_vacuum_per_1k") or 0.0
+
+
+def _per_core(row: Row) -> tuple[float, str] | None:
+    """msgs/s one PostgreSQL core could feed (1000 / CPU s per 1k msgs), and its arithmetic."""
+    cpu = db_cpu_per_1k(row)
+    if cpu is None or sum(cpu) <= 0:
+        return None
+    during, vacuum = cpu
+    total = during + vacuum
+    text = f"1000 / ({during:.4f} + {vacuum:.4f} VACUUM) CPU s per 1k msgs"
+    return 1000 / total, text
+
+
+def _on_postgres(row: Row, rows: Sequence[Row]) -> str:
+    """A row on PostgreSQL: its rate against the SQLite row of the same run, and the
+    database's CPU per message, turned into what one database core could feed."""
+    share = _ratio(row, _find(rows, "pushgate", row.size), percent=True) or "-"
+    per_core = _per_core(row)
+    if per_core is None:
+        return f"{share} of the SQLite row; PostgreSQL CPU not measured"
+    rate, text = per_core
+    return f"{share} of the SQLite row; PostgreSQL feeds {rate:,.0f} msgs/s per core = {text}"
 
 
 def _row_line(row: Row, rows: Sequence[Row]) -> str:
@@ -132,7 +167,30 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     found.append(
         _detail_target(probe, "probe_p99_ms", 100, "subscribe p99 < 100 ms during broadcast")
     )
+    return found + _postgres_targets(rows, size, at)
+
+
+def _postgres_targets(rows: Sequence[Row], size: int, at: str) -> list[Target]:
+    single = _find(rows, "pushgate_pg", size)
+    if single is None and _find(rows, "pushgate_pg_workers", size) is None:
+        return []  # not asked for (--postgres)
+    text = f"one serve on PostgreSQL ≥ {POSTGRES_SHARE:.0%} of SQLite{at}"
+    found = [_vs(single, _find(rows, "pushgate", size), POSTGRES_SHARE, text)]
+    for key, name in (("pushgate_pg", "one serve"), ("pushgate_pg_workers", "serve + 2 workers")):
+        text = f"one PostgreSQL core feeds ≥ {POSTGRES_CORE_RATE:,} msgs/s ({name}){at}"
+        found.append(_core_rate(_find(rows, key, size), text))
     return found
+
+
+def _core_rate(row: Row | None, text: str) -> Target:
+    per_core = _per_core(row) if row is not None else None
+    if row is None or per_core is None:
+        return Target(text, "-", None)
+    rate, arithmetic = per_core
+    value = f"{rate:,.0f} msgs/s = {arithmetic}"
+    if row.wrong:
+        return Target(text, f"void: row is WRONG ({value})", False)
+    return Target(text, value, rate >= POSTGRES_CORE_RATE)
 
 
 def _vs(row: Row | None, base: Row | None, factor: float, text: str) -> Target:
@@ -207,7 +265,8 @@ def render(rows: Sequence[Row], ceilings: Sequence[Ceiling], command: str) -> st
     ]
     lines += [_ceiling_line(c) for c in ceilings]
     lines += [_row_line(r, rows) for r in rows]
-    lines += ["", "| target (issues #4, #8) | measured | verdict |", "|---|---|---|"]
+    issues = "#4, #8, #10" if any(r.key in POSTGRES_KEYS for r in rows) else "#4, #8"
+    lines += ["", f"| target (issues {issues}) | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t.text} | {t.value} | {t.verdict()} |" for t in targets(rows)]
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +13,17 @@ from bench import ceiling
 from bench.audience_rows import AudienceResult, run_audience
 from bench.config import BENCH_DIR, OUT_DIR
 from bench.env import BenchEnv, bench_env
+from bench.gateway import free_port
 from bench.peer_rows import PeerRow, peer_specs
-from bench.pushgate_row import PushgateRows
+from bench.postgres import BenchPostgres
+from bench.pushgate_row import POSTGRES_SINGLE, POSTGRES_WORKERS, PostgresRow, PushgateRows
 from bench.results import Row
 from bench.slow_row import SlowServiceRow
 
-ALL_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
+# What `make bench` runs; `--postgres` adds the rows on PostgreSQL (issue #10).
+DEFAULT_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
+POSTGRES_ROWS = (POSTGRES_SINGLE, POSTGRES_WORKERS)
+ALL_ROWS = DEFAULT_ROWS + POSTGRES_ROWS
 NPM_TIMEOUT_S = 300
 
 
@@ -43,6 +49,21 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     ceilings: list[ceiling.Ceiling] = field(default_factory=list)
     audience: list[AudienceResult] = field(default_factory=list)
+
+
+@contextmanager
+def postgres_server(opts: Options) -> Iterator[BenchPostgres | None]:
+    """The bench's PostgreSQL server when a row on PostgreSQL is to run, else None."""
+    if not set(POSTGRES_ROWS) & set(opts.rows) or not opts.sizes:
+        yield None
+        return
+    opts.log("starting PostgreSQL (durable defaults) ...")
+    db = BenchPostgres(free_port())
+    db.start()
+    try:
+        yield db
+    finally:
+        db.stop()
 
 
 # The slowest peer, which no target compares against, runs once on large audiences.
@@ -80,7 +101,20 @@ def _measure_ceiling(env: BenchEnv, out: Outcome, quick: bool) -> None:
     env.sink.end_row("ceiling")
 
 
-def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | None) -> list[Row]:
+def _start_postgres_rows(
+    env: BenchEnv, size: int, opts: Options, db: BenchPostgres | None, into: list[PostgresRow]
+) -> None:
+    """Fill and start the rows on PostgreSQL that were asked for, each appended to `into` as
+    soon as it runs (so that a failure in the next one still stops it)."""
+    for key in POSTGRES_ROWS:
+        if db is not None and key in opts.rows:
+            opts.log(f"[{size:,}] filling a PostgreSQL database for {key}, starting it ...")
+            into.append(PostgresRow(env, size, db, key))
+
+
+def _interleaved(
+    env: BenchEnv, size: int, opts: Options, node_problem: str | None, db: BenchPostgres | None
+) -> list[Row]:
     """Every row of one size, their runs interleaved (round 1 of each row, then round 2 ...):
     the machine's speed drifts over minutes, and a ratio of two rows measured far apart in
     time would carry that drift."""
@@ -95,12 +129,14 @@ def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | No
             else:
                 peers.append(PeerRow(env, spec, size))
     gateway = slow = None
-    if "pushgate" in opts.rows:
-        opts.log(f"[{size:,}] filling pushgate's store and starting it ...")
-        gateway = PushgateRows(env, size)
-        slow = SlowServiceRow(env, size) if opts.slow else None
+    on_postgres: list[PostgresRow] = []
     rounds = max([runs_for(size, opts, p.spec.key) for p in peers] + [runs_for(size, opts)])
     try:
+        if "pushgate" in opts.rows:
+            opts.log(f"[{size:,}] filling pushgate's store and starting it ...")
+            gateway = PushgateRows(env, size)
+            slow = SlowServiceRow(env, size) if opts.slow else None
+        _start_postgres_rows(env, size, opts, db, on_postgres)
         for run in range(rounds):
             for peer in peers:
                 if run < runs_for(size, opts, peer.spec.key):
@@ -109,11 +145,16 @@ def _interleaved(env: BenchEnv, size: int, opts: Options, node_problem: str | No
             if gateway is not None:
                 opts.log(f"[{size:,}] run {run + 1}: pushgate end to end ...")
                 gateway.run_once(run)
+            for pg_row in on_postgres:
+                opts.log(f"[{size:,}] run {run + 1}: {pg_row.row.label} ...")
+                pg_row.run_once(run)
             if slow is not None:
                 opts.log(f"[{size:,}] run {run + 1}: {slow.row.label} ...")
                 slow.run_once(run)
     finally:
+        on_pg = [row for pg_row in on_postgres for row in pg_row.finish()]
         pushgate_rows = gateway.finish(opts.far) if gateway is not None else []
+        pushgate_rows[1:1] = on_pg  # beside the SQLite row they are compared with
     if slow is not None and (slow.row.rates or slow.row.note):
         pushgate_rows.append(slow.row)
     for row in [p.row for p in peers] + pushgate_rows:
@@ -127,12 +168,13 @@ def run(opts: Options) -> Outcome:
     out = Outcome()
     node_problem = ensure_node_webpush(opts.log) if "node" in opts.rows else None
     table = bool(opts.rows and opts.sizes)
-    with bench_env(opts.out_dir, opts.base_port, max(opts.sizes + opts.audience_sizes)) as env:
+    biggest = max(opts.sizes + opts.audience_sizes)
+    with bench_env(opts.out_dir, opts.base_port, biggest) as env, postgres_server(opts) as db:
         if opts.ceiling and table:
             opts.log("measuring the sink's own ceiling ...")
             _measure_ceiling(env, out, opts.quick)
         for size in opts.sizes if table else []:
-            out.rows += _interleaved(env, size, opts, node_problem)
+            out.rows += _interleaved(env, size, opts, node_problem, db)
         for size in opts.audience_sizes:
             out.audience.append(run_audience(env, size, opts.log, deliver_local=opts.deliver_local))
     return out

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from pushgate.testing import LocalPushService
-from tests.postgres_cluster import PostgresCluster
+from pushgate.testing.postgres import LocalPostgres
 
 ORIGIN = "https://news.example"
 VAPID_SUBJECT = "mailto:ops@news.example"
@@ -126,7 +126,7 @@ def _gateway_factory(folder: Path, request: pytest.FixtureRequest) -> Iterator[A
 
     def database() -> str:
         if BACKEND == "postgresql":
-            cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+            cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
             return cluster.create_database()
         return f"sqlite:///{folder / f'pushgate-{len(started)}.db'}"
 
@@ -161,16 +161,16 @@ def module_gateway(
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def postgres_cluster() -> Iterator[LocalPostgres]:
     """One throwaway PostgreSQL server for the session, started the first time a test asks."""
-    cluster = PostgresCluster(free_port())
+    cluster = LocalPostgres(free_port())
     cluster.start()
     yield cluster
     cluster.stop()
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: PostgresCluster) -> str:
+def postgres_url(postgres_cluster: LocalPostgres) -> str:
     """A new, empty PostgreSQL database."""
     return postgres_cluster.create_database()
 

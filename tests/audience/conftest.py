@@ -19,8 +19,8 @@ import pytest
 from pushgate.store import open_store
 from pushgate.store.base import Store
 from pushgate.store.models import NewSubscription
+from pushgate.testing.postgres import LocalPostgres
 from tests.api.test_subscriptions import VALID_AUTH, VALID_P256DH
-from tests.postgres_cluster import PostgresCluster
 
 SUBSCRIBERS = 10_000
 HOUR = 3600.0
@@ -136,7 +136,7 @@ def sqlite_population(
 
 @pytest.fixture(scope="package")
 def postgres_population(
-    subscribers: Subscribers, postgres_cluster: PostgresCluster
+    subscribers: Subscribers, postgres_cluster: LocalPostgres
 ) -> Iterator[Population]:
     url = postgres_cluster.create_database()
 

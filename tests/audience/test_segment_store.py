@@ -15,7 +15,7 @@ from pushgate.audience.parse import parse_filter
 from pushgate.store import open_store
 from pushgate.store.base import SegmentExists, SegmentInUse, Store
 from pushgate.store.models import Audience, NewNotification, Segment
-from tests.postgres_cluster import PostgresCluster
+from pushgate.testing.postgres import LocalPostgres
 
 PRO = parse_filter({"field": "tags.plan", "op": "eq", "value": "pro"})
 FREE = parse_filter({"field": "tags.plan", "op": "eq", "value": "free"})
@@ -108,7 +108,7 @@ async def test_two_gateways_creating_one_name_leave_one_segment(postgres_url: st
 
 
 async def test_segments_list_in_byte_order_where_the_database_sorts_by_language(
-    postgres_cluster: PostgresCluster,
+    postgres_cluster: LocalPostgres,
 ) -> None:
     """A database made with a language's collation (as most are) still lists in byte order,
     as SQLite does: "-" and "_" are not skipped over as they are in English."""

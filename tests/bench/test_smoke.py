@@ -1,5 +1,6 @@
-"""The benchmark must keep running: every row once on 1,000 subscribers, every sample decrypts;
-the audience section (issue #9) on 1,500 gives all its figures.
+"""The benchmark must keep running: every row once on 1,000 subscribers, every sample decrypts
+(the rows on PostgreSQL of issue #10 too, with their database CPU and targets); the audience
+section (issue #9) on 1,500 gives all its figures.
 
 Speed is not asserted here (that is bench/'s job, `make bench`); only that each row, pushgate's
 end-to-end rows against nginx over TLS included (the one with a push service that answers only
@@ -13,7 +14,7 @@ from pathlib import Path
 from bench import audience_report
 from bench.audience_rows import COUNT_CALLS
 from bench.smoke import free_base_port, run_smoke, wrong_is_caught
-from bench.suite import Options, run
+from bench.suite import POSTGRES_ROWS, Options, run
 
 
 def test_benchmark_smoke_run_completes_with_correct_samples(tmp_path: Path) -> None:
@@ -22,6 +23,14 @@ def test_benchmark_smoke_run_completes_with_correct_samples(tmp_path: Path) -> N
     assert len(result["rows"]) >= 6
     slow = next(row for row in result["rows"] if row["key"] == "pushgate_slow")
     assert slow["correct"] and slow["rate"]
+    for key in POSTGRES_ROWS:
+        row = next(row for row in result["rows"] if row["key"] == key)
+        assert row["correct"] and row["rate"], row
+    targets = [line for line in result["markdown"].splitlines() if "PostgreSQL" in line]
+    assert any("of SQLite" in line for line in targets)
+    measured = [line for line in targets if "PostgreSQL core feeds" in line]
+    assert len(measured) == len(POSTGRES_ROWS)
+    assert not any(line.endswith("not measured |") for line in measured), measured
 
 
 def test_benchmark_correctness_pass_catches_a_wrong_body() -> None:

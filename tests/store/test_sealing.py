@@ -12,9 +12,9 @@ import pytest
 from pushgate.settings import Settings, SettingsError
 from pushgate.store import SealedKeyUnavailable, open_store
 from pushgate.store.sealing import generate_key, parse_secret_keys
+from pushgate.testing.postgres import LocalPostgres
 from pushgate.testing.validation import VapidVerifier
 from pushgate.webpush.vapid import VapidSigner
-from tests.postgres_cluster import PostgresCluster
 
 AUDIENCE = "https://push.example"
 
@@ -40,7 +40,7 @@ async def database_bytes(database_url: str, request: pytest.FixtureRequest) -> b
     if not settings(database_url).uses_postgres:
         path = settings(database_url).sqlite_path
         return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("CHECKPOINT")

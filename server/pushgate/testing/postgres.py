@@ -1,8 +1,11 @@
-"""A throwaway PostgreSQL cluster for the tests: Debian's server binaries, a data directory in
-a temporary folder owned by the `postgres` user (the server refuses to run as root), listening
-on 127.0.0.1 only, and a fresh database per test. Removed when the session ends.
+"""A throwaway PostgreSQL server for tests and the benchmark: Debian's newest server binaries,
+a data directory in a temporary folder (owned by the `postgres` user when run as root: the
+server refuses to run as root), listening on 127.0.0.1 only. Removed on `stop()`.
 
-No PostgreSQL installed is a failure, not a skip: `make test` installs it (Makefile)."""
+`durable=False` (the tests) turns fsync and full-page writes off: a server thrown away needs
+no durability, and each CREATE DATABASE and commit is then fast. `durable=True` (the
+benchmark) keeps PostgreSQL's defaults: a benchmark of a database that may lose its commits
+would flatter it."""
 
 from __future__ import annotations
 
@@ -31,9 +34,11 @@ def server_binaries() -> Path:
     return found[-1].parent
 
 
-class PostgresCluster:
-    def __init__(self, port: int) -> None:
-        self.port = port
+class LocalPostgres:
+    """One PostgreSQL server on `port` of 127.0.0.1."""
+
+    def __init__(self, port: int, *, durable: bool = False, max_connections: int = 300) -> None:
+        self.port, self.durable, self.max_connections = port, durable, max_connections
         self.bin = server_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="pushgate-pg-"))
         self.data = self.root / "data"
@@ -44,30 +49,36 @@ class PostgresCluster:
         if self._as_root:
             user = pwd.getpwnam(SERVER_USER)
             os.chown(self.root, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync")
-        # Tests need no durability from the server they throw away: no fsync makes each
-        # CREATE DATABASE and commit fast. Production keeps PostgreSQL's defaults.
+        sync = () if self.durable else ("--no-sync",)
+        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", *sync)
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
-            "-c full_page_writes=off -c max_connections=300"
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            f"-c max_connections={self.max_connections}"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "server.log",
             "-w", "-t", str(START_TIMEOUT_SECONDS), "start",
         )  # fmt: skip
 
     def stop(self) -> None:
+        mode = "fast" if self.durable else "immediate"
         try:
-            self._run("pg_ctl", "-D", self.data, "-m", "immediate", "stop")
+            self._run("pg_ctl", "-D", self.data, "-m", mode, "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new, empty database; its URL."""
-        name = f"test_{next(self._names)}"
+    def create_database(self, name: str | None = None) -> str:
+        """A new, empty database (`name`, dropped first if it exists, or the next test_N);
+        its URL."""
+        if name is None:
+            name = f"test_{next(self._names)}"
+        else:
+            self.sql(f"DROP DATABASE IF EXISTS {name}")
         self.sql(f"CREATE DATABASE {name}")
         return self.url(name)
 
@@ -78,6 +89,10 @@ class PostgresCluster:
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return done.stdout.strip()
+
+    @property
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def _run(self, program: str, *args: str | Path) -> None:
         command = [str(self.bin / program), *map(str, args)]
