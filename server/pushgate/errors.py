@@ -27,7 +27,11 @@ _CODES = [
     ErrorCode(
         "payload_too_large", 400, "The notification payload exceeds 3993 bytes of plaintext."
     ),
+    ErrorCode(
+        "invalid_template", 400, "A template does not parse; the message names field and line."
+    ),
     ErrorCode("unauthorized", 401, "Missing or wrong API key."),
+    ErrorCode("invalid_signature", 401, "The webhook's X-Pushgate-Signature is missing or wrong."),
     ErrorCode("origin_not_allowed", 403, "The request's Origin is not one of the site's origins."),
     ErrorCode("subscription_limit", 403, "The site holds as many subscriptions as it may."),
     ErrorCode("invalid_token", 403, "The event token is forged, malformed or for another site."),
@@ -45,6 +49,7 @@ _CODES = [
     ),
     ErrorCode("not_cancellable", 409, "The notification is done or failed: nothing to cancel."),
     ErrorCode("body_too_large", 413, "The request body exceeds the route's size limit."),
+    ErrorCode("template_error", 422, "The request's data does not render the notification."),
     ErrorCode("rate_limited", 429, "Too many requests; the Retry-After header says when to retry."),
     ErrorCode("store_unavailable", 503, "The database cannot be reached or written."),
     ErrorCode("delivery_unavailable", 503, "Fewer send workers run than configured (/healthz)."),

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pushgate import __version__
-from pushgate.api import notification_control
+from pushgate.api import notification_control, openapi_events, openapi_webhooks
 from pushgate.api.admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from pushgate.api.openapi_schemas import SCHEMAS, Schema
 from pushgate.api.validation import MAX_CURSOR
@@ -32,6 +32,7 @@ STATUS_TEXT = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
+    422: "The data does not render the notification",
     429: "Rate limited",
     500: "Unexpected error (the log has the details, under the request id)",
     503: "Database unavailable",
@@ -359,9 +360,13 @@ def document() -> dict[str, Any]:
             "description": "A self-hosted Web Push gateway. Every error has the shape "
             '{"error": {"code", "message", "status"}}; the codes: ' + ", ".join(ERROR_CODES),
         },
-        "paths": service_paths() | browser_paths() | admin_paths(),
+        "paths": service_paths()
+        | browser_paths()
+        | admin_paths()
+        | openapi_events.paths()
+        | openapi_webhooks.paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | openapi_events.SCHEMAS | openapi_webhooks.SCHEMAS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

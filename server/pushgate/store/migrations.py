@@ -183,6 +183,37 @@ MIGRATIONS: list[str] = [
         WHEN push_service LIKE '%.notify.windows.com' THEN 'wns'
         ELSE 'other' END;
     """,
+    # 7: automation (issue #11): a notification's per-subscriber content (language variants,
+    # fields templated over the subscriber), incoming webhooks, and events sent by a site's back
+    # end or its pages
+    """
+    ALTER TABLE notifications ADD COLUMN content TEXT;  -- JSON (delivery/content.py); NULL: plain
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the URL's token, which the hook is found by
+        token TEXT NOT NULL,              -- the token (sealed with PUSHGATE_SECRET_KEY when set)
+        secret TEXT,                      -- the HMAC secret, sealed likewise; NULL: unsigned
+        definition TEXT NOT NULL,         -- JSON: {"notification", "dedupe_key"}
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (site_id, name)
+    );
+    CREATE TABLE tracked_events (
+        key INTEGER PRIMARY KEY AUTOINCREMENT,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,                 -- the caller's id, or one made up
+        name TEXT NOT NULL,
+        subscription_key INTEGER,         -- one browser's event (the page's, or by subscription_id)
+        external_id TEXT,                 -- a user's event: every subscription of that user
+        props TEXT NOT NULL DEFAULT '{}', -- a flat JSON object of typed values
+        occurred_at REAL NOT NULL,
+        received_at REAL NOT NULL,
+        UNIQUE (site_id, id)
+    );
+    CREATE INDEX tracked_events_received ON tracked_events (site_id, received_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
