@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from pushgate.copy_db import TABLES, copy_sqlite_to_postgres
+from pushgate.store.migrations import SCHEMA_VERSION
 from pushgate.testing import LocalPushService, SimulatedBrowser
 from tests.conftest import (
     ORIGIN,
@@ -167,8 +168,8 @@ async def test_copy_db_copies_every_row_and_key_and_advances_the_identities(
     out = run("copy-db", "--from", installation.url, "--to", postgres_url, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == f"migrated {postgres_url} from schema 0 to 6"
-    for table, line in zip(TABLES, lines[2:11], strict=True):
+    assert lines[0] == f"migrated {postgres_url} from schema 0 to {SCHEMA_VERSION}"
+    for table, line in zip(TABLES, lines[2 : 2 + len(TABLES)], strict=True):
         count = len(sqlite_rows(path, table))
         assert line.split() == [table, str(count), str(count)]
     await assert_same_rows(path, postgres_url)

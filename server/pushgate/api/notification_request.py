@@ -6,8 +6,15 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from pushgate.api.notification_content import (
+    content_of,
+    render_now,
+    rendered_audience,
+    template_variables,
+)
 from pushgate.api.schedule_options import schedule_options
 from pushgate.api.validation import (
     audience_of,
@@ -18,6 +25,13 @@ from pushgate.api.validation import (
     optional_str,
     require_object,
 )
+from pushgate.content.fields import (
+    MAX_ACTION_LENGTH,
+    MAX_BODY_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TITLE_LENGTH,
+)
+from pushgate.content.sandbox import is_template
 from pushgate.delivery.payload import build_template
 from pushgate.errors import ApiError
 from pushgate.store.models import NewNotification
@@ -28,10 +42,6 @@ MAX_TTL_SECONDS = DEFAULT_TTL_SECONDS
 URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 §5.3
 MAX_ACTIONS = 2  # what Chrome and Firefox show (Notification.maxActions)
 TOPIC = re.compile(r"\A[A-Za-z0-9_-]{1,32}\Z")  # RFC 8030 §5.4: base64url, at most 32
-MAX_TITLE_LENGTH = 256
-MAX_BODY_LENGTH = 2048
-MAX_TAG_LENGTH = 128
-MAX_ACTION_LENGTH = 64
 _NOTIFICATION_ID_EXAMPLE = "0" * 32
 
 
@@ -67,7 +77,7 @@ def _actions(value: Any) -> list[dict[str, str]] | None:
     return actions
 
 
-def _notification_member(data: dict[str, Any]) -> dict[str, Any]:
+def _notification_member(data: dict[str, Any], timestamp: int) -> dict[str, Any]:
     """The Declarative Web Push `notification` member; absent fields stay absent."""
     title = optional_str(data, "title", MAX_TITLE_LENGTH)
     if title is None:
@@ -86,7 +96,7 @@ def _notification_member(data: dict[str, Any]) -> dict[str, Any]:
         "silent": optional_bool(data, "silent"),
         "actions": _actions(data.get("actions")),
         "data": data.get("data"),
-        "timestamp": int(time.time() * 1000),
+        "timestamp": timestamp,
     }
     if fields["data"] is not None and not isinstance(fields["data"], dict):
         raise invalid("data must be a JSON object")
@@ -103,29 +113,34 @@ def _ttl(data: dict[str, Any]) -> int:
 
 
 def notification_request(
-    body: Any, idempotency_key: str | None, events_url: str, now: float | None = None
+    body: Any,
+    idempotency_key: str | None,
+    events_url: str,
+    now: float | None = None,
+    variables: Mapping[str, Any] | None = None,
 ) -> NewNotification:
-    """`now`: the scheduling clock's time, which `send_at` is checked against."""
+    """`now`: the scheduling clock's time, which `send_at` is checked against; `variables`:
+    what templates may read besides `subscriber` (a webhook's `payload` ...)."""
     data = require_object(body, "body")
+    variables = variables or {}
     schedule = schedule_options(data, time.time() if now is None else now)
-    notification = _notification_member(data)
+    timestamp = int(time.time() * 1000)
+    notification, content = content_of(
+        data, variables, lambda fields: _notification_member(fields, timestamp)
+    )
     urgency = data.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         raise invalid(f"urgency must be one of {', '.join(URGENCIES)}")
-    size = build_template(notification, _NOTIFICATION_ID_EXAMPLE, events_url).size
-    if size > MAX_PLAINTEXT_BYTES:
-        raise ApiError(
-            "payload_too_large",
-            f"the push payload would be {size} bytes of plaintext; at most {MAX_PLAINTEXT_BYTES} "
-            "fit in one Web Push message (shorten body, data or URLs)",
-        )
+    for member in (notification, *content.localized.values()):
+        _check_size(member, events_url)
+    audience = data.get("audience")
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return NewNotification(
         payload=notification,
-        audience=audience_of(data.get("audience")),
+        audience=audience_of(rendered_audience(audience, variables) if variables else audience),
         ttl=_ttl(data),
         urgency=urgency,
-        topic=validate_topic(data.get("topic")),
+        topic=validate_topic(_topic(data.get("topic"), variables)),
         idempotency_key=idempotency_key,
         request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         send_at=schedule.send_at,
@@ -133,4 +148,26 @@ def notification_request(
         throttle_per_minute=schedule.throttle_per_minute,
         ignore_quiet_hours=schedule.ignore_quiet_hours,
         ignore_frequency_cap=schedule.ignore_frequency_cap,
+        content=content.to_json() if content.per_subscriber else None,
     )
+
+
+def _check_size(member: dict[str, Any], events_url: str) -> None:
+    """A member's payload must fit one message (with templates, as written: what they render
+    to is checked per message)."""
+    size = build_template(member, _NOTIFICATION_ID_EXAMPLE, events_url).size
+    if size > MAX_PLAINTEXT_BYTES:
+        raise ApiError(
+            "payload_too_large",
+            f"the push payload would be {size} bytes of plaintext; at most {MAX_PLAINTEXT_BYTES} "
+            "fit in one Web Push message (shorten body, data or URLs)",
+        )
+
+
+def _topic(value: Any, variables: Mapping[str, Any]) -> Any:
+    """A topic is a header of the whole notification: a template, but never per subscriber."""
+    if not isinstance(value, str) or not is_template(value):
+        return value
+    if "subscriber" in template_variables(value, "topic"):
+        raise ApiError("invalid_template", "topic: a topic cannot depend on subscriber")
+    return render_now(value, variables, "topic", 32)

@@ -286,6 +286,14 @@ NOTIFICATION_REQUEST = obj(
         },
         "ignore_quiet_hours": {"type": ["boolean", "null"]},
         "ignore_frequency_cap": {"type": ["boolean", "null"]},
+        "localized": {
+            "type": ["object", "null"],
+            "maxProperties": 50,
+            "propertyNames": {"pattern": LANGUAGE},
+            "additionalProperties": {"type": "object"},
+            "description": "Per language (BCP 47): fields over the default ones; a subscriber "
+            "gets its exact tag, else its primary language, else the default.",
+        },
     },
     "title",
 ) | {
@@ -364,6 +372,7 @@ NOTIFICATION = obj(
         "urgency": {"type": ["string", "null"]},
         "topic": {"type": ["string", "null"]},
         "notification": obj({"title": {"type": "string"}}, "title"),
+        "localized": {"type": "object", "additionalProperties": {"type": "object"}},
         "counts": {"$ref": "#/components/schemas/Counts"},
         "error": {"type": ["string", "null"], "description": "Why delivery failed as a whole"},
         "send_at": {"type": ["string", "null"], "description": "ISO 8601, UTC, milliseconds"},

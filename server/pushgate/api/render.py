@@ -40,6 +40,7 @@ def notification_json(n: Notification) -> dict[str, Any]:
         "urgency": n.urgency,
         "topic": n.topic,
         "notification": n.payload,
+        "localized": (n.content or {}).get("localized", {}),
         "counts": n.counts.to_json(),
         "error": n.error,
         "send_at": None if n.send_at is None else iso(n.send_at),

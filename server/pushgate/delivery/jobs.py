@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pushgate.delivery.payload import PayloadTemplate
+from pushgate.store.models import SubscriberProfile
+
+if TYPE_CHECKING:
+    from pushgate.content.variants import MessageContent
 
 
 class Target(NamedTuple):  # a tuple: thousands cross the pipe per second, and tuples pickle fast
@@ -16,6 +20,7 @@ class Target(NamedTuple):  # a tuple: thousands cross the pipe per second, and t
     auth: str
     attempts: int
     authorization: str  # the VAPID header for the endpoint's origin (cached, shared object)
+    profile: SubscriberProfile | None = None  # only when the content differs per subscriber
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class BatchJob:
     topic: str | None
     targets: Sequence[Target]
     timeout: float  # seconds this push service gets to answer each message
+    content: MessageContent | None = None  # set when messages differ: `template` is the default
 
 
 @dataclass(frozen=True)

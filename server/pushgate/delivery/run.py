@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from pushgate.content.variants import Content, message_content
 from pushgate.delivery.jobs import BatchJob, Target
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
@@ -26,7 +27,13 @@ from pushgate.scheduling.throttle import Throttle
 from pushgate.settings import DEFAULT_LEASE_SECONDS
 from pushgate.store import Store, StoreUnavailable
 from pushgate.store.base import HoldPlan
-from pushgate.store.models import DeliveryResult, DeliveryTarget, Notification, Site
+from pushgate.store.models import (
+    DeliveryResult,
+    DeliveryTarget,
+    Notification,
+    Site,
+    SubscriberProfile,
+)
 from pushgate.webpush.responses import Outcome, Verdict
 from pushgate.webpush.vapid import VapidSigner
 
@@ -69,6 +76,13 @@ class NotificationRun:
         self._secret = secret
         self._clock = clock
         self._template = build_template(notification.payload, notification.id, events_url)
+        # Language variants and per-subscriber templates: the jobs carry each subscriber's
+        # profile, and the send workers pick or render its message.
+        self._content = message_content(
+            notification.payload, Content.from_json(notification.content), notification.id,
+            events_url,
+        )  # fmt: skip
+        self._profiles: dict[int, SubscriberProfile] = {}
         self._in_flight: set[int] = set()  # claimed and not yet recorded (or deferred)
         self._settled = asyncio.Event()
         self._first_answer = asyncio.Event()
@@ -144,7 +158,7 @@ class NotificationRun:
                 await self._expand(now)
                 continue
             if batch:
-                self._submit(batch, now)
+                await self._submit_with_profiles(batch, now)
                 continue
             if self._in_flight:
                 await self._wait_settled(POLL_SECONDS)
@@ -205,13 +219,27 @@ class NotificationRun:
         self._expanded = len(batch) < size
         self._started = True
         if batch:
-            self._submit(batch, now)
+            await self._submit_with_profiles(batch, now)
             if first:
                 await self._wait_first_answer()
 
     def _due_by_zone(self, zones: Sequence[str | None]) -> dict[str | None, tuple[float, float]]:
         plan = self._planner.due_by_zone(zones)
         return {zone: (due.at, due.expires_at) for zone, due in plan.items()}
+
+    async def _submit_with_profiles(self, batch: list[DeliveryTarget], now: float) -> None:
+        """Submit a claimed batch; first read its subscribers' profiles when the content
+        differs per subscriber. The batch counts as in flight before that read, so that a
+        store outage during it leaves the batch leased and known, never claimed twice."""
+        if self._content is None:
+            self._submit(batch, now)
+            return
+        self._in_flight.update(t.subscription_key for t in batch)
+        if len(self._profiles) > 2 * len(self._in_flight) + BATCH_SIZE:  # drop the settled
+            self._profiles = {k: v for k, v in self._profiles.items() if k in self._in_flight}
+        keys = [t.subscription_key for t in batch]
+        self._profiles.update(await self._store.subscriber_profiles(keys))
+        self._submit(batch, now)
 
     def _submit(self, batch: list[DeliveryTarget], now: float) -> None:
         self._in_flight.update(t.subscription_key for t in batch)
@@ -239,6 +267,8 @@ class NotificationRun:
 
     def job_for(self, targets: Sequence[DeliveryTarget], timeout: float) -> BatchJob:
         sign = self._signer.authorization
+        if self._content is not None:
+            return self._job_with_profiles(targets, timeout)
         return BatchJob(
             self.n.key,
             self._template,
@@ -253,6 +283,31 @@ class NotificationRun:
                 for t in targets
             ],
             timeout,
+        )
+
+    def _job_with_profiles(self, targets: Sequence[DeliveryTarget], timeout: float) -> BatchJob:
+        sign, profiles = self._signer.authorization, self._profiles
+        return BatchJob(
+            self.n.key,
+            self._template,
+            self._secret,
+            self._ttl_left(targets[0]),
+            self.n.urgency,
+            self.n.topic,
+            [
+                Target(
+                    t.subscription_key,
+                    t.endpoint,
+                    t.p256dh,
+                    t.auth,
+                    t.attempts,
+                    sign(t.endpoint),
+                    profiles.get(t.subscription_key),
+                )
+                for t in targets
+            ],  # fmt: skip
+            timeout,
+            self._content,
         )
 
     def _ttl_left(self, target: DeliveryTarget) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from multiprocessing.connection import Connection
 
+from pushgate.content.sandbox import RenderFailed
 from pushgate.delivery.ahead import EncryptAhead
 from pushgate.delivery.jobs import (
     PAUSE,
@@ -40,6 +41,7 @@ REPORT_AT_COUNT = 64
 REPORT_EVERY_SECONDS = 0.02  # let answers in between encryptions, so connections keep flowing
 FINAL_REPORT_SECONDS = 10.0  # at an orderly stop, for the last outcomes to cross the pipe
 TIMEOUT_REASON = "TimeoutError: no answer within {:g} s"
+UNUSABLE_KEYS = "subscription keys are unusable"
 ENCRYPT_AHEAD_FACTOR = 2  # per service, encrypted messages held: this many times the wire limit
 
 
@@ -182,19 +184,23 @@ async def _run_batch(
     await asyncio.gather(*sends)
 
 
-def _encrypt_one(job: BatchJob, target: Target) -> bytes | None:
+def _encrypt_one(job: BatchJob, target: Target) -> bytes | str:
+    """The encrypted message, or why there is none."""
     token = make_token(job.secret, job.notification_key, target.subscription_key)
     try:
-        return encrypt(job.template.render(token), target.p256dh, target.auth)
+        template = job.template if job.content is None else job.content.template_for(target.profile)
+        return encrypt(template.render(token), target.p256dh, target.auth)
     except InvalidSubscriptionKeys:
-        return None
+        return UNUSABLE_KEYS
+    except RenderFailed as exc:  # this subscriber's message only; the reason says why
+        return str(exc)
 
 
 async def _send_one(
     client: PushClient,
     job: BatchJob,
     target: Target,
-    body: bytes | None,
+    body: bytes | str,
     headers: bytes,
     report: OutcomeReport,
     batch_id: int,
@@ -202,8 +208,8 @@ async def _send_one(
 ) -> None:
     seconds = 0.0
     try:
-        if body is None:
-            outcome = Outcome(Verdict.FAILED, 0, "subscription keys are unusable")
+        if isinstance(body, str):
+            outcome = Outcome(Verdict.FAILED, 0, body)
         else:
             outcome, seconds = await client.send_timed(
                 target.endpoint, body, headers, attempt=target.attempts, timeout=job.timeout

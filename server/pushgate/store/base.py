@@ -17,6 +17,7 @@ from pushgate.store.models import (
     Segment,
     Site,
     SiteRules,
+    SubscriberProfile,
     Subscription,
     SubscriptionEdit,
 )
@@ -155,6 +156,11 @@ class Store(Protocol):
         self, notification_key: int, subscription_key: int
     ) -> DeliveryRef | None: ...
     async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool: ...
+
+    # what templates read of subscribers
+    async def subscriber_profiles(
+        self, subscription_keys: Sequence[int]
+    ) -> dict[int, SubscriberProfile]: ...
 
     # segments and audiences
     async def create_segment(self, site_id: str, segment: Segment) -> Segment: ...

@@ -222,6 +222,10 @@ class NewNotification:
     throttle_per_minute: int | None = None
     ignore_quiet_hours: bool = False
     ignore_frequency_cap: bool = False
+    content: dict[str, Any] | None = None  # language variants, per-subscriber templates
+    # An older notification with the same idempotency key gives the key up (a webhook's
+    # dedupe key holds for 7 days); None: a key holds for ever.
+    idempotency_since: float | None = None
 
     def initial_status(self, now: float) -> str:
         """`scheduled` until its first delivery may be due, else `queued`."""
@@ -283,6 +287,7 @@ class Notification:
     throttle_per_minute: int | None = None
     ignore_quiet_hours: bool = False
     ignore_frequency_cap: bool = False
+    content: dict[str, Any] | None = None  # content/variants.py Content as JSON; None: plain
 
     @property
     def starts_at(self) -> float:
@@ -326,3 +331,14 @@ class DeliveryRef:
     notification_key: int
     subscription_key: int
     site_id: str
+
+
+class SubscriberProfile(NamedTuple):
+    """What a template may read of one subscriber (`subscriber.*`); crosses the pipe to the
+    send workers with each message of a notification whose content differs per subscriber."""
+
+    language: str | None
+    tags: dict[str, TagValue]
+    timezone: str | None
+    country: str | None  # GeoIP's, else the time zone's
+    external_id: str | None

@@ -28,7 +28,7 @@ _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
     "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, "
     "dismissed, error, send_at, deliver_at_local, throttle_per_minute, ignore_quiet_hours, "
-    "ignore_frequency_cap, capped, cancelled"
+    "ignore_frequency_cap, capped, cancelled, content"
 )
 
 
@@ -38,6 +38,14 @@ class NotificationVerbs(PostgresConnections):
     ) -> tuple[Notification, bool]:
         now = time.time() if now is None else now
         async with self._transaction() as conn:
+            if new.idempotency_key is not None and new.idempotency_since is not None:
+                await conn.execute(
+                    "UPDATE notifications SET idempotency_key = NULL "
+                    "WHERE site_id = $1 AND idempotency_key = $2 AND created_at < $3",
+                    site_id,
+                    new.idempotency_key,
+                    new.idempotency_since,
+                )
             if new.idempotency_key is not None:
                 found = await _by_idempotency_key(conn, site_id, new)
                 if found is not None:
@@ -185,8 +193,8 @@ async def _insert(
     return await conn.fetchrow(
         "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
         "idempotency_key, request_hash, created_at, status, send_at, deliver_at_local, "
-        "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+        "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
         f"ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING {_NOTIFICATION_COLUMNS}",
         uuid.uuid4().hex,
         site_id,
@@ -204,6 +212,7 @@ async def _insert(
         new.throttle_per_minute,
         new.ignore_quiet_hours,
         new.ignore_frequency_cap,
+        None if new.content is None else json.dumps(new.content),
     )
 
 
@@ -283,4 +292,5 @@ def _notification(row: asyncpg.Record) -> Notification:
         throttle_per_minute=row["throttle_per_minute"],
         ignore_quiet_hours=row["ignore_quiet_hours"],
         ignore_frequency_cap=row["ignore_frequency_cap"],
+        content=None if row["content"] is None else json.loads(row["content"]),
     )

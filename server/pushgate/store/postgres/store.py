@@ -13,6 +13,7 @@ from pushgate.store.postgres.connection import unavailable_on_error
 from pushgate.store.postgres.deliveries import DeliveryVerbs
 from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
+from pushgate.store.postgres.profiles import ProfileVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
@@ -30,6 +31,7 @@ class PostgresStore(
     SegmentVerbs,
     ClaimVerbs,
     LeaseVerbs,
+    ProfileVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

@@ -23,7 +23,7 @@ _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
     "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, "
     "dismissed, error, send_at, deliver_at_local, throttle_per_minute, ignore_quiet_hours, "
-    "ignore_frequency_cap, capped, cancelled"
+    "ignore_frequency_cap, capped, cancelled, content"
 )
 
 
@@ -33,6 +33,12 @@ class NotificationVerbs(SQLiteConnections):
     ) -> tuple[Notification, bool]:
         now = time.time() if now is None else now
         async with self._transaction() as db:
+            if new.idempotency_key is not None and new.idempotency_since is not None:
+                await db.execute(
+                    "UPDATE notifications SET idempotency_key = NULL "
+                    "WHERE site_id = ? AND idempotency_key = ? AND created_at < ?",
+                    (site_id, new.idempotency_key, new.idempotency_since),
+                )
             if new.idempotency_key is not None:
                 async with db.execute(
                     f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications "
@@ -48,8 +54,8 @@ class NotificationVerbs(SQLiteConnections):
             await db.execute(
                 "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
                 "idempotency_key, request_hash, created_at, status, send_at, deliver_at_local, "
-                "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     public_id,
                     site_id,
@@ -67,6 +73,7 @@ class NotificationVerbs(SQLiteConnections):
                     new.throttle_per_minute,
                     new.ignore_quiet_hours,
                     new.ignore_frequency_cap,
+                    None if new.content is None else json.dumps(new.content),
                 ),
             )
             async with db.execute(
@@ -238,4 +245,5 @@ def _notification(row: aiosqlite.Row) -> Notification:
         throttle_per_minute=row["throttle_per_minute"],
         ignore_quiet_hours=bool(row["ignore_quiet_hours"]),
         ignore_frequency_cap=bool(row["ignore_frequency_cap"]),
+        content=None if row["content"] is None else json.loads(row["content"]),
     )

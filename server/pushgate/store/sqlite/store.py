@@ -15,13 +15,20 @@ from pushgate.store.sqlite.connection import PRAGMAS
 from pushgate.store.sqlite.connection import migrate as migrate_schema
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
+from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
 
 
 class SQLiteStore(
-    SiteVerbs, SubscriptionVerbs, NotificationVerbs, DeliveryVerbs, SegmentVerbs, ClaimVerbs
+    SiteVerbs,
+    SubscriptionVerbs,
+    NotificationVerbs,
+    DeliveryVerbs,
+    SegmentVerbs,
+    ClaimVerbs,
+    ProfileVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
