@@ -72,6 +72,7 @@ async def installation(push_service: LocalPushService, gateway_factory: Any) -> 
         answer = await client.post("/v1/events", json=event, headers={"Origin": ORIGIN})
         assert answer.status_code == 204, answer.text
         await admin(client, site, "POST", "/api/v1/segments", SEGMENT)
+        await admin(client, site, "POST", "/api/v1/webhooks", WEBHOOK)
         await admin(client, site, "DELETE", f"/api/v1/subscriptions/{last}")
         read_back = await read_through_api(client, site, sent["id"])
     gateway.stop()
@@ -80,6 +81,12 @@ async def installation(push_service: LocalPushService, gateway_factory: Any) -> 
 
 
 QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
+WEBHOOK = {
+    "name": "cms",
+    "notification": {"title": "{{ payload.title }}"},
+    "secret": "0123456789abcdef-secret",
+    "dedupe_key": "{{ payload.id }}",
+}
 SEGMENT = {"name": "sports", "filter": {"field": "tags.score", "op": "gte", "value": 5}}
 
 
@@ -99,6 +106,7 @@ async def read_through_api(
         "/api/v1/subscriptions?limit=100",
         f"/api/v1/notifications/{notification_id}",
         "/api/v1/segments/sports",
+        "/api/v1/webhooks",
     )
     read = {path: await admin(client, site, "GET", path) for path in paths}
     config = await client.get(f"/v1/sites/{site.id}/config", headers={"Origin": ORIGIN})
@@ -177,6 +185,8 @@ async def test_copy_db_copies_every_row_and_key_and_advances_the_identities(
     site = await pg_value(postgres_url, "SELECT row_to_json(sites)::text FROM sites")
     assert '"quiet_hours_allow_high_urgency":true' in site  # a real boolean, from 1
     assert '"vapid_private_key":"fernet:' in site  # sealed, as it was stored
+    hook = await pg_value(postgres_url, "SELECT row_to_json(webhooks)::text FROM webhooks")
+    assert '"token":"fernet:' in hook and '"secret":"fernet:' in hook
     marks = autoincrement_marks(path)
     max_key = max(row["key"] for row in sqlite_rows(path, "subscriptions"))
     assert marks["subscriptions"] == max_key + 1  # the deleted subscription's key

@@ -18,7 +18,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import __version__
-from pushgate.api import admin, notification_control, openapi, public, segments, site_rules
+from pushgate.api import (
+    admin,
+    notification_control,
+    openapi,
+    public,
+    segments,
+    site_rules,
+    webhooks,
+)
 from pushgate.api.context import AppContext, context
 from pushgate.api.geo import open_country_finder
 from pushgate.api.http import (
@@ -169,6 +177,7 @@ def create_app(
         *segments.routes,
         *notification_control.routes,
         *site_rules.routes,
+        *webhooks.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()

@@ -33,6 +33,18 @@ _UNLOGGABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls, lone
 async def read_json(request: Request, limit: int) -> Any:
     """The request's body as strict JSON (see `strict_json`): 413 past `limit` bytes (checked
     while reading), 400 `invalid_json` for anything else it refuses."""
+    return parse_json(await read_body(request, limit))
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return strict_json.loads(raw)
+    except strict_json.StrictJsonError as exc:
+        raise ApiError("invalid_json", f"request body is not valid JSON: {exc}") from exc
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's raw body: 413 past `limit` bytes, checked while reading."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError("body_too_large", f"request body is larger than {limit} bytes")
@@ -42,10 +54,7 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise ApiError("body_too_large", f"request body is larger than {limit} bytes")
         chunks.append(chunk)
-    try:
-        return strict_json.loads(b"".join(chunks))
-    except strict_json.StrictJsonError as exc:
-        raise ApiError("invalid_json", f"request body is not valid JSON: {exc}") from exc
+    return b"".join(chunks)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -52,6 +52,12 @@ PER_SITE = Per(
     lambda request, _: str(request.path_params["site_id"]),
 )
 PER_API_KEY = Per("with this API key", lambda s: s.rate_limit_per_api_key, _api_key_or_client)
+# A webhook's URL is its API key: the same rate, counted per URL (a hash: no token in memory).
+PER_WEBHOOK = Per(
+    "for this webhook",
+    lambda s: s.rate_limit_per_api_key,
+    lambda request, _: "hook " + hashlib.sha256(request.path_params["token"].encode()).hexdigest(),
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ LIMITED_ROUTES = (
     Limited("DELETE", "/v1/sites/{site_id}/subscriptions", (PER_CLIENT,), public.site_cors),
     Limited("POST", "/v1/events", (PER_CLIENT,), public.events_cors),
     Limited("*", "/api/v1/{rest:path}", (PER_API_KEY,)),
+    Limited("POST", "/hooks/{token}", (PER_WEBHOOK,)),
 )
 
 

@@ -20,6 +20,7 @@ from pushgate.store.models import (
     SubscriberProfile,
     Subscription,
     SubscriptionEdit,
+    Webhook,
 )
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
@@ -51,6 +52,10 @@ class SubscriptionLimitReached(Exception):
 
 class SegmentExists(Exception):
     """The site has a segment of that name already; nothing was stored."""
+
+
+class WebhookExists(Exception):
+    """The site has a webhook of that name already; nothing was stored."""
 
 
 class SegmentInUse(Exception):
@@ -156,6 +161,14 @@ class Store(Protocol):
         self, notification_key: int, subscription_key: int
     ) -> DeliveryRef | None: ...
     async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool: ...
+
+    # incoming webhooks
+    async def create_webhook(self, webhook: Webhook) -> Webhook: ...
+    async def get_webhook(self, site_id: str, webhook_id: str) -> Webhook | None: ...
+    async def list_webhooks(self, site_id: str) -> list[Webhook]: ...
+    async def webhook_by_token(self, token: str) -> Webhook | None: ...
+    async def replace_webhook(self, webhook: Webhook) -> Webhook | None: ...
+    async def delete_webhook(self, site_id: str, webhook_id: str) -> bool: ...
 
     # what templates read of subscribers
     async def subscriber_profiles(

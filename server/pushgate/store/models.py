@@ -342,3 +342,18 @@ class SubscriberProfile(NamedTuple):
     timezone: str | None
     country: str | None  # GeoIP's, else the time zone's
     external_id: str | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An incoming webhook: `POST /hooks/<token>` renders `notification` over the body."""
+
+    id: str
+    site_id: str
+    name: str
+    token: str  # the URL's secret part
+    secret: str | None  # HMAC-SHA256 key the caller signs bodies with; None: unsigned
+    notification: dict[str, Any]  # a notification request whose strings may be templates
+    dedupe_key: str | None  # a template; the same rendered key within 7 days sends once
+    created_at: float
+    updated_at: float

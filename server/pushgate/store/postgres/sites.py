@@ -48,7 +48,8 @@ class SiteVerbs(PostgresConnections):
         return site, api_key
 
     async def reseal_site_keys(self) -> int:
-        """Seal every site's VAPID private key again with the newest key, in one transaction.
+        """Seal every site's VAPID private key (and webhook token and secret) again with the
+        newest key, in one transaction.
         The rows stay locked until the commit, so no other gateway rewrites them meanwhile.
         (Unlike SQLite's secure_delete, PostgreSQL keeps old row versions until VACUUM.)"""
         async with self._transaction() as db:
@@ -58,6 +59,13 @@ class SiteVerbs(PostgresConnections):
                 "FROM unnest($1::text[], $2::text[]) AS r(id, sealed) WHERE sites.id = r.id",
                 [row["id"] for row in rows],
                 [self._sealer.reseal(row["vapid_private_key"]) for row in rows],
+            )
+            # Webhooks' URL tokens and signing secrets are sealed with the same keys.
+            hooks = await db.fetch("SELECT id, token, secret FROM webhooks FOR UPDATE")
+            reseal = self._sealer.reseal
+            await db.executemany(
+                "UPDATE webhooks SET token = $1, secret = $2 WHERE id = $3",
+                [(reseal(t), None if c is None else reseal(c), i) for i, t, c in hooks],
             )
         return len(rows)
 

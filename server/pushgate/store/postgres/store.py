@@ -17,6 +17,7 @@ from pushgate.store.postgres.profiles import ProfileVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
+from pushgate.store.postgres.webhooks import WebhookVerbs
 from pushgate.store.sealing import Sealer
 
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -32,6 +33,7 @@ class PostgresStore(
     ClaimVerbs,
     LeaseVerbs,
     ProfileVerbs,
+    WebhookVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

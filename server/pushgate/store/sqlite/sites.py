@@ -55,7 +55,8 @@ class SiteVerbs(SQLiteConnections):
         return site, api_key
 
     async def reseal_site_keys(self) -> int:
-        """Seal every site's VAPID private key again with the newest key, in one transaction."""
+        """Seal every site's VAPID private key (and webhook token and secret) again with the
+        newest key, in one transaction."""
         async with self._transaction() as db:
             await db.execute("PRAGMA secure_delete = ON")  # zero the old values' bytes
             async with db.execute("SELECT id, vapid_private_key FROM sites") as cur:
@@ -63,6 +64,14 @@ class SiteVerbs(SQLiteConnections):
             await db.executemany(
                 "UPDATE sites SET vapid_private_key = ? WHERE id = ?",
                 [(self._sealer.reseal(stored), site_id) for site_id, stored in rows],
+            )
+            # Webhooks' URL tokens and signing secrets are sealed with the same keys.
+            async with db.execute("SELECT id, token, secret FROM webhooks") as cur:
+                hooks = list(await cur.fetchall())
+            reseal = self._sealer.reseal
+            await db.executemany(
+                "UPDATE webhooks SET token = ?, secret = ? WHERE id = ?",
+                [(reseal(t), None if c is None else reseal(c), i) for i, t, c in hooks],
             )
         await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
         return len(rows)

@@ -19,6 +19,7 @@ from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
+from pushgate.store.sqlite.webhooks import WebhookVerbs
 
 
 class SQLiteStore(
@@ -29,6 +30,7 @@ class SQLiteStore(
     SegmentVerbs,
     ClaimVerbs,
     ProfileVerbs,
+    WebhookVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
