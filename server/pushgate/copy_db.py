@@ -37,6 +37,8 @@ TABLES = (
     "segments",
     "webhooks",
     "tracked_events",
+    "feeds",
+    "feed_entries",
 )
 # A row in any of these makes a target "not empty". Not meta: a new database a gateway has
 # opened once holds a write probe and perhaps an event secret that no token names yet (tokens

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pushgate.api.openapi_schemas import NOTIFICATION_REQUEST, TIMESTAMP, Schema, obj, text
-from pushgate.api.webhook_definition import (
+from pushgate.api.definitions import (
     MAX_DEDUPE_KEY_LENGTH,
     MAX_NAME_LENGTH,
     MAX_SECRET_LENGTH,
     MIN_SECRET_LENGTH,
 )
+from pushgate.api.openapi_schemas import NOTIFICATION_REQUEST, TIMESTAMP, Schema, obj, text
 
 _DEFINITION = {
     "name": text(MAX_NAME_LENGTH),

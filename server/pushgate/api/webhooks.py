@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -18,16 +17,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.admin import authenticated_site
-from pushgate.api.audience_checks import checked_audience
-from pushgate.api.context import AppContext, announce, context
+from pushgate.api.context import AppContext, context
+from pushgate.api.definitions import MAX_DEDUPE_KEY_LENGTH, webhook_request
 from pushgate.api.http import contain_unexpected, json_response, parse_json, read_body, read_json
 from pushgate.api.notification_content import render_now
-from pushgate.api.notification_request import notification_request
+from pushgate.api.notification_service import create_rendered
 from pushgate.api.render import iso
-from pushgate.api.webhook_definition import MAX_DEDUPE_KEY_LENGTH, webhook_request
 from pushgate.errors import ApiError
 from pushgate.store.base import WebhookExists
-from pushgate.store.models import NewNotification, Webhook
+from pushgate.store.models import Webhook
 
 MAX_DEFINITION_BYTES = 64 * 1024
 MAX_HOOK_BODY_BYTES = 64 * 1024
@@ -141,11 +139,17 @@ async def call_webhook(request: Request) -> Response:
     if not isinstance(payload, dict):
         raise ApiError("invalid_request", "the webhook's body must be a JSON object")
     now = ctx.clock()
-    new = _rendered(webhook, {"payload": payload}, ctx, now)
-    await checked_audience(ctx.store, webhook.site_id, new.audience)
-    notification, created = await ctx.store.create_notification(webhook.site_id, new, now=now)
-    if created:
-        await announce(ctx, "new")
+    variables = {"payload": payload}
+    key = None
+    if webhook.dedupe_key is not None:
+        rendered = render_now(webhook.dedupe_key, variables, "dedupe_key", MAX_DEDUPE_KEY_LENGTH)
+        if rendered:
+            key = f"webhook:{webhook.id}:{hashlib.sha256(rendered.encode()).hexdigest()}"
+    # Retries may differ in their bodies (a CMS adds a timestamp): the key alone decides.
+    notification, created = await create_rendered(
+        ctx, webhook.site_id, webhook.notification, variables,
+        idempotency_key=key, request_hash=webhook.id, since=now - DEDUPE_SECONDS, now=now,
+    )  # fmt: skip
     return json_response({"notification_id": notification.id}, 202 if created else 200)
 
 
@@ -160,25 +164,6 @@ def _check_signature(secret: str, raw: bytes, header: str | None) -> None:
             "send X-Pushgate-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with "
             "the webhook's secret>",
         )
-
-
-def _rendered(
-    webhook: Webhook, variables: dict[str, Any], ctx: AppContext, now: float
-) -> NewNotification:
-    """The notification the call asks for; what does not render answers 422 template_error."""
-    key = None
-    if webhook.dedupe_key is not None:
-        rendered = render_now(webhook.dedupe_key, variables, "dedupe_key", MAX_DEDUPE_KEY_LENGTH)
-        if rendered:
-            key = f"webhook:{webhook.id}:{hashlib.sha256(rendered.encode()).hexdigest()}"
-    try:
-        new = notification_request(webhook.notification, key, ctx.events_url, now, variables)
-    except ApiError as exc:
-        if exc.error.code == "template_error":
-            raise
-        raise ApiError("template_error", f"the body does not render: {exc.message}") from None
-    # Retries may differ in their bodies (a CMS adds a timestamp): the key alone decides.
-    return replace(new, request_hash=webhook.id, idempotency_since=now - DEDUPE_SECONDS)
 
 
 routes = contain_unexpected(

@@ -214,6 +214,38 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tracked_events_received ON tracked_events (site_id, received_at);
     """,
+    # 8: RSS and Atom feeds (issue #11): when each is polled next (and who holds it: one
+    # gateway polls a feed at a time), what its last poll said, and every entry it has seen
+    """
+    CREATE TABLE feeds (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        definition TEXT NOT NULL,          -- JSON: {"notification": ... or null}
+        interval_seconds INTEGER NOT NULL,
+        next_poll_at REAL NOT NULL,
+        leased_until REAL NOT NULL DEFAULT 0,
+        primed INTEGER NOT NULL DEFAULT 0, -- the first poll recorded what was there
+        etag TEXT,
+        last_modified TEXT,
+        last_polled_at REAL,
+        last_status TEXT,                  -- ok | not_modified | error
+        last_error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        sent INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX feeds_due ON feeds (next_poll_at);
+    CREATE INDEX feeds_site ON feeds (site_id, created_at);
+    CREATE TABLE feed_entries (
+        feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        identity TEXT NOT NULL,            -- sha256 of the entry's id or guid, else its link
+        notification_id TEXT,              -- NULL: there before the first poll
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (feed_id, identity)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -357,3 +357,40 @@ class Webhook:
     dedupe_key: str | None  # a template; the same rendered key within 7 days sends once
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True)
+class Feed:
+    """An RSS or Atom feed polled every `interval_seconds`; each new entry becomes a
+    notification from `notification` (templates over `item`; None: the default mapping)."""
+
+    id: str
+    site_id: str
+    url: str
+    notification: dict[str, Any] | None
+    interval_seconds: int
+    next_poll_at: float
+    created_at: float
+    updated_at: float
+    primed: bool = False  # the first poll recorded the entries already there
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: float | None = None
+    last_status: str | None = None  # ok | not_modified | error
+    last_error: str | None = None
+    failures: int = 0  # polls failed in a row (the backoff)
+    sent: int = 0  # entries sent as notifications
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of a feed found, written back as it releases the feed."""
+
+    status: str  # ok | not_modified | error
+    error: str | None
+    etag: str | None
+    last_modified: str | None
+    primed: bool
+    failures: int
+    next_poll_at: float
+    sent: int  # new notifications this poll

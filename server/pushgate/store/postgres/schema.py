@@ -178,4 +178,37 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tracked_events_received ON tracked_events (site_id, received_at);
         """,
     ),
+    (
+        8,
+        """
+        CREATE TABLE feeds (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            interval_seconds INTEGER NOT NULL,
+            next_poll_at DOUBLE PRECISION NOT NULL,
+            leased_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            primed BOOLEAN NOT NULL DEFAULT FALSE,
+            etag TEXT,
+            last_modified TEXT,
+            last_polled_at DOUBLE PRECISION,
+            last_status TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            sent INTEGER NOT NULL DEFAULT 0,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX feeds_due ON feeds (next_poll_at);
+        CREATE INDEX feeds_site ON feeds (site_id, created_at);
+        CREATE TABLE feed_entries (
+            feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            identity TEXT NOT NULL,
+            notification_id TEXT,
+            seen_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (feed_id, identity)
+        );
+        """,
+    ),
 ]

@@ -11,6 +11,7 @@ from pushgate.store.postgres.claims import ClaimVerbs
 from pushgate.store.postgres.connection import migrate as migrate_schema
 from pushgate.store.postgres.connection import unavailable_on_error
 from pushgate.store.postgres.deliveries import DeliveryVerbs
+from pushgate.store.postgres.feeds import FeedVerbs
 from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
 from pushgate.store.postgres.profiles import ProfileVerbs
@@ -34,6 +35,7 @@ class PostgresStore(
     LeaseVerbs,
     ProfileVerbs,
     WebhookVerbs,
+    FeedVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

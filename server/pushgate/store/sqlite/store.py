@@ -14,6 +14,7 @@ from pushgate.store.sqlite.claims import ClaimVerbs
 from pushgate.store.sqlite.connection import PRAGMAS
 from pushgate.store.sqlite.connection import migrate as migrate_schema
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
+from pushgate.store.sqlite.feeds import FeedVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
 from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
@@ -31,6 +32,7 @@ class SQLiteStore(
     ClaimVerbs,
     ProfileVerbs,
     WebhookVerbs,
+    FeedVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 

@@ -1,5 +1,6 @@
 """A webhook's definition, checked when it is created or replaced: `{"name", "notification",
-"secret"?, "dedupe_key"?}`. Every template in it must parse (`400 invalid_template` naming
+"secret"?, "dedupe_key"?}`; and any notification definition (a feed's too). Every template in
+it must parse (`400 invalid_template` naming
 the field and line), and the notification must be valid with each template standing for a
 value of its field (an audience with templates is checked when a call renders it)."""
 
@@ -29,15 +30,7 @@ def webhook_request(body: Any, events_url: str) -> dict[str, Any]:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise invalid(f"unknown member {unknown[0]!r}; a webhook takes {', '.join(FIELDS)}")
-    notification = require_object(data.get("notification"), "notification")
-    _check_templates(notification, "notification")
-    dry = _stand_ins(notification, "")
-    if _has_template(notification.get("audience")):
-        dry.pop("audience", None)
-    try:
-        notification_request(dry, None, events_url)
-    except ApiError as exc:
-        raise ApiError(exc.error.code, f"notification: {exc.message}") from None
+    notification = checked_definition(data.get("notification"), events_url)
     checked = {
         "name": checked_str(data.get("name"), "name", MAX_NAME_LENGTH),
         "notification": notification,
@@ -46,6 +39,21 @@ def webhook_request(body: Any, events_url: str) -> dict[str, Any]:
     if "secret" in data:
         checked["secret"] = _secret(data["secret"])
     return checked
+
+
+def checked_definition(value: Any, events_url: str, name: str = "notification") -> dict[str, Any]:
+    """A notification definition whose strings may be templates: every template parses, and
+    the notification is valid with each template standing for a value of its field."""
+    notification = require_object(value, name)
+    _check_templates(notification, name)
+    dry = _stand_ins(notification, "")
+    if _has_template(notification.get("audience")):
+        dry.pop("audience", None)
+    try:
+        notification_request(dry, None, events_url)
+    except ApiError as exc:
+        raise ApiError(exc.error.code, f"{name}: {exc.message}") from None
+    return notification
 
 
 def _dedupe_key(value: Any) -> str | None:
