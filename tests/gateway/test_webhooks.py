@@ -289,3 +289,16 @@ async def test_the_dedupe_key_holds_for_7_days_then_sends_again(
             for _ in range(2)
         }
         assert len(ids) == 2  # without a dedupe_key every call sends
+
+
+async def test_a_template_reading_payload_and_subscriber_renders_both_per_message(
+    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+) -> None:
+    ann = push_service.new_browser()
+    await subscribe_all(client, site, [ann], tags={"name": "Ann"})
+    title = "{{ payload.item }} is back, {{ subscriber.tags.name }}"
+    created = await create_hook(client, site, {"name": "stock", "notification": {"title": title}})
+    answer = await client.post(hook_path(created), json={"item": "The red bike"})
+    assert answer.status_code == 202, answer.text
+    await wait_until_done(client, site, answer.json()["notification_id"])
+    assert ann.messages[0].json()["notification"]["title"] == "The red bike is back, Ann"

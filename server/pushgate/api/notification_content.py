@@ -51,7 +51,10 @@ def content_of(
         localized[language], paths = member_with_templates(merged, variables, build, prefix)
         if paths:
             personal[language] = paths
-    return member, Content(localized, personal)
+    # A per-subscriber template may read the request's variables too ("{{ payload.title }}
+    # for {{ subscriber.tags.name }}"): they travel with the content.
+    kept = dict(variables) if personal else {}
+    return member, Content(localized, personal, kept)
 
 
 def _variants(value: Any) -> dict[str, dict[str, Any]]:

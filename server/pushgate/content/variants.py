@@ -24,14 +24,15 @@ DEFAULT = ""  # the variant key of the notification's own fields
 Profile = SubscriberProfile
 
 
-def _variables(profile: Profile | None) -> dict[str, Any]:
-    return {"subscriber": (profile or EMPTY_PROFILE)._asdict()}
+def _variables(profile: Profile | None, others: Mapping[str, Any]) -> dict[str, Any]:
+    return {**others, "subscriber": (profile or EMPTY_PROFILE)._asdict()}
 
 
 @dataclass(frozen=True)
 class Content:
     localized: dict[str, dict[str, Any]] = field(default_factory=dict)  # language -> member
     personal: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # variant -> paths
+    variables: dict[str, Any] = field(default_factory=dict)  # payload, item, event: as created
 
     @property
     def per_subscriber(self) -> bool:
@@ -41,6 +42,7 @@ class Content:
         return {
             "localized": self.localized,
             "personal": {key: [list(p) for p in paths] for key, paths in self.personal.items()},
+            "variables": self.variables,
         }
 
     @classmethod
@@ -48,7 +50,7 @@ class Content:
         if not data:
             return cls()
         personal = {k: tuple(tuple(p) for p in v) for k, v in data.get("personal", {}).items()}
-        return cls(dict(data.get("localized", {})), personal)
+        return cls(dict(data.get("localized", {})), personal, dict(data.get("variables", {})))
 
 
 def pick_variant(languages: Mapping[str, str], language: str | None) -> str:
@@ -70,6 +72,7 @@ class MessageContent:
     ready: dict[str, PayloadTemplate]  # variant -> its payload, the same for every subscriber
     members: dict[str, dict[str, Any]]  # variant -> member with templated fields
     personal: dict[str, tuple[Path, ...]]
+    variables: dict[str, Any]  # what the templates read besides subscriber
 
     def template_for(self, profile: Profile | None) -> PayloadTemplate:
         """The payload for one subscriber; RenderFailed with the reason when it cannot be."""
@@ -77,7 +80,8 @@ class MessageContent:
         ready = self.ready.get(variant)
         if ready is not None:
             return ready
-        member = _rendered(self.members[variant], self.personal[variant], profile)
+        variables = _variables(profile, self.variables)
+        member = _rendered(self.members[variant], self.personal[variant], variables)
         template = build_template(member, self.notification_id, self.events_url)
         if template.size > MAX_PLAINTEXT_BYTES:
             raise RenderFailed(
@@ -107,15 +111,15 @@ def message_content(
         ready,
         {key: members[key] for key in personal},
         personal,
+        content.variables,
     )
 
 
 def _rendered(
-    member: dict[str, Any], paths: Iterable[Path], profile: Profile | None
+    member: dict[str, Any], paths: Iterable[Path], variables: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """A copy of `member` with each templated field rendered for `profile`; only the
+    """A copy of `member` with each templated field rendered with `variables`; only the
     containers on the way to a rendered field are copied."""
-    variables = _variables(profile)
     result = dict(member)
     for path in paths:
         limit = _render_limit(path)
