@@ -25,6 +25,7 @@ from pushgate.api import (
     public,
     segments,
     site_rules,
+    triggers,
     webhooks,
 )
 from pushgate.api.context import AppContext, context
@@ -37,6 +38,7 @@ from pushgate.api.http import (
 )
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
+from pushgate.automation.trigger_engine import running_engine
 from pushgate.clock import WallClock, wall_clock_from_env
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.delivery.jobs import WorkerLimits
@@ -162,6 +164,8 @@ def create_app(
                 clock=wall,
                 database={"backend": "postgresql" if settings.uses_postgres else "sqlite"},
             )
+            # Automation runs in every `serve` (its work is leased: once across a cluster).
+            await stack.enter_async_context(running_engine(app.state.ctx))
             yield
 
     routes = [
@@ -178,6 +182,7 @@ def create_app(
         *notification_control.routes,
         *site_rules.routes,
         *webhooks.routes,
+        *triggers.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()

@@ -39,6 +39,8 @@ TABLES = (
     "tracked_events",
     "feeds",
     "feed_entries",
+    "triggers",
+    "trigger_runs",
 )
 # A row in any of these makes a target "not empty". Not meta: a new database a gateway has
 # opened once holds a write probe and perhaps an event secret that no token names yet (tokens

@@ -43,6 +43,7 @@ _CODES = [
     ErrorCode("duplicate_event", 409, "This event was already recorded for this delivery."),
     ErrorCode("segment_exists", 409, "The site has a segment of that name already."),
     ErrorCode("webhook_exists", 409, "The site has a webhook of that name already."),
+    ErrorCode("trigger_exists", 409, "The site has a trigger of that name already."),
     ErrorCode(
         "segment_in_use",
         409,

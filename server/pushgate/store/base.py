@@ -11,17 +11,22 @@ from pushgate.store.models import (
     DeliveryRef,
     DeliveryResult,
     DeliveryTarget,
+    DueRun,
     Feed,
     NewNotification,
     NewSubscription,
     Notification,
+    PendingEvent,
     PollOutcome,
+    RunCancel,
+    RunStart,
     Segment,
     Site,
     SiteRules,
     SubscriberProfile,
     Subscription,
     SubscriptionEdit,
+    Trigger,
     Webhook,
 )
 
@@ -58,6 +63,10 @@ class SegmentExists(Exception):
 
 class WebhookExists(Exception):
     """The site has a webhook of that name already; nothing was stored."""
+
+
+class TriggerExists(Exception):
+    """The site has a trigger of that name already; nothing was stored."""
 
 
 class SegmentInUse(Exception):
@@ -184,6 +193,23 @@ class Store(Protocol):
         self, feed_id: str, entries: Sequence[tuple[str, str | None]], now: float
     ) -> None: ...
     async def finish_poll(self, feed: Feed, outcome: PollOutcome, now: float) -> None: ...
+
+    # triggers
+    async def create_trigger(self, trigger: Trigger) -> Trigger: ...
+    async def get_trigger(self, site_id: str, trigger_id: str) -> Trigger | None: ...
+    async def list_triggers(self, site_id: str) -> list[Trigger]: ...
+    async def enabled_triggers(self, site_id: str) -> list[Trigger]: ...
+    async def replace_trigger(self, trigger: Trigger) -> Trigger | None: ...
+    async def delete_trigger(self, site_id: str, trigger_id: str) -> bool: ...
+    async def unprocessed_events(self, limit: int) -> list[PendingEvent]: ...
+    async def apply_trigger_changes(
+        self, changes: Sequence[RunStart | RunCancel], event_keys: Sequence[int], now: float
+    ) -> None: ...
+    async def claim_due_runs(self, now: float, lease_until: float, limit: int) -> list[DueRun]: ...
+    async def finish_run(self, run: DueRun, now: float, *, fired: bool = True) -> None: ...
+    async def user_profiles(
+        self, site_id: str, external_id: str | None, subscription_key: int | None
+    ) -> list[SubscriberProfile]: ...
 
     # what templates read of subscribers
     async def subscriber_profiles(

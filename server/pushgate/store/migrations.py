@@ -246,6 +246,40 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (feed_id, identity)
     ) WITHOUT ROWID;
     """,
+    # 9: triggers (issue #11): the rules, their pending runs (each with its due time, like a
+    # delivery; claimed with a lease, so that one gateway performs it), and which tracked
+    # events the trigger processor has read
+    """
+    CREATE TABLE triggers (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,         -- JSON: when, delay, unless, group_by, action
+        enabled INTEGER NOT NULL DEFAULT 1,
+        fired INTEGER NOT NULL DEFAULT 0,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (site_id, name)
+    );
+    CREATE TABLE trigger_runs (
+        key INTEGER PRIMARY KEY AUTOINCREMENT,
+        trigger_id TEXT NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,
+        user_key TEXT NOT NULL,           -- "user:<external_id>" or "subscription:<key>"
+        group_value TEXT NOT NULL,        -- the group_by value as JSON; '' without group_by
+        event TEXT NOT NULL,              -- the when event that (re)started it, as JSON
+        started_at REAL NOT NULL,         -- that event's time: unless counts `within` from it
+        due_at REAL NOT NULL,
+        state TEXT NOT NULL,              -- pending | fired | cancelled
+        leased_until REAL NOT NULL DEFAULT 0,
+        finished_at REAL
+    );
+    CREATE UNIQUE INDEX trigger_runs_open ON trigger_runs (trigger_id, user_key, group_value)
+        WHERE state = 'pending';
+    CREATE INDEX trigger_runs_due ON trigger_runs (due_at) WHERE state = 'pending';
+    ALTER TABLE tracked_events ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tracked_events_unprocessed ON tracked_events (key) WHERE processed = 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

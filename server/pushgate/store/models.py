@@ -394,3 +394,69 @@ class PollOutcome:
     failures: int
     next_poll_at: float
     sent: int  # new notifications this poll
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rule run on tracked events: `definition` as the API took it (checked)."""
+
+    id: str
+    site_id: str
+    name: str
+    definition: dict[str, Any]  # when, delay, unless, group_by, action
+    enabled: bool
+    created_at: float
+    updated_at: float
+    fired: int = 0
+    cancelled: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """A tracked event the trigger processor has not read yet, with its user."""
+
+    key: int
+    site_id: str
+    id: str
+    name: str
+    props: dict[str, TagValue]
+    occurred_at: float
+    subscription_key: int | None
+    subscription_id: str | None  # that subscription's public id, if it still exists
+    external_id: str | None  # the event's, else its subscription's
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """Start a run, or restart the pending one of the same trigger, user and group."""
+
+    trigger_id: str
+    user_key: str
+    group_value: str
+    event: dict[str, Any]  # the when event, and the audience the run sends to
+    started_at: float
+    due_at: float
+    restart: bool  # with group_by: an open run is moved, not doubled
+
+
+@dataclass(frozen=True)
+class RunCancel:
+    """An unless event at `at`: cancel a trigger's pending runs of the user (of one group, or
+    any) that started at most `within` seconds before it and are not due by then."""
+
+    trigger_id: str
+    user_key: str
+    group_value: str | None  # None: every group
+    at: float
+    within: float
+
+
+@dataclass(frozen=True)
+class DueRun:
+    key: int
+    trigger_id: str
+    site_id: str
+    user_key: str
+    event: dict[str, Any]
+    definition: dict[str, Any]

@@ -20,6 +20,7 @@ from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
+from pushgate.store.sqlite.triggers import TriggerVerbs
 from pushgate.store.sqlite.webhooks import WebhookVerbs
 
 
@@ -33,6 +34,7 @@ class SQLiteStore(
     ProfileVerbs,
     WebhookVerbs,
     FeedVerbs,
+    TriggerVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
