@@ -1,0 +1,1 @@
+"""Pushes that send themselves: feeds, triggers (issue #11)."""
