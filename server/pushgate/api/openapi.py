@@ -13,7 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pushgate import __version__
-from pushgate.api import notification_control, openapi_events, openapi_webhooks
+from pushgate.api import (
+    notification_control,
+    openapi_events,
+    openapi_triggers,
+    openapi_webhooks,
+)
 from pushgate.api.admin import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from pushgate.api.openapi_schemas import SCHEMAS, Schema
 from pushgate.api.validation import MAX_CURSOR
@@ -364,9 +369,13 @@ def document() -> dict[str, Any]:
         | browser_paths()
         | admin_paths()
         | openapi_events.paths()
-        | openapi_webhooks.paths(),
+        | openapi_webhooks.paths()
+        | openapi_triggers.paths(),
         "components": {
-            "schemas": SCHEMAS | openapi_events.SCHEMAS | openapi_webhooks.SCHEMAS,
+            "schemas": SCHEMAS
+            | openapi_events.SCHEMAS
+            | openapi_webhooks.SCHEMAS
+            | openapi_triggers.SCHEMAS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
