@@ -25,6 +25,7 @@ from pushgate.api import (
     public,
     segments,
     site_rules,
+    tracking,
     triggers,
     webhooks,
 )
@@ -183,6 +184,7 @@ def create_app(
         *site_rules.routes,
         *webhooks.routes,
         *triggers.routes,
+        *tracking.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()

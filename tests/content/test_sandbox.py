@@ -90,3 +90,8 @@ def test_any_text_either_is_refused_or_renders_or_fails_cleanly(source: str) -> 
         render(source, VARIABLES, 10_000)
     except RenderFailed as exc:
         assert str(exc).startswith("template_error: ")
+
+
+def test_a_key_named_like_a_dict_method_reads_the_data() -> None:
+    props = {"event": {"props": {"items": 3, "keys": "k", "values": [1]}}}
+    assert render("{{ event.props.items }} {{ event.props.keys }}", props, 100) == "3 k"

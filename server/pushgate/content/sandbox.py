@@ -121,6 +121,12 @@ class LockedSandbox(ImmutableSandboxedEnvironment):
         self.globals = {"range": _limited_range, "dict": dict}
         self.tests = dict(self.tests)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data first: `event.props.items` is the prop named items, not dict.items.
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The sandbox would answer an undefined value, which renders as empty here: fail instead.
         raise SecurityError(f"access to attribute {attribute!r} is not allowed")

@@ -15,6 +15,7 @@ from pushgate.store.models import (
     Feed,
     NewNotification,
     NewSubscription,
+    NewTrackedEvent,
     Notification,
     PendingEvent,
     PollOutcome,
@@ -26,6 +27,7 @@ from pushgate.store.models import (
     SubscriberProfile,
     Subscription,
     SubscriptionEdit,
+    TrackedEvent,
     Trigger,
     Webhook,
 )
@@ -193,6 +195,11 @@ class Store(Protocol):
         self, feed_id: str, entries: Sequence[tuple[str, str | None]], now: float
     ) -> None: ...
     async def finish_poll(self, feed: Feed, outcome: PollOutcome, now: float) -> None: ...
+
+    # tracked events
+    async def record_tracked_event(
+        self, site_id: str, new: NewTrackedEvent, now: float
+    ) -> tuple[TrackedEvent, bool] | None: ...
 
     # triggers
     async def create_trigger(self, trigger: Trigger) -> Trigger: ...

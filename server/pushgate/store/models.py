@@ -460,3 +460,25 @@ class DueRun:
     user_key: str
     event: dict[str, Any]
     definition: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewTrackedEvent:
+    id: str
+    name: str
+    props: dict[str, TagValue]
+    occurred_at: float
+    external_id: str | None = None
+    subscription_id: str | None = None  # by the admin API
+    endpoint: str | None = None  # by the page: its browser's subscription
+
+
+@dataclass(frozen=True)
+class TrackedEvent:
+    id: str
+    name: str
+    props: dict[str, TagValue]
+    occurred_at: float
+    received_at: float
+    external_id: str | None
+    subscription_id: str | None

@@ -18,6 +18,7 @@ from pushgate.store.postgres.profiles import ProfileVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
+from pushgate.store.postgres.tracked_events import TrackedEventVerbs
 from pushgate.store.postgres.triggers import TriggerVerbs
 from pushgate.store.postgres.webhooks import WebhookVerbs
 from pushgate.store.sealing import Sealer
@@ -38,6 +39,7 @@ class PostgresStore(
     WebhookVerbs,
     FeedVerbs,
     TriggerVerbs,
+    TrackedEventVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

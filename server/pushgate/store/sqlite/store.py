@@ -20,6 +20,7 @@ from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
+from pushgate.store.sqlite.tracked_events import TrackedEventVerbs
 from pushgate.store.sqlite.triggers import TriggerVerbs
 from pushgate.store.sqlite.webhooks import WebhookVerbs
 
@@ -35,6 +36,7 @@ class SQLiteStore(
     WebhookVerbs,
     FeedVerbs,
     TriggerVerbs,
+    TrackedEventVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
