@@ -6,7 +6,7 @@
  * data-sw-scope (default: the worker's folder), data-prompt="soft" (show the soft prompt),
  * data-prompt-delay (seconds, default 3), data-debug (log with a [pushgate] prefix).
  * API (window.pushgate): subscribe(opts?), unsubscribe(), state(), setTags(obj), setExternalId(id),
- * showPrompt(), explain(). Calls made before this file loaded are queued:
+ * track(name, props?), showPrompt(), explain(). Calls made before this file loaded are queued:
  *   window.pushgate = window.pushgate || []; pushgate.push(["subscribe", {tags: {topic: "tech"}}]);
  * The full guide, the payload format and the error codes: docs/embedding.md.
  */
@@ -402,6 +402,22 @@
     }
   }
 
+  async function track(name, props) {
+    // An event of this browser's subscriber (add to cart, checkout...): the gateway's triggers
+    // act on it. Only a subscribed browser has someone to tie it to.
+    const subscription = supported() ? await currentSubscription() : null;
+    if (!subscription) {
+      throw fail(new PushgateError("not_subscribed", "pushgate.track() needs a subscribed browser: call subscribe() first."));
+    }
+    const config = await loadConfig();
+    const url = config.subscriptions_url.replace(/\/subscriptions$/, "/track");
+    try {
+      return await request("POST", url, { endpoint: subscription.endpoint, name: String(name), props: props || {} });
+    } catch (error) {
+      throw fail(error);
+    }
+  }
+
   async function setExternalId(id) {
     saveLocal({ external_id: id === null || id === undefined ? null : String(id) });
     return updateIfSubscribed({});
@@ -559,6 +575,7 @@
     state: safe(state),
     setTags: safe(setTags),
     setExternalId: safe(setExternalId),
+    track: safe(track),
     showPrompt: safe(() => showPrompt(true)),
     explain,
     PushgateError,
