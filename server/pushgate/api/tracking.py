@@ -62,7 +62,10 @@ def _props(data: dict[str, Any]) -> dict[str, Any]:
         return {}
     if isinstance(props, dict) and len(props) > MAX_PROPS:
         raise invalid(f"props holds {len(props)} values; at most {MAX_PROPS}")
-    return tags_of(props, "props")
+    try:
+        return tags_of(props, "props")
+    except ApiError as error:  # tags_of's words are about tags: say which field it was
+        raise invalid("props: " + error.message.replace("tag ", "prop ")) from None
 
 
 def _only(data: dict[str, Any], fields: tuple[str, ...]) -> None:
