@@ -135,11 +135,16 @@ async def _wait_done(
 
 
 async def _broadcast(
-    base_url: str, api_key: str, done: Done, timeout: float, probe: tuple[str, int] | None
+    base_url: str,
+    api_key: str,
+    done: Done,
+    timeout: float,
+    probe: tuple[str, int] | None,
+    title: str,
 ) -> Broadcast:
     out = Broadcast()
     headers = {"Authorization": f"Bearer {api_key}"}
-    body = {"title": TITLE, "body": BODY, "audience": {"all": True}}
+    body = {"title": title, "body": BODY, "audience": {"all": True}}
     finished = asyncio.Event()
     async with aiohttp.ClientSession(headers=headers) as session:
         start_wall, start = time.time(), time.perf_counter()
@@ -170,12 +175,14 @@ def broadcast(
     timeout: float,
     probe: tuple[str, int] | None = None,
     done: Done | None = None,
+    title: str = TITLE,
 ) -> Broadcast:
     """Broadcast to everyone, timed until `done` (default: every outcome recorded);
-    `probe` = (site id, sink port) also times subscribe calls."""
+    `probe` = (site id, sink port) also times subscribe calls. `title` may be a template
+    (the templated row's reads `subscriber`)."""
     until = done or everyone(size)
     with Monitor(pid) as monitor:
-        result = asyncio.run(_broadcast(base_url, api_key, until, timeout, probe))
+        result = asyncio.run(_broadcast(base_url, api_key, until, timeout, probe, title))
     result.cpu_seconds, result.peak_rss = monitor.cpu_seconds, monitor.peak_rss
     result.peak_pss = monitor.peak_pss
     return result

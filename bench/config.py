@@ -25,6 +25,21 @@ PUSH_TTL_SECONDS = 3600
 VAPID_SUBJECT = "mailto:bench@example.com"
 SITE_ORIGIN = "https://bench.example"
 
+# Issue #11: every bench subscriber has a tag `name`, one of NAMES by its index (7, a prime, so
+# that the evenly spread samples meet every name); the templated row's title reads it per message.
+NAMES = ("Ada", "Björn", "Chloé", "Dmitri", "Eun-ji", "Farah", "Giulia")
+TEMPLATED_TITLE = "Breaking for {{ subscriber.tags.name }}: the bench headline"
+
+
+def subscriber_name(index: int) -> str:
+    return NAMES[index % len(NAMES)]
+
+
+def templated_title(index: int) -> str:
+    """TEMPLATED_TITLE as subscriber `index` must receive it."""
+    return f"Breaking for {subscriber_name(index)}: the bench headline"
+
+
 # ~200 bytes of JSON, the same plaintext for every peer (pushgate builds its own from TITLE).
 TITLE = "Breaking: the bench headline"
 PAYLOAD = json.dumps(

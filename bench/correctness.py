@@ -14,6 +14,7 @@ from bench.keys import KeySet
 from pushgate.webpush.encryption import DecryptionError, decrypt
 
 PlaintextCheck = Callable[[bytes], bool]
+PerSubscriber = Callable[[int], PlaintextCheck]  # subscriber index -> its check
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,29 @@ def json_with_title(title: str) -> PlaintextCheck:
     return check
 
 
+def title_per_subscriber(title_of: Callable[[int], str]) -> PerSubscriber:
+    """A title rendered per subscriber (issue #11): each sampled subscriber's body must carry
+    its own title, not another subscriber's and not the template."""
+    return lambda index: json_with_title(title_of(index))
+
+
 def check_sample(
     bodies: dict[int, list[bytes]], indices: Sequence[int], keys: KeySet, check: PlaintextCheck
 ) -> SampleCheck:
+    """Decrypt every kept body with its subscriber's keys; each must pass `check`."""
+    return check_sample_each(bodies, indices, keys, lambda index: check)
+
+
+def check_sample_each(
+    bodies: dict[int, list[bytes]], indices: Sequence[int], keys: KeySet, check_for: PerSubscriber
+) -> SampleCheck:
+    """The same, each subscriber's bodies against its own check `check_for(index)`."""
     received = decrypted = bad = 0
     for index in indices:
         got = bodies.get(index, [])
         received += bool(got)
         private, auth = keys.private_key(index)
+        check = check_for(index)
         for body in got:
             try:
                 good = check(decrypt(body, private, auth))

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.config import REPO_DIR, SITE_ORIGIN, SLOW_EVERY, VAPID_SUBJECT
+from bench.config import REPO_DIR, SITE_ORIGIN, SLOW_EVERY, VAPID_SUBJECT, subscriber_name
 from bench.env import BenchEnv
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
@@ -89,15 +89,16 @@ async def _bulk_insert(env: BenchEnv, site: BenchSite, size: int, slow: bool) ->
                     endpoint, on_slow = env.slow_endpoint(i), on_slow + 1
                 else:
                     endpoint = env.endpoint(i, sampled)
-                subs.append(NewSubscription(endpoint, p256dh, auth))
+                tags = {"name": subscriber_name(i)}  # what the templated row's title reads
+                subs.append(NewSubscription(endpoint, p256dh, auth, tags=tags))
             added += await import_subscriptions(store, policy, site.id, subs)
     return added, on_slow
 
 
 def fill_store(env: BenchEnv, site: BenchSite, size: int, *, slow: bool = False) -> int:
-    """Put the same `size` subscriptions the peers use into the gateway's real store; with
-    `slow`, one in SLOW_EVERY has its endpoint on the slow push service instead. Returns how
-    many are on the slow service."""
+    """Put the same `size` subscriptions the peers use into the gateway's real store, each
+    with its tag `name` (config.subscriber_name); with `slow`, one in SLOW_EVERY has its
+    endpoint on the slow push service instead. Returns how many are on the slow service."""
     added, on_slow = asyncio.run(_bulk_insert(env, site, size, slow))
     if added != size:
         raise RuntimeError(f"store took {added} of {size} subscriptions")

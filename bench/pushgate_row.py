@@ -1,7 +1,10 @@
 """pushgate end to end: the real store, the real `pushgate serve`, the real admin API.
 
-Rows per audience size: the loopback broadcast (median of runs), the same against the 50 ms
-sink, and one more loopback broadcast with a subscribe probe running beside it; with
+Rows per audience size: the loopback broadcast (median of runs); the same with its title a
+template that reads each subscriber's tag `name` (issue #11), its runs interleaved with the
+plain ones on the same gateway and store, and after them the latency of calls to an incoming
+webhook on that gateway; the loopback broadcast against the 50 ms sink, and one more with a
+subscribe probe running beside it; with
 PostgreSQL (issue #10), the loopback broadcast on a database of the bench's PostgreSQL server,
 by one `serve`, and by `serve --no-deliver` with two `pushgate worker` processes sending. The
 row with a slow push service is in slow_row.py.
@@ -11,11 +14,17 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 
 from bench.broadcast import Broadcast, Done, broadcast
 from bench.calibrate import encryption_us
-from bench.config import FAR_DELAY_MS, TITLE
-from bench.correctness import check_sample, json_with_title
+from bench.config import FAR_DELAY_MS, TEMPLATED_TITLE, TITLE, templated_title
+from bench.correctness import (
+    PerSubscriber,
+    check_sample_each,
+    json_with_title,
+    title_per_subscriber,
+)
 from bench.env import BenchEnv
 from bench.gateway import (
     BenchSite,
@@ -28,9 +37,22 @@ from bench.gateway import (
 from bench.postgres import BenchPostgres
 from bench.procstat import Monitor
 from bench.results import Row
+from bench.webhook import webhook_latency
 
 MIN_BROADCAST_RATE = 100  # msgs/s; a broadcast slower than this is given up on
 MIN_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a broadcast's title is, and what each sampled subscriber must decrypt."""
+
+    title: str
+    expect: PerSubscriber
+
+
+PLAIN = Content(TITLE, lambda index: json_with_title(TITLE))
+TEMPLATED = Content(TEMPLATED_TITLE, title_per_subscriber(templated_title))
 
 
 def _timeout(size: int) -> float:
@@ -38,16 +60,20 @@ def _timeout(size: int) -> float:
 
 
 def _record(
-    env: BenchEnv, row: Row, size: int, result: Broadcast, name: str, messages: int
+    env: BenchEnv,
+    row: Row,
+    size: int,
+    result: Broadcast,
+    name: str,
+    messages: int,
+    expect: PerSubscriber,
 ) -> None:
     """`messages`: how many the timing covers (the healthy part, in the slow-service row);
     the sink log counts only the healthy ports."""
     log = env.sink.end_row(name)
     row.rates.append(messages / result.seconds)
     row.lost += max(0, messages - log.created)
-    sample = check_sample(
-        env.samples.take(), env.sample_indices(size), env.keys, json_with_title(TITLE)
-    )
+    sample = check_sample_each(env.samples.take(), env.sample_indices(size), env.keys, expect)
     if row.sample is None or not sample.ok:
         row.sample = sample
     ttfm = (log.first_start - result.answered_at) * 1000 if log.first_start else float("nan")
@@ -89,10 +115,12 @@ def run_broadcast(
     done: Done | None = None,
     messages: int | None = None,
     db: BenchPostgres | None = None,
+    content: Content = PLAIN,
 ) -> Broadcast:
-    """One timed broadcast into `row`, its sink log kept as `name`; `done` and `messages`
-    narrow the timing to part of the audience (the slow-service row's healthy part). With
-    `db`, the PostgreSQL server's CPU over the broadcast goes into the run's details."""
+    """One timed broadcast of `content` into `row`, its sink log kept as `name`; `done` and
+    `messages` narrow the timing to part of the audience (the slow-service row's healthy
+    part). With `db`, the PostgreSQL server's CPU over the broadcast goes into the run's
+    details."""
     env.sink.begin_row()
     env.samples.take()
     assert gw.proc is not None
@@ -108,6 +136,7 @@ def run_broadcast(
             _timeout(size),
             probe=(site.id, port) if probe else None,
             done=done,
+            title=content.title,
         )
     db_cpu = db.cpu_seconds() - db_before if db is not None else None
     if others is not None:  # summed peaks of processes sampled apart: at most a little high
@@ -116,20 +145,27 @@ def run_broadcast(
         result.peak_pss += others.peak_pss
     result.speed_us = (speed_before + encryption_us()) / 2
     sent = size if messages is None else messages
-    _record(env, row, size, result, name, sent)
+    _record(env, row, size, result, name, sent, content.expect)
     if db_cpu is not None:
         row.runs_detail[-1]["db_cpu_per_1k"] = db_cpu / sent * 1000
     time.sleep(0.5)  # let the last outcome writes settle before the next run
     return result
 
 
+TEMPLATED_LABEL = (
+    "pushgate end to end, title templated per subscriber (`{{ subscriber.tags.name }}`)"
+)
+
+
 class PushgateRows:
     """pushgate's rows for one size: a store filled once and a gateway kept running, so that
-    its loopback runs can be interleaved with the peers' runs; then the far and probe rows."""
+    its loopback runs, plain and templated, can be interleaved with the peers' runs; then the
+    webhook calls, the far and the probe rows."""
 
     def __init__(self, env: BenchEnv, size: int) -> None:
         self.env, self.size = env, size
         self.loop = Row("pushgate", "pushgate end to end (serve + SQLite + admin API)", size)
+        self.templated = Row("pushgate_templated", TEMPLATED_LABEL, size)
         self.far_row = Row("pushgate_far", f"pushgate end to end, sink +{FAR_DELAY_MS} ms", size)
         self.probe_row = Row("pushgate_probe", "pushgate end to end + subscribe probe", size)
         self.site = create_site(env.out_dir / f"pushgate-{size}.db")
@@ -138,17 +174,37 @@ class PushgateRows:
         self.gw.start()
 
     def run_once(self, run: int) -> None:
-        if self.loop.note:  # an earlier run failed
-            return
+        """One plain and one templated broadcast, in turn first, so that neither is always
+        the one on a store grown by the other's deliveries."""
+        both = [(self.loop, PLAIN, "pushgate"), (self.templated, TEMPLATED, "pushgate-tpl")]
+        for row, content, prefix in both if run % 2 == 0 else both[::-1]:
+            if self.loop.note or row.note:  # an earlier run failed
+                continue
+            try:
+                name = f"{prefix}-{self.size}-{run}"
+                run_broadcast(self.env, self.gw, self.site, row, self.size, name, content=content)
+            except RuntimeError as exc:
+                row.note = str(exc)[:200]
+
+    def _webhook(self) -> None:
+        """Issue #11's webhook calls, on the gateway the broadcasts ran on, now idle."""
         try:
-            name = f"pushgate-{self.size}-{run}"
-            run_broadcast(self.env, self.gw, self.site, self.loop, self.size, name)
-        except RuntimeError as exc:
-            self.loop.note = str(exc)[:200]
+            latency = webhook_latency(self.gw.base_url, self.site.api_key)
+        except (RuntimeError, OSError) as exc:
+            self.templated.extras["webhook"] = f"not measured: {str(exc)[:150]}"
+            return
+        self.templated.extras["webhook"] = latency.summary()
+        p50, p99 = latency.percentile(0.5), latency.percentile(0.99)
+        if p50 is not None and p99 is not None:
+            figures = self.templated.figures
+            figures["webhook_p50_ms"], figures["webhook_p99_ms"] = p50, p99
+            figures["webhook_errors"] = len(latency.errors)
 
     def finish(self, far: bool) -> list[Row]:
         env, gw, site, size = self.env, self.gw, self.site, self.size
         try:
+            if not self.loop.note:
+                self._webhook()
             if far and not self.loop.note:
                 gw.stop()
                 env.sink.restart(FAR_DELAY_MS)
@@ -166,7 +222,8 @@ class PushgateRows:
             gw.stop()
             if env.sink.delay_ms:
                 env.sink.restart(0)
-        return [r for r in (self.loop, self.far_row, self.probe_row) if r.rates or r.note]
+        rows = (self.loop, self.templated, self.far_row, self.probe_row)
+        return [r for r in rows if r.rates or r.note]
 
 
 POSTGRES_SINGLE = "pushgate_pg"

@@ -19,6 +19,8 @@ TARGET_SIZE = 100_000
 POSTGRES_KEYS = ("pushgate_pg", "pushgate_pg_workers")
 POSTGRES_SHARE = 0.85  # issue #10: one `serve` on PostgreSQL keeps this much of SQLite's rate
 POSTGRES_CORE_RATE = 50_000  # issue #10: msgs/s one PostgreSQL core should feed
+TEMPLATED_SHARE = 0.7  # issue #11: a title templated per subscriber keeps this much of plain
+WEBHOOK_P99_MS = 50  # issue #11: a webhook call answers within this
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def _find(rows: Sequence[Row], key: str, size: int) -> Row | None:
 def _notes(row: Row, rows: Sequence[Row]) -> str:
     parts = [_healthy_part(row, rows)] if row.key == "pushgate_slow" and row.rate else []
     parts += [_on_postgres(row, rows)] if row.key in POSTGRES_KEYS and row.rate else []
+    parts += [_templated(row, rows)] if row.key == "pushgate_templated" and row.rate else []
     parts += [row.note] if row.note else []
     if row.runs_detail:
         d = sorted(row.runs_detail, key=lambda x: x["seconds"])[len(row.runs_detail) // 2]
@@ -64,6 +67,16 @@ def _healthy_part(row: Row, rows: Sequence[Row]) -> str:
     share = _ratio(row, _find(rows, "pushgate", row.size), percent=True) or "-"
     rate = _fmt_rate(row.rate)
     return f"healthy part: {rate} msgs/s = {share} of the same run without the slow service"
+
+
+def _templated(row: Row, rows: Sequence[Row]) -> str:
+    """The templated row against the plain broadcast, overall and run by run (each run of
+    the two was made back to back on the same gateway)."""
+    plain = _find(rows, "pushgate", row.size)
+    share = _ratio(row, plain, percent=True) or "-"
+    runs = zip(row.rates, plain.rates if plain else [], strict=False)
+    each = " / ".join(f"{mine / base:.0%}" for mine, base in runs)
+    return f"{share} of the plain broadcast" + (f" (by run: {each})" if each else "")
 
 
 def db_cpu_per_1k(row: Row) -> tuple[float, float] | None:
@@ -159,6 +172,16 @@ def targets(rows: Sequence[Row]) -> list[Target]:
             f"one slow push service keeps ≥ 90 % of healthy msgs/s{at}",
         )
     )
+    found.append(
+        _vs(
+            _find(rows, "pushgate_templated", size),
+            pg,
+            TEMPLATED_SHARE,
+            f"templated title keeps ≥ {TEMPLATED_SHARE * 100:.0f} % of the plain broadcast "
+            f"(issue #11){at}",
+        )
+    )
+    found.append(_webhook_target(_find(rows, "pushgate_templated", size)))
     found.extend(_million_targets(rows))
     big = _find(rows, "pushgate", MILLION) or pg
     found.append(_detail_target(big, "api_ms", 100, "POST /api/v1/notifications < 100 ms"))
@@ -180,6 +203,18 @@ def _postgres_targets(rows: Sequence[Row], size: int, at: str) -> list[Target]:
         text = f"one PostgreSQL core feeds ≥ {POSTGRES_CORE_RATE:,} msgs/s ({name}){at}"
         found.append(_core_rate(_find(rows, key, size), text))
     return found
+
+
+def _webhook_target(row: Row | None) -> Target:
+    text = f"webhook call answers < {WEBHOOK_P99_MS} ms (p99)"
+    figures = row.figures if row is not None else {}
+    if row is None or "webhook_p99_ms" not in figures:
+        return Target(text, "-", None)
+    p99, errors = figures["webhook_p99_ms"], int(figures.get("webhook_errors", 0))
+    value = f"{p99:.1f} ms (p50 {figures['webhook_p50_ms']:.1f} ms)"
+    if errors:
+        return Target(f"{text} (at {row.size:,})", f"{value}, {errors} errors", False)
+    return Target(f"{text} (at {row.size:,})", value, p99 < WEBHOOK_P99_MS)
 
 
 def _core_rate(row: Row | None, text: str) -> Target:
@@ -265,7 +300,7 @@ def render(rows: Sequence[Row], ceilings: Sequence[Ceiling], command: str) -> st
     ]
     lines += [_ceiling_line(c) for c in ceilings]
     lines += [_row_line(r, rows) for r in rows]
-    issues = "#4, #8, #10" if any(r.key in POSTGRES_KEYS for r in rows) else "#4, #8"
+    issues = "#4, #8, #10, #11" if any(r.key in POSTGRES_KEYS for r in rows) else "#4, #8, #11"
     lines += ["", f"| target (issues {issues}) | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t.text} | {t.value} | {t.verdict()} |" for t in targets(rows)]
     return "\n".join(lines) + "\n"

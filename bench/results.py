@@ -21,7 +21,8 @@ class Row:
     peak_rss: int | None = None  # bytes: peak of the RSS summed over the row's processes
     peak_pss: int | None = None  # bytes: the same with PSS (shared pages counted once)
     runs_detail: list[dict[str, Any]] = field(default_factory=list)  # per-run figures
-    extras: dict[str, str] = field(default_factory=dict)  # shown under the table
+    extras: dict[str, str] = field(default_factory=dict)  # shown in the row's notes
+    figures: dict[str, float] = field(default_factory=dict)  # once per row, for the targets
     note: str = ""
 
     @property

@@ -8,13 +8,14 @@ The slow-service row costs a few seconds, not its 20 s: it stops at the healthy 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.config import OUT_DIR, PAYLOAD, QUICK_SIZE
-from bench.correctness import check_sample, exact
+from bench.config import OUT_DIR, PAYLOAD, QUICK_SIZE, templated_title
+from bench.correctness import check_sample, check_sample_each, exact, title_per_subscriber
 from bench.env import ports_free
 from bench.keys import KeySet, one_record
 from bench.suite import Options, run
@@ -40,7 +41,21 @@ def wrong_is_caught() -> bool:
     passes = check_sample({0: [good], 1: [good]}, [0], keys, exact(PAYLOAD)).ok
     fails = not check_sample({0: [bad]}, [0], keys, exact(PAYLOAD)).ok
     missing = not check_sample({}, [0, 1], keys, exact(PAYLOAD)).ok
-    return passes and fails and missing
+    return passes and fails and missing and _other_name_is_caught(keys)
+
+
+def _other_name_is_caught(keys: KeySet) -> bool:
+    """Issue #11: a templated title passes only with the subscriber's own name in it."""
+    per_subscriber = title_per_subscriber(templated_title)
+
+    def body(index: int, title: str) -> bytes:
+        p256dh, auth = keys.public_b64(index)
+        return encrypt(json.dumps({"notification": {"title": title}}).encode(), p256dh, auth)
+
+    own = {i: [body(i, templated_title(i))] for i in (0, 1)}
+    swapped = {i: [body(i, templated_title(1 - i))] for i in (0, 1)}
+    passes = check_sample_each(own, [0, 1], keys, per_subscriber).ok
+    return passes and not check_sample_each(swapped, [0, 1], keys, per_subscriber).ok
 
 
 def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, Any]:
@@ -64,15 +79,22 @@ def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, 
     if not wrong_is_caught():
         problems.append("correctness pass: a corrupted or missing body was not caught")
     expected = set(opts.rows)
-    if "pushgate" in opts.rows:  # its far, probe and slow-service rows too
-        expected |= {"pushgate_far", "pushgate_probe", "pushgate_slow"}
+    if "pushgate" in opts.rows:  # its templated, far, probe and slow-service rows too
+        expected |= {"pushgate_templated", "pushgate_far", "pushgate_probe", "pushgate_slow"}
     missing = expected - {row.key for row in outcome.rows}
     problems += [f"{key}: no row" for key in sorted(missing)]
     return {
         "ok": not problems,
         "problems": problems,
         "rows": [
-            {"key": r.key, "size": r.size, "rate": r.rate, "correct": not r.wrong, "note": r.note}
+            {
+                "key": r.key,
+                "size": r.size,
+                "rate": r.rate,
+                "correct": not r.wrong,
+                "note": r.note,
+                "figures": r.figures,
+            }
             for r in outcome.rows
         ],
         "markdown": report.render(outcome.rows, outcome.ceilings, "bench.smoke.run_smoke()"),

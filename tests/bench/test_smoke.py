@@ -1,6 +1,7 @@
 """The benchmark must keep running: every row once on 1,000 subscribers, every sample decrypts
-(the rows on PostgreSQL of issue #10 too, with their database CPU and targets); the audience
-section (issue #9) on 1,500 gives all its figures.
+(the rows on PostgreSQL of issue #10 too, with their database CPU and targets; issue #11's
+templated row, each sampled title carrying its subscriber's own name, and the webhook calls'
+latency); the audience section (issue #9) on 1,500 gives all its figures.
 
 Speed is not asserted here (that is bench/'s job, `make bench`); only that each row, pushgate's
 end-to-end rows against nginx over TLS included (the one with a push service that answers only
@@ -9,7 +10,9 @@ after 20 s too), ran and delivered what it should.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from bench import audience_report
 from bench.audience_rows import COUNT_CALLS
@@ -31,6 +34,25 @@ def test_benchmark_smoke_run_completes_with_correct_samples(tmp_path: Path) -> N
     measured = [line for line in targets if "PostgreSQL core feeds" in line]
     assert len(measured) == len(POSTGRES_ROWS)
     assert not any(line.endswith("not measured |") for line in measured), measured
+    _assert_templates_and_webhooks(result)
+
+
+def _assert_templates_and_webhooks(result: dict[str, Any]) -> None:
+    """Issue #11: the templated row ran, every sampled subscriber decrypted a title with its
+    own name (the row's sample check), and the webhook calls gave their latency."""
+    templated = next(row for row in result["rows"] if row["key"] == "pushgate_templated")
+    assert templated["correct"] and templated["rate"], templated
+    figures = templated["figures"]
+    assert figures["webhook_p99_ms"] > 0 and figures["webhook_errors"] == 0, figures
+    lines = result["markdown"].splitlines()
+    row_line = next(line for line in lines if "title templated per subscriber" in line)
+    assert "of the plain broadcast" in row_line
+    assert re.search(r"webhook: 50 sequential signed calls: p50 [\d.]+ ms", row_line), row_line
+    for target in ("templated title keeps", "webhook call answers"):
+        line = next(line for line in lines if line.startswith(f"| {target}"))
+        assert not line.endswith("not measured |"), line
+    webhook = next(line for line in lines if line.startswith("| webhook call answers"))
+    assert re.search(r"\| [\d.]+ ms \(p50 [\d.]+ ms\) \|", webhook), webhook
 
 
 def test_benchmark_correctness_pass_catches_a_wrong_body() -> None:
