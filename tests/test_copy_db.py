@@ -4,6 +4,7 @@ the keys SQLite gave, and every refusal leaving the target as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from cryptography.fernet import Fernet
 from pushgate.copy_db import TABLES, copy_sqlite_to_postgres
 from pushgate.store.migrations import SCHEMA_VERSION
 from pushgate.testing import LocalPushService, SimulatedBrowser
+from tests.automation.feed_server import feed_server
+from tests.automation.feeds import rss
 from tests.conftest import (
     ORIGIN,
     Gateway,
@@ -52,7 +55,16 @@ async def installation(push_service: LocalPushService, gateway_factory: Any) -> 
     keys and delivery rules, typed tags, a delivered notification with an event, a segment,
     and a deleted subscription (so AUTOINCREMENT's mark is above the highest key left)."""
     secret_key = Fernet.generate_key().decode()
-    gateway = gateway_factory(push_service.host_port, PUSHGATE_SECRET_KEY=secret_key)
+    async with feed_server() as feeds:
+        feeds.files["/news.xml"] = rss(
+            [{"guid": "g1", "title": "t", "link": "https://n.example/1"}]
+        )
+        env = {"PUSHGATE_SECRET_KEY": secret_key, "PUSHGATE_ALLOWED_FEED_HOSTS": feeds.host}
+        return await _install(push_service, gateway_factory(push_service.host_port, **env), feeds)
+
+
+async def _install(push_service: LocalPushService, gateway: Any, feeds: Any) -> Installation:
+    secret_key = gateway.extra_env["PUSHGATE_SECRET_KEY"]
     site = site_of(gateway)
     browsers = [push_service.new_browser() for _ in range(6)]
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
@@ -73,6 +85,13 @@ async def installation(push_service: LocalPushService, gateway_factory: Any) -> 
         assert answer.status_code == 204, answer.text
         await admin(client, site, "POST", "/api/v1/segments", SEGMENT)
         await admin(client, site, "POST", "/api/v1/webhooks", WEBHOOK)
+        await admin(client, site, "POST", "/api/v1/triggers", TRIGGER)
+        await admin(client, site, "POST", "/api/v1/events", EVENT)
+        await wait_for_run(client, site)
+        await admin(
+            client, site, "POST", "/api/v1/feeds", {"url": feeds.url("/news.xml"), "interval": "1h"}
+        )
+        await wait_for_poll(client, site)
         await admin(client, site, "DELETE", f"/api/v1/subscriptions/{last}")
         read_back = await read_through_api(client, site, sent["id"])
     gateway.stop()
@@ -87,7 +106,34 @@ WEBHOOK = {
     "secret": "0123456789abcdef-secret",
     "dedupe_key": "{{ payload.id }}",
 }
+TRIGGER = {
+    "name": "cart reminder",
+    "when": {"event": "cart_add"},
+    "delay": "1d",
+    "action": {"send": {"title": "Your cart is waiting"}},
+}
+EVENT = {"name": "cart_add", "external_id": "user-1", "props": {"cart_id": "c1"}, "id": "e1"}
 SEGMENT = {"name": "sports", "filter": {"field": "tags.score", "op": "gte", "value": 5}}
+
+
+async def wait_for_run(client: httpx.AsyncClient, site: Site) -> None:
+    """Until the trigger engine has read the event into a pending run."""
+    for _ in range(100):
+        listed = await admin(client, site, "GET", "/api/v1/triggers")
+        if listed["data"][0]["stats"]["pending"] == 1:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the trigger engine did not start a run")
+
+
+async def wait_for_poll(client: httpx.AsyncClient, site: Site) -> None:
+    """Until the feed poller has recorded the feed's first entries."""
+    for _ in range(100):
+        listed = await admin(client, site, "GET", "/api/v1/feeds")
+        if listed["data"][0]["last_poll"] is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the feed poller did not poll")
 
 
 async def admin(
@@ -107,6 +153,7 @@ async def read_through_api(
         f"/api/v1/notifications/{notification_id}",
         "/api/v1/segments/sports",
         "/api/v1/webhooks",
+        "/api/v1/triggers",
     )
     read = {path: await admin(client, site, "GET", path) for path in paths}
     config = await client.get(f"/v1/sites/{site.id}/config", headers={"Origin": ORIGIN})

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from pushgate import __version__
 from pushgate.api import (
     admin,
+    feeds,
     notification_control,
     openapi,
     public,
@@ -39,6 +40,7 @@ from pushgate.api.http import (
 )
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
+from pushgate.automation.feed_poller import running_poller
 from pushgate.automation.trigger_engine import running_engine
 from pushgate.clock import WallClock, wall_clock_from_env
 from pushgate.delivery.engine import DeliveryEngine
@@ -167,6 +169,7 @@ def create_app(
             )
             # Automation runs in every `serve` (its work is leased: once across a cluster).
             await stack.enter_async_context(running_engine(app.state.ctx))
+            await stack.enter_async_context(running_poller(app.state.ctx))
             yield
 
     routes = [
@@ -183,6 +186,7 @@ def create_app(
         *notification_control.routes,
         *site_rules.routes,
         *webhooks.routes,
+        *feeds.routes,
         *triggers.routes,
         *tracking.routes,
         *(

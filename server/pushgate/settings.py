@@ -70,6 +70,11 @@ class Settings:
     allowed_push_hosts: tuple[str, ...] = _setting(
         tuple, "Extra host[:port] entries allowed as subscription endpoints, comma-separated."
     )
+    allowed_feed_hosts: tuple[str, ...] = _setting(
+        tuple,
+        "Exact host:port entries a feed URL may use although they are loopback or private "
+        "(for tests), comma-separated.",
+    )
     push_timeout: float = _setting(
         DEFAULT_PUSH_TIMEOUT_SECONDS, "Seconds to wait for a push service's answer."
     )

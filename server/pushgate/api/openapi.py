@@ -370,7 +370,8 @@ def document() -> dict[str, Any]:
         | admin_paths()
         | openapi_events.paths()
         | openapi_webhooks.paths()
-        | openapi_triggers.paths(),
+        | openapi_triggers.paths()
+        | openapi_triggers.feed_paths(),
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
