@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from pushgate import __version__
@@ -38,8 +37,7 @@ CHUNK_BYTES = 64 * 1024
 MAX_SHOWN_CHARS = 200
 USER_AGENT = f"pushgate/{__version__} (+feed poller)"
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
-    "*/*;q=0.1"
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -78,10 +76,9 @@ async def check_feed_url(url: str, allowed_hosts: Iterable[str]) -> None:
     """FeedFetchError unless `url` is http(s) and its host resolves to public addresses only
     (or its `host:port` is allowed): what `POST /api/v1/feeds` checks before storing."""
     allowed = allowed_set(allowed_hosts)
-    target = _checked_url(URL(url) if _parses(url) else None, allowed)
-    assert target.raw_host is not None and target.port is not None  # _checked_url saw them
+    target = _checked_url(_parsed(url), allowed)
     try:
-        await resolve_public(target.raw_host, target.port, allowed)
+        await resolve_public(target.raw_host or "", target.port or 0, allowed)
     except AddressRefused as exc:
         raise FeedFetchError(str(exc)) from None
 
@@ -131,7 +128,7 @@ async def _follow(
     allowed: frozenset[str],
     max_bytes: int,
 ) -> FeedResponse:
-    target = _checked_url(URL(url) if _parses(url) else None, allowed)
+    target = _checked_url(_parsed(url), allowed)
     for _ in range(MAX_REDIRECTS + 1):
         async with session.get(target, headers=headers, allow_redirects=False) as response:
             if response.status in REDIRECT_STATUSES:
@@ -141,12 +138,11 @@ async def _follow(
     raise FeedFetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _parses(url: str) -> bool:
+def _parsed(url: str) -> URL | None:
     try:
-        URL(url)
+        return URL(url)
     except (ValueError, TypeError):
-        return False
-    return True
+        return None
 
 
 def _checked_url(target: URL | None, allowed: frozenset[str]) -> URL:
@@ -194,7 +190,8 @@ async def _answer(
             f"HTTP {response.status} {_shown(response.reason or '')} from {_host(target)}"
         )
     body = await _body(response, max_bytes)
-    return FeedResponse("ok", body, *_validators(response.headers), str(target))
+    etag, last_modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    return FeedResponse("ok", body, etag, last_modified, str(target))
 
 
 async def _body(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
@@ -208,10 +205,6 @@ async def _body(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
         if len(body) > max_bytes:
             raise FeedFetchError(f"the feed is over {max_bytes} bytes")
     return bytes(body)
-
-
-def _validators(headers: CIMultiDictProxy[str]) -> tuple[str | None, str | None]:
-    return headers.get("ETag"), headers.get("Last-Modified")
 
 
 def _host(target: URL) -> str:
