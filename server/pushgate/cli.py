@@ -257,8 +257,14 @@ def push_service(host: str, port: int, **values: Any) -> None:
 @click.option(
     "--demo-port", default=8081, show_default=True, type=int, help="Port of the demo news site."
 )
+@click.option(
+    "--cart-reminder-delay",
+    default="1m",
+    show_default=True,
+    help="How long after 'Add to cart' the demo shop's reminder comes (10s, 5m, 1h ...).",
+)
 @settings_options(*SERVER_SETTINGS)
-def demo(demo_port: int, **values: Any) -> None:
+def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
     """Run the gateway together with the demo news site, registered and ready."""
     settings = build_settings(values)
     if not settings.vapid_subject:
@@ -268,7 +274,7 @@ def demo(demo_port: int, **values: Any) -> None:
 
     setup_logging(settings)
     check_store(settings)
-    result = run_demo(settings, demo_port=demo_port)
+    result = run_demo(settings, demo_port=demo_port, cart_reminder_delay=cart_reminder_delay)
     if asyncio.iscoroutine(result):
         relax_gc()
         run_event_loop(result)

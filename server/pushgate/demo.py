@@ -14,8 +14,11 @@ import contextlib
 import os
 import re
 import shlex
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,6 +29,8 @@ from starlette.routing import Route
 from pushgate.settings import Settings
 
 DEFAULT_DEMO_PORT = 8081
+DEFAULT_CART_REMINDER_DELAY = "1m"  # the demo shop's; a real shop waits an hour or more
+CART_TRIGGER = "demo shop: cart reminder"
 
 
 def _demo_site_dir() -> Path:
@@ -121,6 +126,45 @@ async def ensure_demo_site(settings: Settings, origins: list[str], port: int) ->
     return site.id, api_key
 
 
+def cart_reminder(delay: str, demo_url: str) -> dict[str, Any]:
+    """The demo shop's cart-abandonment trigger (README, "Triggers")."""
+    return {
+        "when": {"event": "cart_add"},
+        "delay": delay,
+        "unless": {"event": "checkout", "within": "1d"},
+        "group_by": "props.cart_id",
+        "action": {
+            "send": {
+                "title": "Your Relay tote bag is waiting",
+                "body": "{{ event.props.items }} in your cart: check out before it sells out.",
+                "url": f"{demo_url}/shop.html",
+                "icon": f"{demo_url}/icon.png",
+            }
+        },
+    }
+
+
+async def ensure_cart_trigger(settings: Settings, site_id: str, delay: str, demo_url: str) -> None:
+    """The demo shop's trigger, created once, its delay set to `delay` on every start."""
+    from pushgate.automation.trigger_rules import check_rule
+    from pushgate.store import open_store
+    from pushgate.store.models import Trigger
+
+    definition = cart_reminder(delay, demo_url)
+    check_rule(definition)
+    async with open_store(settings) as store:
+        now = time.time()
+        existing = [t for t in await store.list_triggers(site_id) if t.name == CART_TRIGGER]
+        if existing:
+            old = existing[0]
+            await store.replace_trigger(
+                Trigger(old.id, site_id, CART_TRIGGER, definition, True, old.created_at, now)
+            )
+            return
+        trigger = Trigger(uuid.uuid4().hex, site_id, CART_TRIGGER, definition, True, now, now)
+        await store.create_trigger(trigger)
+
+
 def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> str:
     """What `pushgate demo` prints: the two URLs and two ways to send a first notification."""
     body = (
@@ -151,6 +195,9 @@ def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> 
             f"--title 'Late winner sends City into the final' "
             f"--url {demo_url}{SPORTS_ARTICLE} --tag topic=sports",
             "",
+            f"The shop ({demo_url}/shop.html): add to cart and leave; a subscribed reader gets a",
+            "reminder after the --cart-reminder-delay, unless they check out first.",
+            "",
         ]
     )
 
@@ -162,13 +209,19 @@ class _DemoSiteServer(uvicorn.Server):
         yield
 
 
-async def run_demo(settings: Settings, *, demo_port: int = DEFAULT_DEMO_PORT) -> None:
+async def run_demo(
+    settings: Settings,
+    *,
+    demo_port: int = DEFAULT_DEMO_PORT,
+    cart_reminder_delay: str = DEFAULT_CART_REMINDER_DELAY,
+) -> None:
     """Register the demo site, then serve the gateway and the demo site until interrupted."""
     from pushgate.app import create_app
 
     origins = demo_origins(settings.host, demo_port)
     site_id, api_key = await ensure_demo_site(settings, origins, demo_port)
     demo_url = origins[0]
+    await ensure_cart_trigger(settings, site_id, cart_reminder_delay, demo_url)
     replacements = {"GATEWAY": settings.base_url, "SITE_ID": site_id}
     site_server = _DemoSiteServer(
         uvicorn.Config(
