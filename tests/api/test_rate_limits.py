@@ -18,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from pushgate.api.client_address import ClientAddresses
-from pushgate.api.limits import PER_CLIENT, RateLimits
+from pushgate.api.limits import PER_API_KEY, PER_CLIENT, PER_SITE, PER_WEBHOOK, RateLimits
 from pushgate.api.ratelimit import MAX_KEYS, RateLimiter, retry_after
 from pushgate.app import create_app
 from pushgate.settings import Settings, SettingsError
@@ -393,7 +393,8 @@ def test_retry_after_is_whole_seconds_at_least_one() -> None:
 
 def test_limits_of_zero_build_no_limiter() -> None:
     limits = RateLimits(Settings(rate_limit_per_client=0))
-    assert PER_CLIENT not in limits.limiters and len(limits.limiters) == 2
+    assert PER_CLIENT not in limits.limiters
+    assert set(limits.limiters) == {PER_SITE, PER_API_KEY, PER_WEBHOOK}
 
 
 # --- the subscription cap ------------------------------------------------------------------
