@@ -88,7 +88,8 @@ class Settings:
     log_format: str = _setting("text", "Log line format: text, or json (one object a line).")
     rate_limit_per_client: int = _setting(
         DEFAULT_CLIENT_RATE_PER_MINUTE,
-        "Requests a minute per client address on subscribe, unsubscribe and events (0: none).",
+        "Requests a minute per client address on subscribe, unsubscribe, events and track "
+        "(0: none).",
     )
     rate_limit_subscribe_per_site: int = _setting(
         DEFAULT_SITE_SUBSCRIBE_RATE_PER_MINUTE, "Subscribes a minute per site (0: no limit)."
