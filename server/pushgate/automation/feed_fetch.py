@@ -56,10 +56,13 @@ class FeedResponse:
     final_url: str  # after redirects
 
 
-def feed_session(allowed_hosts: Iterable[str] = ()) -> aiohttp.ClientSession:
+def feed_session(
+    allowed_hosts: Iterable[str] = (), *, trace_configs: list[aiohttp.TraceConfig] | None = None
+) -> aiohttp.ClientSession:
     """A session fit for `fetch_feed`: names resolve through `PublicOnlyResolver` (no DNS
     cache, so each connection is checked), no cookies kept, no proxy from the environment,
-    no timeouts of its own (`fetch_feed` times the whole fetch)."""
+    no timeouts of its own (`fetch_feed` times the whole fetch). `trace_configs` watch its
+    requests and connections (tests, metrics)."""
     connector = aiohttp.TCPConnector(
         resolver=PublicOnlyResolver(allowed_set(allowed_hosts)), use_dns_cache=False
     )
@@ -69,6 +72,7 @@ def feed_session(allowed_hosts: Iterable[str] = ()) -> aiohttp.ClientSession:
         trust_env=False,
         timeout=aiohttp.ClientTimeout(total=None),
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        trace_configs=trace_configs,
     )
 
 
@@ -148,7 +152,7 @@ def _parsed(url: str) -> URL | None:
 def _checked_url(target: URL | None, allowed: frozenset[str]) -> URL:
     """The URL if it may be fetched as far as can be told before resolving: http(s), a host,
     no user information, and an IP address only if public or allowed."""
-    if target is None or not target.is_absolute():
+    if target is None or not target.scheme:
         raise FeedFetchError("not an absolute URL")
     if target.scheme not in ("http", "https"):
         raise FeedFetchError(f"only http and https feeds are fetched, not {_shown(target.scheme)}")
