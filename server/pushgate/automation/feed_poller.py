@@ -118,7 +118,7 @@ class FeedPoller:
             return PollOutcome(
                 "not_modified", None, feed.etag, feed.last_modified, feed.primed, 0, next_poll, 0
             )
-        items = parse_feed(response.body)
+        items = parse_feed(response.body, base_url=response.final_url)
         sent, problem = await self._send_new(feed, items)
         return PollOutcome(
             "ok", problem, response.etag, response.last_modified, True, 0, next_poll, sent
