@@ -148,7 +148,7 @@ async def ensure_cart_trigger(settings: Settings, site_id: str, delay: str, demo
     """The demo shop's trigger, created once, its delay set to `delay` on every start."""
     from pushgate.automation.trigger_rules import check_rule
     from pushgate.store import open_store
-    from pushgate.store.models import Trigger
+    from pushgate.store.automation_models import Trigger
 
     definition = cart_reminder(delay, demo_url)
     check_rule(definition)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from pushgate.automation.trigger_rules import RuleError, check_rule, rule_of
-from pushgate.store.models import PendingEvent, RunCancel, RunStart, SubscriberProfile
+from pushgate.store.automation_models import PendingEvent, RunCancel, RunStart
+from pushgate.store.models import SubscriberProfile
 
 CART = {
     "when": {

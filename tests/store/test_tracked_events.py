@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pushgate.store import Store, open_store
-from pushgate.store.models import NewSubscription, NewTrackedEvent, Subscription
+from pushgate.store.automation_models import NewTrackedEvent
+from pushgate.store.models import NewSubscription, Subscription
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
 
 NOW = 1_780_000_000.0

@@ -7,8 +7,8 @@ import pytest
 
 from pushgate.settings import Settings
 from pushgate.store import open_store
+from pushgate.store.automation_models import Webhook
 from pushgate.store.base import WebhookExists
-from pushgate.store.models import Webhook
 from pushgate.store.sealing import generate_key
 
 

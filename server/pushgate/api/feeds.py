@@ -21,7 +21,7 @@ from pushgate.api.validation import http_url, invalid, require_object
 from pushgate.automation.feed_fetch import FeedFetchError, check_feed_url
 from pushgate.durations import InvalidDuration, describe, duration_seconds
 from pushgate.errors import ApiError
-from pushgate.store.models import Feed
+from pushgate.store.automation_models import Feed
 
 MAX_DEFINITION_BYTES = 64 * 1024
 MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS = 10, 24 * 3600

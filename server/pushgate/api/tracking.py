@@ -27,7 +27,7 @@ from pushgate.api.validation import (
     tags_of,
 )
 from pushgate.errors import ApiError
-from pushgate.store.models import NewTrackedEvent, TrackedEvent
+from pushgate.store.automation_models import NewTrackedEvent, TrackedEvent
 
 MAX_EVENT_BYTES = 8 * 1024
 MAX_PROPS = 50

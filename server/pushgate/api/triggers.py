@@ -27,8 +27,8 @@ from pushgate.api.validation import (
 from pushgate.automation.trigger_rules import RuleError, check_rule
 from pushgate.content.sandbox import is_template
 from pushgate.errors import ApiError
+from pushgate.store.automation_models import Trigger
 from pushgate.store.base import TriggerExists
-from pushgate.store.models import Trigger
 
 MAX_DEFINITION_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 128

@@ -24,8 +24,8 @@ from pushgate.api.notification_content import render_now
 from pushgate.api.notification_service import create_rendered
 from pushgate.api.render import iso
 from pushgate.errors import ApiError
+from pushgate.store.automation_models import Webhook
 from pushgate.store.base import WebhookExists
-from pushgate.store.models import Webhook
 
 MAX_DEFINITION_BYTES = 64 * 1024
 MAX_HOOK_BODY_BYTES = 64 * 1024

@@ -24,7 +24,7 @@ from pushgate.api.notification_service import create_rendered
 from pushgate.automation.feed_fetch import FeedFetchError, fetch_feed
 from pushgate.automation.feed_items import FeedItem, FeedParseError, parse_feed
 from pushgate.errors import ApiError
-from pushgate.store.models import Feed, PollOutcome
+from pushgate.store.automation_models import Feed, PollOutcome
 
 log = logging.getLogger("pushgate.feeds")
 

@@ -24,7 +24,8 @@ from pushgate.api.validation import tag_changes_of
 from pushgate.automation.trigger_rules import TriggerRule, rule_of
 from pushgate.content.sandbox import is_template
 from pushgate.errors import ApiError
-from pushgate.store.models import DueRun, PendingEvent, RunCancel, RunStart, SubscriptionChanges
+from pushgate.store.automation_models import DueRun, PendingEvent, RunCancel, RunStart
+from pushgate.store.models import SubscriptionChanges
 from pushgate.subscribers import TooManyTags, merge_user_tags, update_subscription
 
 log = logging.getLogger("pushgate.triggers")

@@ -22,7 +22,8 @@ from pushgate.api.render import iso
 from pushgate.audience.parse import FilterError, parse_filter
 from pushgate.audience.tree import And, Leaf, Node, Not, Or, SegmentRef
 from pushgate.durations import InvalidDuration, duration_seconds
-from pushgate.store.models import PendingEvent, RunCancel, RunStart, SubscriberProfile
+from pushgate.store.automation_models import PendingEvent, RunCancel, RunStart
+from pushgate.store.models import SubscriberProfile
 
 EVENT_NAME = re.compile(r"\A[a-zA-Z0-9_.-]{1,64}\Z")
 GROUP_BY = re.compile(r"\Aprops\.[A-Za-z0-9_.:-]{1,64}\Z")

@@ -6,30 +6,32 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from pushgate.store.automation_models import (
+    DueRun,
+    Feed,
+    NewTrackedEvent,
+    PendingEvent,
+    PollOutcome,
+    RunCancel,
+    RunStart,
+    TrackedEvent,
+    Trigger,
+    Webhook,
+)
 from pushgate.store.models import (
     Audience,
     DeliveryRef,
     DeliveryResult,
     DeliveryTarget,
-    DueRun,
-    Feed,
     NewNotification,
     NewSubscription,
-    NewTrackedEvent,
     Notification,
-    PendingEvent,
-    PollOutcome,
-    RunCancel,
-    RunStart,
     Segment,
     Site,
     SiteRules,
     SubscriberProfile,
     Subscription,
     SubscriptionEdit,
-    TrackedEvent,
-    Trigger,
-    Webhook,
 )
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).

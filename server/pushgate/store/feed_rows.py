@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushgate.store.models import Feed
+from pushgate.store.automation_models import Feed
 
 COLUMNS = (
     "id, site_id, url, definition, interval_seconds, next_poll_at, created_at, updated_at, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushgate.store.models import TrackedEvent
+from pushgate.store.automation_models import TrackedEvent
 
 # The event with its subscription's public id (NULL once that subscription is gone).
 SELECT = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushgate.store.models import DueRun, PendingEvent, Trigger
+from pushgate.store.automation_models import DueRun, PendingEvent, Trigger
 
 COLUMNS = "id, site_id, name, definition, enabled, created_at, updated_at, fired, cancelled"
 # The pending-run count goes with a trigger the API shows.

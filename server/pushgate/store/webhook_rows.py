@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from pushgate.store.models import Webhook
+from pushgate.store.automation_models import Webhook
 from pushgate.store.sealing import Sealer
 
 COLUMNS = "id, site_id, name, token, secret, definition, created_at, updated_at"

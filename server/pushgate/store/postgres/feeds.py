@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pushgate.store.automation_models import Feed, PollOutcome
 from pushgate.store.feed_rows import COLUMNS, NEW_COLUMNS, definition, feed_from, new_values
-from pushgate.store.models import Feed, PollOutcome
 from pushgate.store.postgres.connection import PostgresConnections
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pushgate.store.models import NewTrackedEvent, TrackedEvent
+from pushgate.store.automation_models import NewTrackedEvent, TrackedEvent
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.tracked_event_rows import SELECT, tracked_event_from
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from pushgate.store.automation_models import DueRun, PendingEvent, RunCancel, RunStart, Trigger
 from pushgate.store.base import TriggerExists
-from pushgate.store.models import DueRun, PendingEvent, RunCancel, RunStart, Trigger
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.trigger_rows import (
     COLUMNS,

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from pushgate.store.automation_models import DueRun, PendingEvent, RunCancel, RunStart, Trigger
 from pushgate.store.base import TriggerExists
-from pushgate.store.models import DueRun, PendingEvent, RunCancel, RunStart, Trigger
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.trigger_rows import (
     COLUMNS,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from pushgate.store.automation_models import Webhook
 from pushgate.store.base import WebhookExists
-from pushgate.store.models import Webhook
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.webhook_rows import (
     COLUMNS,
