@@ -83,10 +83,10 @@ def _templated(row: Row, rows: Sequence[Row]) -> str:
     shares = paired_shares(row, plain)
     if not shares:
         return "plain broadcast not measured"
-    each = " / ".join(f"{share:.0%}" for share in shares)
+    each = " / ".join(f"{share:.1%}" for share in shares)
     medians = _ratio(row, plain, percent=True)
     return (
-        f"{statistics.median(shares):.0%} of the plain broadcast (median of the runs paired "
+        f"{statistics.median(shares):.1%} of the plain broadcast (median of the runs paired "
         f"back to back: {each}; ratio of the medians {medians})"
     )
 
@@ -219,9 +219,8 @@ def _templated_target(row: Row | None, plain: Row | None, at: str) -> Target:
     share = statistics.median(shares)
     if row.wrong or plain.wrong:
         return Target(text, "void: a row is WRONG", False)
-    return Target(
-        text, f"{share:.0%} (median of {len(shares)} paired runs)", share >= TEMPLATED_SHARE
-    )
+    value = f"{share:.1%} (median of {len(shares)} paired runs)"  # "69.6%", not "70%" missed
+    return Target(text, value, share >= TEMPLATED_SHARE)
 
 
 def _webhook_target(row: Row | None) -> Target:
