@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.config import REPO_DIR, SITE_ORIGIN, SLOW_EVERY, VAPID_SUBJECT, subscriber_name
 from bench.env import BenchEnv
 from pushgate.store import open_store
-from pushgate.store.models import NewSubscription
+from pushgate.store.models import NewSubscription, TagValue
 from pushgate.subscribers import import_subscriptions
 from pushgate.webpush.allowlist import EndpointPolicy
 
@@ -89,7 +89,7 @@ async def _bulk_insert(env: BenchEnv, site: BenchSite, size: int, slow: bool) ->
                     endpoint, on_slow = env.slow_endpoint(i), on_slow + 1
                 else:
                     endpoint = env.endpoint(i, sampled)
-                tags = {"name": subscriber_name(i)}  # what the templated row's title reads
+                tags: dict[str, TagValue] = {"name": subscriber_name(i)}  # the templated title's
                 subs.append(NewSubscription(endpoint, p256dh, auth, tags=tags))
             added += await import_subscriptions(store, policy, site.id, subs)
     return added, on_slow
