@@ -122,6 +122,9 @@ async def next_audience_rows(
         state = await cur.fetchone()
     if state is None or state["expanded"]:
         return None
+    listed = _listed_ids(notification)
+    if listed is not None:
+        return await _listed_rows(db, notification, columns, limit, state["cursor"], listed)
     where, args = await expansion_condition(db, notification)
     # In key order, by the site's key index, whatever the filter: a batch then costs what it
     # reads (an index on the filter would sort the whole match every batch).
@@ -130,6 +133,37 @@ async def next_audience_rows(
         f"SELECT {columns} FROM subscriptions {scan}"
         f"WHERE site_id = ? AND key > ? AND {where} ORDER BY key LIMIT ?",
         (notification.site_id, state["cursor"], *args, limit),
+    ) as cur:
+        return list(await cur.fetchall())
+
+
+def _listed_ids(notification: Notification) -> tuple[str, tuple[str, ...]] | None:
+    """(column, ids) of an audience that lists its users or subscriptions, else None."""
+    audience = notification.audience
+    if audience.external_ids is not None:
+        return "external_id", audience.external_ids
+    if audience.subscription_ids is not None:
+        return "id", audience.subscription_ids
+    return None
+
+
+async def _listed_rows(
+    db: aiosqlite.Connection,
+    notification: Notification,
+    columns: str,
+    limit: int,
+    cursor: int,
+    listed: tuple[str, tuple[str, ...]],
+) -> list[aiosqlite.Row]:
+    """An audience of at most 10,000 listed ids: looked up by its index, id by id (CROSS JOIN
+    keeps the list outside), then sorted; never a walk of the whole site (a trigger's or a
+    webhook's notification to one user took 18 ms at 100,000 subscribers that way)."""
+    column, ids = listed
+    async with db.execute(
+        f"SELECT {columns} FROM subscriptions WHERE key IN (SELECT s.key FROM json_each(?) AS j "
+        f"CROSS JOIN subscriptions AS s ON s.{column} = j.value "
+        "WHERE s.site_id = ? AND s.key > ?) ORDER BY key LIMIT ?",
+        (json.dumps(list(ids)), notification.site_id, cursor, limit),
     ) as cur:
         return list(await cur.fetchall())
 
