@@ -91,8 +91,8 @@ def test_an_event_without_a_user_does_nothing() -> None:
         ({"when": {"event": "e"}, "unless": {"event": "x"}}, "unless"),
         ({"when": {"event": "e"}, "group_by": "cart_id"}, "group_by"),
         ({"when": {"event": "e", "filter": {"segment": "vip"}}}, "segment"),
-        ({"when": {"event": "e", "filter": {"field": "browser", "op": "eq", "value": "x"}}},
-         "browser"),
+        ({"when": {"event": "e", "filter": {"field": "colour", "op": "eq", "value": "x"}}},
+         "colour"),
         ({"when": {"event": "e", "filter": {"field": "event.props.n", "op": "gt", "value": "a"}}},
          "when.filter"),
     ],
@@ -100,3 +100,28 @@ def test_an_event_without_a_user_does_nothing() -> None:
 def test_bad_definitions_name_the_field(definition: dict[str, Any], words: str) -> None:
     with pytest.raises(RuleError, match=words.replace(".", r"\.")):
         check_rule(definition)
+
+
+def test_every_subscriber_field_compares_as_audiences_do() -> None:
+    def matches(leaf: dict[str, Any], profile: SubscriberProfile) -> bool:
+        rule = rule_of("t", {"when": {"event": "e", "filter": leaf}})
+        return bool(rule.changes(event("e", at=1_800_000_000.0), [profile]))
+
+    ann = SubscriberProfile(
+        "en-GB", {"plan": "pro"}, "Europe/London", "GB", "ann",
+        browser="firefox", push_service="mozilla",
+        created_at=1_800_000_000.0 - 10 * 86400, last_seen_at=1_800_000_000.0 - 3600,
+    )  # fmt: skip
+    assert matches({"field": "language", "op": "eq", "value": "en"}, ann)  # primary language
+    assert matches({"field": "language", "op": "eq", "value": "EN-gb"}, ann)
+    assert not matches({"field": "language", "op": "eq", "value": "en-US"}, ann)
+    assert matches({"field": "browser", "op": "in", "value": ["firefox", "safari"]}, ann)
+    assert matches({"field": "push_service", "op": "eq", "value": "mozilla"}, ann)
+    assert matches({"field": "last_seen_at", "op": "within", "value": "1d"}, ann)
+    assert not matches({"field": "created_at", "op": "within", "value": "7d"}, ann)
+    assert matches({"field": "created_at", "op": "lt", "value": "2028-01-01T00:00:00Z"}, ann)
+    assert matches({"field": "country", "op": "eq", "value": "GB"}, ann)
+    # ne and not_in hold only for a value that is there, as in audiences
+    assert not matches({"field": "tags.missing", "op": "ne", "value": "x"}, ann)
+    assert matches({"field": "tags.plan", "op": "ne", "value": "free"}, ann)
+    assert not matches({"field": "event.props.none", "op": "not_in", "value": ["a"]}, ann)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushgate.api.render import iso
-from pushgate.audience.parse import FilterError, parse_filter
+from pushgate.audience.fields import TEXT_FIELDS, TIME_FIELDS
+from pushgate.audience.parse import FilterError, parse_filter, rfc3339_seconds, within_seconds
 from pushgate.audience.tree import And, Leaf, Node, Not, Or, SegmentRef
 from pushgate.durations import InvalidDuration, duration_seconds
 from pushgate.store.automation_models import PendingEvent, RunCancel, RunStart
@@ -30,7 +31,7 @@ GROUP_BY = re.compile(r"\Aprops\.[A-Za-z0-9_.:-]{1,64}\Z")
 MAX_DELAY_SECONDS = 30 * 86400
 MAX_DEPTH = 8
 # What a trigger filter may read of the subscriber: its profile (what templates read too).
-SUBSCRIBER_FIELDS = ("language", "timezone", "country", "external_id")
+SUBSCRIBER_FIELDS = (*TEXT_FIELDS, *TIME_FIELDS)
 MISSING = object()
 
 
@@ -172,8 +173,9 @@ def _seconds(value: Any, name: str, minimum: int) -> int:
 
 
 def trigger_filter(value: Any, path: str, level: int = 1) -> Node:
-    """A filter over `event.name`, `event.props.NAME` and the subscriber's tags, language,
-    time zone, country and external id."""
+    """A filter over `event.name`, `event.props.NAME` and the subscriber's fields (tags,
+    language, timezone, country, browser, push_service, external_id, created_at, last_seen_at);
+    not segments."""
     if level > MAX_DEPTH:
         raise RuleError(f"{path}: filters nest at most {MAX_DEPTH} levels deep")
     if not isinstance(value, dict) or not value:
@@ -243,7 +245,31 @@ def evaluate(node: Node, event: PendingEvent, profile: SubscriberProfile | None)
         return not evaluate(node.child, event, profile)
     if isinstance(node, SegmentRef):
         return False
-    return _leaf_holds(node, _read(node.field, event, profile))
+    found = _read(node.field, event, profile)
+    if node.field in TIME_FIELDS and found is not MISSING:
+        return _time_holds(node, found, event.occurred_at)
+    if node.field == "language" and found is not MISSING:
+        return _language_holds(node, str(found))
+    return _leaf_holds(node, found)
+
+
+def _time_holds(leaf: Leaf, found: float, now: float) -> bool:
+    """A subscription's time against an RFC 3339 time, or `within` a span before the event."""
+    if leaf.op in ("exists", "not_exists"):
+        return leaf.op == "exists"
+    if leaf.op == "within":
+        return found >= now - within_seconds(leaf.value)
+    return _leaf_holds(Leaf(leaf.field, leaf.op, rfc3339_seconds(leaf.value)), found)
+
+
+def _language_holds(leaf: Leaf, found: str) -> bool:
+    """As audiences compare languages: `en` matches en, en-GB; `en-GB` only en-GB; any case."""
+    if leaf.op in ("exists", "not_exists"):
+        return leaf.op == "exists"
+    values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
+    tag, primary = found.lower(), found.lower().split("-", 1)[0]
+    matched = any(v.lower() == (tag if "-" in v else primary) for v in values)
+    return matched == (leaf.op in ("eq", "in"))
 
 
 def _read(field: str, event: PendingEvent, profile: SubscriberProfile | None) -> Any:
@@ -265,6 +291,8 @@ def _leaf_holds(leaf: Leaf, found: Any) -> bool:
         return found is not MISSING
     if op == "not_exists":
         return found is MISSING
+    if found is MISSING:  # as in audiences: ne and not_in hold only for a value that is there
+        return False
     if op in ("eq", "ne"):
         return _equal(found, value) == (op == "eq")
     if op in ("in", "not_in"):

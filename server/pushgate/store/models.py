@@ -342,3 +342,7 @@ class SubscriberProfile(NamedTuple):
     timezone: str | None
     country: str | None  # GeoIP's, else the time zone's
     external_id: str | None
+    browser: str | None = None
+    push_service: str | None = None
+    created_at: float = 0.0
+    last_seen_at: float = 0.0

@@ -8,7 +8,10 @@ from typing import Any
 from pushgate.audience.countries import country_of_zone
 from pushgate.store.models import SubscriberProfile
 
-PROFILE_COLUMNS = "key, language, tags, timezone, country, external_id"
+PROFILE_COLUMNS = (
+    "key, language, tags, timezone, country, external_id, browser, push_service, created_at, "
+    "last_seen_at"
+)
 
 
 def profile_from(row: Any) -> SubscriberProfile:
@@ -18,4 +21,8 @@ def profile_from(row: Any) -> SubscriberProfile:
         row["timezone"],
         row["country"] or country_of_zone(row["timezone"]),
         row["external_id"],
+        row["browser"],
+        row["push_service"],
+        row["created_at"],
+        row["last_seen_at"],
     )
