@@ -76,9 +76,11 @@ async def _install(push_service: LocalPushService, gateway: Any, feeds: Any) -> 
         await subscribe_all(client, site, browsers[:2], tags=TYPED_TAGS, **profile)
         await subscribe_all(client, site, browsers[2:5], tags={"topic": "news", "pro": False})
         last = (await subscribe_all(client, site, browsers[5:]))[0]
-        await admin(client, site, "PATCH", "/api/v1/site", QUIET_HOURS)
         sent = await admin(client, site, "POST", "/api/v1/notifications", {"title": "t"})
         await wait_until_done(client, site, sent["id"])
+        # After the send: quiet hours read the wall clock here, and 22:00-06:00 UTC would
+        # hold the notification whenever this test runs at night.
+        await admin(client, site, "PATCH", "/api/v1/site", QUIET_HOURS)
         token = browsers[0].messages[0].json()["pushgate"]["token"]
         event = {"token": token, "type": "clicked", "action": "read"}
         answer = await client.post("/v1/events", json=event, headers={"Origin": ORIGIN})
@@ -96,7 +98,27 @@ async def _install(push_service: LocalPushService, gateway: Any, feeds: Any) -> 
         read_back = await read_through_api(client, site, sent["id"])
     gateway.stop()
     path = Path(gateway.database.removeprefix("sqlite:///"))
+    add_dashboard_rows(path, site.id)
     return Installation(path, site, secret_key, browsers, sent["id"], read_back, gateway.port)
+
+
+def add_dashboard_rows(path: Path, site_id: str) -> None:
+    """An operator with a site, a session and a failed login, as the dashboard keeps them."""
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.execute(
+                "INSERT INTO operators VALUES ('op_1', 'ed@news.example', 'editor', "
+                "'$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2g', 1.5, 2.5)"
+            )
+            db.execute("INSERT INTO operator_sites VALUES ('op_1', ?)", (site_id,))
+            db.execute(
+                "INSERT INTO dashboard_sessions VALUES ('ab' || hex(randomblob(31)), 'op_1', "
+                "'csrf', 1.5, 9e9)"
+            )
+            db.execute("INSERT INTO login_failures VALUES ('email:ed@news.example', 3.5)")
+    finally:
+        db.close()
 
 
 QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
@@ -364,7 +386,9 @@ async def test_a_copied_installation_serves_the_same_site_and_delivers_with_the_
             await event(client, first, "clicked", 409)  # recorded on SQLite, copied
             await event(client, second, "delivered", 204)
 
-            sent = await admin(client, site, "POST", "/api/v1/notifications", {"title": "moved"})
+            # High urgency passes the copied quiet hours (allow_high_urgency) at any hour.
+            moved = {"title": "moved", "urgency": "high"}
+            sent = await admin(client, site, "POST", "/api/v1/notifications", moved)
             status = await wait_until_done(client, site, sent["id"])
             assert status["counts"]["accepted"] == 5
             for browser in installation.browsers[:5]:

@@ -41,6 +41,10 @@ TABLES = (
     "feed_entries",
     "triggers",
     "trigger_runs",
+    "operators",
+    "operator_sites",
+    "dashboard_sessions",
+    "login_failures",
 )
 # A row in any of these makes a target "not empty". Not meta: a new database a gateway has
 # opened once holds a write probe and perhaps an event secret that no token names yet (tokens

@@ -280,6 +280,51 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tracked_events ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX tracked_events_unprocessed ON tracked_events (key) WHERE processed = 0;
     """,
+    # 10: the operator's first hour (issue #13): API keys with an id, a name and when each was
+    # last used, so that several per site can be listed and revoked; the soft prompt's words
+    # and snooze per site (NULL: the snippet's defaults)
+    """
+    ALTER TABLE api_keys ADD COLUMN id TEXT;
+    ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
+    UPDATE api_keys SET id = 'key_' || lower(hex(randomblob(8))) WHERE id IS NULL;
+    CREATE UNIQUE INDEX api_keys_id ON api_keys (id);
+    CREATE INDEX api_keys_site ON api_keys (site_id, created_at);
+    ALTER TABLE sites ADD COLUMN prompt_accept TEXT;
+    ALTER TABLE sites ADD COLUMN prompt_dismiss TEXT;
+    ALTER TABLE sites ADD COLUMN prompt_snooze_days INTEGER;
+    """,
+    # 11: the dashboard (issue #12): operators (admins see every site, editors their own),
+    # their sessions (only a hash of the cookie is kept) and failed logins (for the lockout,
+    # in the database so that every gateway of a cluster counts the same)
+    """
+    CREATE TABLE operators (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,           -- lower-cased
+        role TEXT NOT NULL,                   -- admin | editor
+        password_hash TEXT NOT NULL,          -- argon2id
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE operator_sites (
+        operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        PRIMARY KEY (operator_id, site_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE dashboard_sessions (
+        token_hash TEXT PRIMARY KEY,          -- sha256 of the cookie value
+        operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+    CREATE TABLE login_failures (
+        subject TEXT NOT NULL,                -- "email:<address>" or "address:<client ip>"
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failures_subject ON login_failures (subject, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -245,4 +245,51 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tracked_events_unprocessed ON tracked_events (key) WHERE NOT processed;
         """,
     ),
+    (
+        10,
+        """
+        ALTER TABLE api_keys ADD COLUMN id TEXT;
+        ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT 'default';
+        ALTER TABLE api_keys ADD COLUMN last_used_at DOUBLE PRECISION;
+        UPDATE api_keys SET id = 'key_' || substr(md5(random()::text || key_hash), 1, 16)
+            WHERE id IS NULL;
+        ALTER TABLE api_keys ALTER COLUMN id SET NOT NULL;
+        CREATE UNIQUE INDEX api_keys_id ON api_keys (id);
+        CREATE INDEX api_keys_site ON api_keys (site_id, created_at);
+        ALTER TABLE sites ADD COLUMN prompt_accept TEXT;
+        ALTER TABLE sites ADD COLUMN prompt_dismiss TEXT;
+        ALTER TABLE sites ADD COLUMN prompt_snooze_days INTEGER;
+        """,
+    ),
+    (
+        11,
+        """
+        CREATE TABLE operators (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE operator_sites (
+            operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            PRIMARY KEY (operator_id, site_id)
+        );
+        CREATE TABLE dashboard_sessions (
+            token_hash TEXT PRIMARY KEY,
+            operator_id TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+        CREATE TABLE login_failures (
+            subject TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX login_failures_subject ON login_failures (subject, at);
+        """,
+    ),
 ]

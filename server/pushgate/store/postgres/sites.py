@@ -13,11 +13,12 @@ import asyncpg
 from pushgate.store.models import FrequencyCap, QuietHours, Site, SiteRules
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.sealing import Sealer
-from pushgate.store.sqlite.sites import hash_api_key
+from pushgate.store.sqlite.sites import hash_api_key, new_api_key_id
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
 _SITE_COLUMNS = (
-    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at, "
+    "sites.id, sites.name, origins, vapid_private_key, vapid_public_key, prompt_text, "
+    "sites.created_at, "
     "default_timezone, quiet_hours_start, quiet_hours_end, quiet_hours_allow_high_urgency, "
     "frequency_cap_max, frequency_cap_period"
 )
@@ -43,7 +44,13 @@ class SiteVerbs(PostgresConnections):
                 now,
             )
             await db.execute(
-                "INSERT INTO api_keys VALUES ($1, $2, $3)", hash_api_key(api_key), site_id, now
+                "INSERT INTO api_keys (key_hash, site_id, created_at, id, name) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                hash_api_key(api_key),
+                site_id,
+                now,
+                new_api_key_id(),
+                "default",
             )
         return site, api_key
 

@@ -22,7 +22,8 @@ from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
 _SITE_COLUMNS = (
-    "sites.id, name, origins, vapid_private_key, vapid_public_key, prompt_text, sites.created_at, "
+    "sites.id, sites.name, origins, vapid_private_key, vapid_public_key, prompt_text, "
+    "sites.created_at, "
     "default_timezone, quiet_hours_start, quiet_hours_end, quiet_hours_allow_high_urgency, "
     "frequency_cap_max, frequency_cap_period"
 )
@@ -50,7 +51,9 @@ class SiteVerbs(SQLiteConnections):
                 ),
             )
             await db.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?)", (hash_api_key(api_key), site_id, now)
+                "INSERT INTO api_keys (key_hash, site_id, created_at, id, name) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (hash_api_key(api_key), site_id, now, new_api_key_id(), "default"),
             )
         return site, api_key
 
@@ -131,6 +134,11 @@ class SiteVerbs(SQLiteConnections):
 def hash_api_key(api_key: str) -> str:
     # API keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching).
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key_id() -> str:
+    """A key's public id: listed and revoked by it, it says nothing about the key."""
+    return "key_" + secrets.token_hex(8)
 
 
 def _rule_columns(rules: SiteRules) -> dict[str, object]:
