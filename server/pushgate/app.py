@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pushgate import __version__
+from pushgate import __version__, home_page
 from pushgate.api import (
     admin,
     feeds,
@@ -71,19 +71,6 @@ class RevalidatedStaticFiles(StaticFiles):
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "no-cache"
         return response
-
-
-async def home(request: Request) -> Response:
-    base = context(request).settings.base_url
-    return HTMLResponse(
-        f"""<!doctype html><meta charset="utf-8"><title>pushgate {__version__}</title>
-<h1>pushgate {__version__}</h1>
-<p>A self-hosted Web Push gateway. Embed
-<code>&lt;script src="{base}/static/pushgate.js" data-site="SITE_ID" async&gt;&lt;/script&gt;</code>
-on your site; send with <code>POST {base}/api/v1/notifications</code>.</p>
-<p>Documentation: <code>README.md</code> in the pushgate distribution (quickstart, embedding,
-HTTP API, settings, error codes). Health: <a href="/healthz">/healthz</a>.</p>"""
-    )
 
 
 HEALTH_PROBE_SECONDS = 1.0  # /healthz writes to the database at most this often
@@ -175,11 +162,11 @@ def create_app(
     routes = [
         *contain_unexpected(
             [
-                Route("/", home, methods=["GET"]),
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             ]
         ),
+        *home_page.routes,
         *public.routes,
         *admin.routes,
         *segments.routes,

@@ -3,8 +3,9 @@ command module (cli.py, db_cli.py), so none imports another."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,8 @@ from pushgate.settings import (
     parse_list,
     parse_push_hosts,
 )
+
+T = TypeVar("T")
 
 
 def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -61,3 +64,13 @@ def build_settings(values: dict[str, Any]) -> Settings:
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     return settings
+
+
+def run_with_store(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that opens the store; a database it cannot use is a one-line error."""
+    from pushgate.store import SchemaBehind, SchemaTooNew, SealedKeyUnavailable, StoreUnavailable
+
+    try:
+        return asyncio.run(work)
+    except (SchemaTooNew, SchemaBehind, SealedKeyUnavailable, StoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
