@@ -19,6 +19,7 @@ from pushgate.store.automation_models import (
     Webhook,
 )
 from pushgate.store.models import (
+    ApiKey,
     Audience,
     DeliveryRef,
     DeliveryResult,
@@ -28,6 +29,7 @@ from pushgate.store.models import (
     Notification,
     Segment,
     Site,
+    SiteChange,
     SiteRules,
     SubscriberProfile,
     Subscription,
@@ -78,6 +80,15 @@ class SegmentInUse(Exception):
     segment; it was not deleted. The message says which."""
 
 
+class SiteNameTaken(Exception):
+    """Another site has that name; nothing was changed."""
+
+
+class LastApiKey(Exception):
+    """The key is its site's last one: revoking it would lock the site's back end out, so it
+    was not revoked (create the new key first, or delete the site)."""
+
+
 class Store(Protocol):
     # sites and keys
     async def ping(self) -> None: ...
@@ -89,6 +100,14 @@ class Store(Protocol):
     async def origin_is_registered(self, origin: str) -> bool: ...
     async def event_secret(self) -> bytes: ...
     async def reseal_site_keys(self) -> int: ...
+    async def list_sites(self) -> list[Site]: ...
+    async def update_site(self, site_id: str, change: SiteChange) -> Site | None: ...
+    async def delete_site(self, site_id: str) -> bool: ...
+    async def create_api_key(self, site_id: str, name: str, now: float) -> tuple[ApiKey, str]: ...
+    async def list_api_keys(self, site_id: str) -> list[ApiKey]: ...
+    async def revoke_api_key(self, site_id: str, key_id: str) -> bool: ...
+    async def authenticate_api_key(self, api_key: str) -> tuple[Site, ApiKey] | None: ...
+    async def touch_api_key(self, key_id: str, now: float, if_before: float) -> None: ...
 
     # subscriptions
     async def upsert_subscription(

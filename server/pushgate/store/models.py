@@ -81,13 +81,57 @@ class Site:
     origins: tuple[str, ...]
     vapid: VapidKeyPair
     created_at: float
-    prompt_text: str = "Get notified about breaking news?"
+    # The soft prompt's words and snooze; None: the snippet's own defaults.
+    prompt_text: str | None = None
     default_timezone: str = "UTC"  # for subscribers whose time zone is unknown
     quiet_hours: QuietHours | None = None
     frequency_cap: FrequencyCap | None = None
+    prompt_accept: str | None = None
+    prompt_dismiss: str | None = None
+    prompt_snooze_days: int | None = None
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin.rstrip("/") in self.origins
+
+
+# The fields of a site that SiteChange may set (the delivery rules are SiteRules').
+SITE_CHANGE_FIELDS = (
+    "name",
+    "origins",
+    "prompt_text",
+    "prompt_accept",
+    "prompt_dismiss",
+    "prompt_snooze_days",
+)
+
+
+@dataclass(frozen=True)
+class SiteChange:
+    """A change to a site's name, origins (the whole list, normalised) or prompt: each name in
+    `given` is set to its field here (None resets a prompt field); the others stay as stored."""
+
+    name: str = ""
+    origins: tuple[str, ...] = ()
+    prompt_text: str | None = None
+    prompt_accept: str | None = None
+    prompt_dismiss: str | None = None
+    prompt_snooze_days: int | None = None
+    given: frozenset[str] = frozenset()
+
+    def values(self) -> dict[str, object]:
+        """The given fields and their values, in SITE_CHANGE_FIELDS order."""
+        return {name: getattr(self, name) for name in SITE_CHANGE_FIELDS if name in self.given}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A site's API key as listed: never the key, nor its hash."""
+
+    id: str
+    site_id: str
+    name: str
+    created_at: float
+    last_used_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """SQLite verbs for sites: VAPID keys (sealed at rest), API keys (hashed), origins, the
-event-token secret."""
+soft prompt's words, the event-token secret; deleting a site with every row it owns."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -11,29 +10,43 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from pushgate.store.base import SiteNameTaken
 from pushgate.store.models import (
+    ApiKey,
     FrequencyCap,
     QuietHours,
     Site,
+    SiteChange,
     SiteRules,
 )
 from pushgate.store.sealing import Sealer
-from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.site_data import site_deletes
+from pushgate.store.sqlite.api_keys import (
+    KEY_COLUMNS,
+    ApiKeyVerbs,
+    api_key_of,
+    hash_api_key,
+    insert_api_key,
+    new_api_key,
+    new_api_key_id,
+)
 from pushgate.webpush.vapid import VapidKeyPair, generate_key_pair
 
 _SITE_COLUMNS = (
     "sites.id, sites.name, origins, vapid_private_key, vapid_public_key, prompt_text, "
     "sites.created_at, "
     "default_timezone, quiet_hours_start, quiet_hours_end, quiet_hours_allow_high_urgency, "
-    "frequency_cap_max, frequency_cap_period"
+    "frequency_cap_max, frequency_cap_period, prompt_accept, prompt_dismiss, prompt_snooze_days"
 )
+_DELETES = site_deletes("?")
+DEFAULT_KEY_NAME = "default"  # the key `sites create` prints
 
 
-class SiteVerbs(SQLiteConnections):
+class SiteVerbs(ApiKeyVerbs):
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]:
         site_id = secrets.token_hex(8)
         keys = generate_key_pair()
-        api_key = "pgk_" + secrets.token_urlsafe(32)
+        api_key = new_api_key()
         now = time.time()
         site = Site(site_id, name, tuple(origins), keys, now)
         async with self._transaction() as db:
@@ -46,15 +59,12 @@ class SiteVerbs(SQLiteConnections):
                     json.dumps(list(origins)),
                     self._sealer.seal(keys.private_key),
                     keys.public_key,
-                    site.prompt_text,
+                    "",  # NOT NULL in schema 1; '' is no text of the site's own
                     now,
                 ),
             )
-            await db.execute(
-                "INSERT INTO api_keys (key_hash, site_id, created_at, id, name) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (hash_api_key(api_key), site_id, now, new_api_key_id(), "default"),
-            )
+            key = ApiKey(new_api_key_id(), site_id, DEFAULT_KEY_NAME, now)
+            await insert_api_key(db, api_key, key)
         return site, api_key
 
     async def reseal_site_keys(self) -> int:
@@ -102,13 +112,45 @@ class SiteVerbs(SQLiteConnections):
                 )
         return await self.get_site(site_id)
 
+    async def list_sites(self) -> list[Site]:
+        rows = await self._all(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, id")
+        return [_site(row, self._sealer) for row in rows]
+
+    async def update_site(self, site_id: str, change: SiteChange) -> Site | None:
+        """Set the fields named in `change.given`, in one statement; None: no such site."""
+        values = change_columns(change)
+        if values:
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            try:
+                async with self._transaction() as db:
+                    await db.execute(
+                        f"UPDATE sites SET {assignments} WHERE id = ?", (*values.values(), site_id)
+                    )
+            except aiosqlite.IntegrityError as exc:  # sites.name is UNIQUE
+                raise SiteNameTaken(change.name) from exc
+        return await self.get_site(site_id)
+
+    async def delete_site(self, site_id: str) -> bool:
+        """Delete the site and every row it owns, in one transaction; False: no such site."""
+        async with self._transaction() as db:
+            for sql in _DELETES:
+                cursor = await db.execute(sql, (site_id,))
+        return cursor.rowcount > 0  # the last statement deletes the site's own row
+
     async def site_for_api_key(self, api_key: str) -> Site | None:
+        found = await self.authenticate_api_key(api_key)
+        return found[0] if found else None
+
+    async def authenticate_api_key(self, api_key: str) -> tuple[Site, ApiKey] | None:
+        """The site and the key an API key is, looked up by its hash."""
         row = await self._one(
-            f"SELECT {_SITE_COLUMNS} FROM sites JOIN api_keys ON api_keys.site_id = sites.id "
-            "WHERE api_keys.key_hash = ?",
+            f"SELECT {_SITE_COLUMNS}, {KEY_COLUMNS} FROM sites "
+            "JOIN api_keys ON api_keys.site_id = sites.id WHERE api_keys.key_hash = ?",
             (hash_api_key(api_key),),
         )
-        return _site(row, self._sealer) if row else None
+        if row is None:
+            return None
+        return _site(row, self._sealer), api_key_of(tuple(row)[_KEY_OFFSET:])
 
     async def origin_is_registered(self, origin: str) -> bool:
         row = await self._one(
@@ -131,14 +173,14 @@ class SiteVerbs(SQLiteConnections):
         return self._secret
 
 
-def hash_api_key(api_key: str) -> str:
-    # API keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching).
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def new_api_key_id() -> str:
-    """A key's public id: listed and revoked by it, it says nothing about the key."""
-    return "key_" + secrets.token_hex(8)
+def change_columns(change: SiteChange) -> dict[str, object]:
+    """The columns (names are constants, never input) and values that `change` sets."""
+    values = change.values()
+    if "origins" in values:
+        values["origins"] = json.dumps(list(change.origins))
+    if "prompt_text" in values:
+        values["prompt_text"] = change.prompt_text or ""  # NOT NULL: '' for the default
+    return values
 
 
 def _rule_columns(rules: SiteRules) -> dict[str, object]:
@@ -160,8 +202,22 @@ def _rule_columns(rules: SiteRules) -> dict[str, object]:
     return values
 
 
+_KEY_OFFSET = _SITE_COLUMNS.count(",") + 1  # where a joined key's columns start
+
+
 def _site(row: aiosqlite.Row, sealer: Sealer) -> Site:
     keys = VapidKeyPair(private_key=sealer.unseal(row[3]), public_key=row[4])
-    quiet = None if row[8] is None else QuietHours(row[8], row[9], bool(row[10]))
-    cap = None if row[11] is None else FrequencyCap(row[11], row[12])
-    return Site(row[0], row[1], tuple(json.loads(row[2])), keys, row[6], row[5], row[7], quiet, cap)
+    return Site(
+        id=row[0],
+        name=row[1],
+        origins=tuple(json.loads(row[2])),
+        vapid=keys,
+        created_at=row[6],
+        prompt_text=row[5] or None,
+        default_timezone=row[7],
+        quiet_hours=None if row[8] is None else QuietHours(row[8], row[9], bool(row[10])),
+        frequency_cap=None if row[11] is None else FrequencyCap(row[11], row[12]),
+        prompt_accept=row[13],
+        prompt_dismiss=row[14],
+        prompt_snooze_days=row[15],
+    )
