@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := chromium firefox-esr nginx-light libnginx-mod-http-echo wrk n
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
 # Debian packages the browser, PostgreSQL and benchmark tests need (run as root; CI is root).

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pushgate import __version__, home_page
+from pushgate import docs_pages, home_page
 from pushgate.api import (
     admin,
     feeds,
@@ -30,7 +30,7 @@ from pushgate.api import (
     triggers,
     webhooks,
 )
-from pushgate.api.context import AppContext, context
+from pushgate.api.context import AppContext
 from pushgate.api.geo import open_country_finder
 from pushgate.api.http import (
     contain_unexpected,
@@ -48,9 +48,9 @@ from pushgate.delivery.jobs import WorkerLimits
 from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
 from pushgate.delivery.workers import SendWorkers
 from pushgate.errors import ApiError
+from pushgate.health import healthz
 from pushgate.settings import Settings
 from pushgate.store import Store, StoreUnavailable, open_store
-from pushgate.store.migrations import SCHEMA_VERSION
 from pushgate.webpush.allowlist import EndpointPolicy
 
 log = logging.getLogger("pushgate")
@@ -71,41 +71,6 @@ class RevalidatedStaticFiles(StaticFiles):
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "no-cache"
         return response
-
-
-HEALTH_PROBE_SECONDS = 1.0  # /healthz writes to the database at most this often
-
-
-async def healthz(request: Request) -> Response:
-    """200 when the database takes writes and the send workers run; each push service's state."""
-    ctx = context(request)
-    await _check_store(ctx)
-    body: dict[str, Any] = {"status": "ok", "version": __version__, "database": ctx.database}
-    if ctx.engine is not None:
-        health = ctx.engine.health()
-        body["push_services"] = health["push_services"]
-        body["send_workers"] = health["send_workers"]
-        if not health["workers_ok"]:
-            workers = health["send_workers"]
-            raise ApiError(
-                "delivery_unavailable",
-                f"{workers['running']} of {workers['configured']} send workers are running",
-            )
-    return JSONResponse(body)
-
-
-async def _check_store(ctx: AppContext) -> None:
-    now = time.monotonic()
-    if now - ctx.store_checked_at < HEALTH_PROBE_SECONDS and ctx.store_ok:
-        return
-    try:
-        await ctx.store.probe_write()
-        ctx.database["schema"] = schema = await ctx.store.schema_version()
-        ctx.database["schema_current"] = schema == SCHEMA_VERSION
-    except Exception as exc:
-        ctx.store_ok = False
-        raise ApiError("store_unavailable", "the database cannot be written") from exc
-    ctx.store_ok, ctx.store_checked_at = True, now
 
 
 async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
@@ -167,6 +132,7 @@ def create_app(
             ]
         ),
         *home_page.routes,
+        *docs_pages.routes,
         *public.routes,
         *admin.routes,
         *segments.routes,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from typing import Any, TypeVar
 
 import click
 
 from pushgate import __version__
-from pushgate.cli_settings import build_settings, run_with_store, settings_options
+from pushgate.cli_errors import explain
+from pushgate.cli_settings import DATABASE_META, build_settings, run_with_store, settings_options
 from pushgate.runtime import relax_gc, run_event_loop
 from pushgate.settings import (
     SETTINGS_FIELDS,
@@ -33,18 +35,56 @@ def check_store(settings: Settings) -> None:
     run_with_store(check())
 
 
-class DefaultServeGroup(click.Group):
-    """`pushgate` alone means `pushgate serve`."""
+GLOBAL_FLAGS = ("--debug",)
+
+
+class PushgateGroup(click.Group):
+    """`pushgate` alone means `pushgate serve`; a failure the user can mend is one line (exit
+    code 1), and `pushgate --debug CMD` shows its traceback instead."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version")):
-            args = ["serve", *args]
-        return super().parse_args(ctx, args)
+        flags = list(itertools.takewhile(lambda arg: arg in GLOBAL_FLAGS, args))
+        rest = args[len(flags) :]
+        if not rest or (rest[0].startswith("-") and rest[0] not in ("--help", "--version")):
+            rest = ["serve", *rest]
+        return super().parse_args(ctx, [*flags, *rest])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if debug and exc.__cause__ is not None:
+                raise exc.__cause__ from None
+            raise
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if debug:
+                raise
+            raise click.ClickException(one_line(exc, ctx.meta.get(DATABASE_META))) from exc
 
 
-@click.group(cls=DefaultServeGroup)
+def one_line(exc: Exception, database: str | None) -> str:
+    line = explain(exc, database)
+    if line is None:  # pushgate's own bug: name it, and say how to see more
+        detail = " ".join(str(exc).split())[:200]
+        line = (
+            f"unexpected {type(exc).__name__}: {detail} (run `pushgate --debug ...` for the "
+            "traceback, and report it)"
+        )
+    return " ".join(line.split())
+
+
+@click.group(cls=PushgateGroup)
 @click.version_option(__version__, prog_name="pushgate")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="PUSHGATE_DEBUG",
+    help="Show the traceback of a failure instead of one line [env PUSHGATE_DEBUG].",
+)
+def main(debug: bool) -> None:
     """pushgate: a self-hosted Web Push gateway."""
 
 
@@ -130,14 +170,13 @@ def rotate_secrets(**values: Any) -> None:
 @main.command("push-service")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8090, show_default=True, type=int, help="TCP port.")
-@settings_options("database")
-def push_service(host: str, port: int, **values: Any) -> None:
-    """Run the local push service (a stand-in for FCM/autopush, for tests and demos).
-
-    It keeps no database; --database is accepted so every command takes the same settings.
-    """
+def push_service(host: str, port: int) -> None:
+    """Run the local push service (a stand-in for FCM/autopush, for tests and demos)."""
+    from pushgate.listen import listening_socket
     from pushgate.testing import serve_forever
 
+    # Bound and released at once: a port in use is a sentence, not the service's traceback.
+    listening_socket(host, port, what="the local push service", port_flag="--port").close()
     serve_forever(host, port)
 
 
@@ -157,7 +196,16 @@ def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
     settings = build_settings(values)
     if not settings.vapid_subject:
         settings = settings.with_overrides(vapid_subject="mailto:demo@pushgate.example")
-    from pushgate.demo import run_demo
+    from pushgate.demo import loopback_public_url, run_demo
+
+    if (local := loopback_public_url(settings)) is not None:
+        click.echo(
+            f"warning: every interface ({settings.host}) without --public-url: the demo's pages "
+            f"and commands use {local}, which only this machine reaches; set --public-url for "
+            "others",
+            err=True,
+        )
+        settings = settings.with_overrides(public_url=local)
     from pushgate.logs import setup_logging
 
     setup_logging(settings)
@@ -169,11 +217,11 @@ def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
 
 
 @main.command()
-@click.option("--title", required=True)
-@click.option("--body")
+@click.option("--title", required=True, help="The notification's title.")
+@click.option("--body", help="The text under the title.")
 @click.option("--url", help="Page the notification opens.")
-@click.option("--icon")
-@click.option("--image")
+@click.option("--icon", help="URL of the small image beside the text.")
+@click.option("--image", help="URL of a large picture, for browsers that show one.")
 @click.option(
     "--tag", "tags", multiple=True, help="Audience tag NAME=VALUE (repeatable; all must match)."
 )
@@ -182,10 +230,26 @@ def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
 @click.option("--filter", "filter_json", help="Send to this filter, as JSON: '{\"field\": …}'.")
 @click.option("--send-at", help="RFC 3339 time with an offset; nothing goes before it.")
 @click.option("--local-time", help="HH:MM in each subscriber's own time zone.")
-@click.option("--ttl", type=int)
-@click.option("--urgency", type=click.Choice(["very-low", "low", "normal", "high"]))
-@click.option("--topic")
-@click.option("--wait/--no-wait", default=False, help="Wait until delivery finishes; print counts.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    help="Seconds a push service keeps the message for an offline browser (default 4 weeks).",
+)
+@click.option(
+    "--urgency",
+    type=click.Choice(["very-low", "low", "normal", "high"]),
+    help="RFC 8030 urgency: low ones may wait for a phone's battery or network.",
+)
+@click.option(
+    "--topic",
+    help="A name (1-32 of A-Z a-z 0-9 - _): a newer message of the same topic replaces an "
+    "undelivered older one.",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="Wait until delivery finishes; print counts. Exit code 3 when no subscriber matched.",
+)
 @click.option(
     "--api-key",
     envvar="PUSHGATE_API_KEY",
@@ -193,15 +257,16 @@ def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
     help="The site's API key [env PUSHGATE_API_KEY].",
 )
 @click.option(
-    "--gateway", envvar="PUSHGATE_GATEWAY", help="Gateway URL (default: the public URL setting)."
+    "--gateway",
+    envvar="PUSHGATE_GATEWAY",
+    help="Gateway URL, e.g. http://127.0.0.1:8080 [env PUSHGATE_GATEWAY; default: "
+    "PUSHGATE_PUBLIC_URL, else http://127.0.0.1:8080].",
 )
-@settings_options("public_url", "host", "port", "database")
 def send(**values: Any) -> None:
     """Send a notification to a site's subscribers through the admin API."""
-    from pushgate.send_cli import send_notification
+    from pushgate.send_cli import gateway_url, send_notification
 
-    settings = build_settings(values)
-    sys.exit(send_notification(values, values.get("gateway") or settings.base_url))
+    sys.exit(send_notification(values, gateway_url(values.get("gateway"))))
 
 
 def _register_commands() -> None:
