@@ -20,6 +20,7 @@ from pushgate.settings import (
 )
 
 T = TypeVar("T")
+DATABASE_META = "pushgate.database"  # the command's database URL, named in its failures
 
 
 def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -63,14 +64,22 @@ def build_settings(values: dict[str, Any]) -> Settings:
         parse_trusted_proxies(settings.trusted_proxies)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[DATABASE_META] = settings.database
     return settings
 
 
 def run_with_store(work: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that opens the store; a database it cannot use is a one-line error."""
-    from pushgate.store import SchemaBehind, SchemaTooNew, SealedKeyUnavailable, StoreUnavailable
+    """Run a coroutine that opens the store; a database it cannot use (unreachable, not a
+    database, a folder it cannot write, a schema too new ...) is a one-line error."""
+    from pushgate.cli_errors import explain
 
     try:
         return asyncio.run(work)
-    except (SchemaTooNew, SchemaBehind, SealedKeyUnavailable, StoreUnavailable) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:
+        ctx = click.get_current_context(silent=True)
+        line = explain(exc, ctx.meta.get(DATABASE_META) if ctx is not None else None)
+        if line is None or isinstance(exc, click.ClickException):
+            raise
+        raise click.ClickException(line) from exc

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from pushgate.cli_errors import explain
 from pushgate.cli_settings import build_settings, settings_options
 from pushgate.settings import Settings, SettingsError, _without_password
 from pushgate.store.migrations import SCHEMA_VERSION
@@ -26,7 +27,7 @@ def migrate_command(**values: Any) -> None:
     A schema newer than this pushgate is refused (exit code 1)."""
     settings = build_settings(values)
     shown = _without_password(settings.database)
-    found = _run(_migrate(settings), shown, settings.database)
+    found = _run(_migrate(settings), shown, settings.database, database=settings.database)
     if found == SCHEMA_VERSION:
         click.echo(f"{shown} is at schema {SCHEMA_VERSION}: nothing to do")
     else:
@@ -131,9 +132,10 @@ def _print_counts(counts: list[Any]) -> None:
         click.echo(f"{count.table:<20}{count.source:>12}{count.target:>12}{verdict}")
 
 
-def _run(work: Coroutine[Any, Any, T], context: str, *urls: str) -> T:
+def _run(work: Coroutine[Any, Any, T], context: str, *urls: str, database: str | None = None) -> T:
     """Run `work`; a database that refuses, cannot be reached or is too new is one line on
-    stderr and exit code 1, never a traceback, and never a password."""
+    stderr and exit code 1, never a traceback, and never a password. With `database`, the
+    line says what to do (pushgate.cli_errors)."""
     import sqlite3
 
     import asyncpg
@@ -148,7 +150,11 @@ def _run(work: Coroutine[Any, Any, T], context: str, *urls: str) -> T:
         asyncpg.PostgresError, asyncpg.InterfaceError,
     ) as exc:  # fmt: skip
         message = " ".join(str(exc).split()) or type(exc).__name__
-        raise click.ClickException(_hide_passwords(f"{context}: {message}", urls)) from exc
+        line = None if database is None else explain(exc, database)
+        if line is not None and context not in line:
+            line = f"{context}: {line}"
+        message = line or f"{context}: {message}"
+        raise click.ClickException(_hide_passwords(message, urls)) from exc
 
 
 def _hide_passwords(message: str, urls: tuple[str, ...]) -> str:

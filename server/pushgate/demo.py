@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import shlex
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from pushgate.settings import Settings
+from pushgate.listen import listening_socket, on_all_interfaces
+from pushgate.settings import Settings, default_database
 
 DEFAULT_DEMO_PORT = 8081
 DEFAULT_CART_REMINDER_DELAY = "1m"  # the demo shop's; a real shop waits an hour or more
@@ -95,15 +97,26 @@ def _resolve(root: Path, url_path: str) -> Path | None:
 
 
 def demo_origins(host: str, port: int) -> list[str]:
-    """The origins a browser may show for the demo site: both loopback spellings when local."""
+    """The origins a browser may show for the demo site: both loopback spellings when local
+    (on every interface, this machine's browser reaches it by loopback too)."""
     origins = [f"http://{host}:{port}"]
-    if host in {"127.0.0.1", "localhost"}:
+    if host in {"127.0.0.1", "localhost"} or on_all_interfaces(host):
         origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
     return origins
 
 
+def loopback_public_url(settings: Settings) -> str | None:
+    """On every interface without a public URL, the URL this machine's browser can load:
+    http://0.0.0.0:PORT in a script tag loads nothing."""
+    if settings.public_url or not on_all_interfaces(settings.host):
+        return None
+    return f"http://127.0.0.1:{settings.port}"
+
+
 def _key_file(settings: Settings, port: int) -> Path:
     # The API key is stored hashed, so the demo keeps its own copy to print it on every start.
+    if settings.uses_postgres:
+        return Settings().sqlite_path.parent / f"demo-{port}-postgresql.api-key"
     return settings.sqlite_path.parent / f"demo-{port}.api-key"
 
 
@@ -165,8 +178,48 @@ async def ensure_cart_trigger(settings: Settings, site_id: str, delay: str, demo
         await store.create_trigger(trigger)
 
 
-def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> str:
-    """What `pushgate demo` prints: the two URLs and two ways to send a first notification."""
+def shell_setup(settings: Settings, gateway_url: str, api_key: str) -> list[str]:
+    """The lines that give a new shell what the printed commands need: `pushgate` on the PATH
+    (this virtualenv's, unless it is linked onto the PATH, as pipx does), the demo's database
+    when it is not the default one, its API key and gateway."""
+    lines = []
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix != sys.base_prefix and activate.is_file() and not _linked_onto_path():
+        lines.append(f". {shlex.quote(str(activate))}")
+    if settings.database != default_database():
+        lines.append(f"export PUSHGATE_DATABASE={shlex.quote(_absolute(settings))}")
+    lines.append(f"export PUSHGATE_API_KEY={api_key}")
+    lines.append(f"export PUSHGATE_GATEWAY={gateway_url}")
+    return lines
+
+
+def _linked_onto_path() -> bool:
+    """Whether the first `pushgate` on the PATH outside this virtualenv is a link to this
+    virtualenv's (as pipx installs it): then a new shell finds it without activating."""
+    own_bin = (Path(sys.prefix) / "bin").resolve()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        script = Path(folder or ".") / "pushgate"
+        if Path(folder or ".").resolve() == own_bin or not script.is_file():
+            continue  # the virtualenv's own bin is on the PATH only while it is activated
+        return script.resolve().parent == own_bin
+    return False
+
+
+def _absolute(settings: Settings) -> str:
+    """The database URL that works from any folder (a relative SQLite path made absolute);
+    a PostgreSQL password stays out of the terminal."""
+    if settings.uses_postgres:
+        from pushgate.settings import _without_password
+
+        return _without_password(settings.database)
+    return f"sqlite:///{settings.sqlite_path.resolve()}"
+
+
+def first_steps(
+    gateway_url: str, demo_url: str, site_id: str, api_key: str, setup: list[str]
+) -> str:
+    """What `pushgate demo` prints: the two URLs, what a new shell needs, and two ways to send
+    a first notification."""
     body = (
         '{"title": "Breaking: pushgate works", "body": "Your first notification.", '
         f'"url": "{demo_url}{FIRST_ARTICLE}", "icon": "{demo_url}/icon.png"}}'
@@ -185,15 +238,17 @@ def first_steps(gateway_url: str, demo_url: str, site_id: str, api_key: str) -> 
             f"pushgate gateway:  {gateway_url}",
             f"demo news site:    {demo_url}   (site id {site_id})",
             "",
+            "In another shell, first (pushgate on the PATH, and what the README's examples read):",
+            *(f"  {line}" for line in setup),
+            "",
             "Open the demo site, press 'Get breaking news', then send a first notification:",
             f"  {curl}",
             "or",
             f"  {send}",
             "",
             "Only to the readers who chose sports (the demo stores the topic as the tag topic):",
-            f"  pushgate send --api-key {api_key} --gateway {gateway_url} "
-            f"--title 'Late winner sends City into the final' "
-            f"--url {demo_url}{SPORTS_ARTICLE} --tag topic=sports",
+            f"  pushgate send --title 'Late winner sends City into the final' "
+            f"--url {demo_url}{SPORTS_ARTICLE} --tag topic=sports --wait",
             "",
             f"The shop ({demo_url}/shop.html): add to cart and leave; a subscribed reader gets a",
             "reminder after the --cart-reminder-delay, unless they check out first.",
@@ -218,36 +273,32 @@ async def run_demo(
     """Register the demo site, then serve the gateway and the demo site until interrupted."""
     from pushgate.app import create_app
 
+    # Both ports first: one in use is a sentence before anything is written or started.
+    gateway_socket = listening_socket(
+        settings.host, settings.port, what="the gateway", port_flag="--port"
+    )
+    site_socket = listening_socket(
+        settings.host, demo_port, what="the demo site", port_flag="--demo-port"
+    )
     origins = demo_origins(settings.host, demo_port)
     site_id, api_key = await ensure_demo_site(settings, origins, demo_port)
     demo_url = origins[0]
     await ensure_cart_trigger(settings, site_id, cart_reminder_delay, demo_url)
     replacements = {"GATEWAY": settings.base_url, "SITE_ID": site_id}
     site_server = _DemoSiteServer(
-        uvicorn.Config(
-            create_site_app(DEMO_SITE_DIR, replacements),
-            host=settings.host,
-            port=demo_port,
-            log_level="warning",
-        )
+        uvicorn.Config(create_site_app(DEMO_SITE_DIR, replacements), log_level="warning")
     )
-    gateway_server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-        )
-    )
-    site_task = asyncio.create_task(site_server.serve())
-    gateway_task = asyncio.create_task(gateway_server.serve())
+    gateway_server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    site_task = asyncio.create_task(site_server.serve(sockets=[site_socket]))
+    gateway_task = asyncio.create_task(gateway_server.serve(sockets=[gateway_socket]))
     try:
         while not (site_server.started and gateway_server.started):
             if site_task.done() or gateway_task.done():
-                break  # a port in use: uvicorn has said so; stop the other one below
+                break  # uvicorn has said why; stop the other one below
             await asyncio.sleep(STARTUP_POLL_SECONDS)
         else:
-            print(first_steps(settings.base_url, demo_url, site_id, api_key), flush=True)
+            setup = shell_setup(settings, settings.base_url, api_key)
+            print(first_steps(settings.base_url, demo_url, site_id, api_key, setup), flush=True)
         await asyncio.wait([site_task, gateway_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
         site_server.should_exit = gateway_server.should_exit = True

@@ -9,14 +9,29 @@ import click
 import uvicorn
 
 from pushgate.app import create_app
+from pushgate.listen import listening_socket, on_all_interfaces
 from pushgate.settings import Settings
 
 
+def public_url_warning(settings: Settings) -> str | None:
+    """On every interface without a public URL, http://0.0.0.0:PORT is no URL a browser can
+    load: script tags and links made from it would be broken."""
+    if settings.public_url or not on_all_interfaces(settings.host):
+        return None
+    return (
+        f"listening on every interface ({settings.host}) without --public-url: set "
+        "--public-url or PUSHGATE_PUBLIC_URL to the URL browsers reach this gateway at "
+        "(https://push.example.com), or script tags and links point nowhere"
+    )
+
+
 async def run_server(settings: Settings, *, announce: str = "pushgate listening on") -> None:
+    warning = public_url_warning(settings)
+    if warning is not None:
+        logging.getLogger("pushgate").warning(warning)
+    sock = listening_socket(settings.host, settings.port, what="the gateway", port_flag="--port")
     config = uvicorn.Config(
         create_app(settings, deliver=not settings.no_deliver),
-        host=settings.host,
-        port=settings.port,
         log_level="warning",
         log_config=None,  # pushgate.logs set up the root logger: uvicorn's records go there
         proxy_headers=False,
@@ -24,15 +39,25 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        line = f"{announce} http://{settings.host}:{settings.port} (public URL {settings.base_url})"
-        if settings.log_format.lower() == "json":  # log shippers read one JSON object a line
-            logging.getLogger("pushgate").info(line)
-        else:
-            click.echo(line)
+        _say(settings, _listening_line(settings, announce))
     await serving
     if not server.started:
         raise SystemExit(1)
+
+
+def _listening_line(settings: Settings, announce: str) -> str:
+    where = f"http://{settings.host}:{settings.port}"
+    if public_url_warning(settings) is not None:
+        return f"{announce} {where} (no public URL: see the warning above)"
+    return f"{announce} {where} (public URL {settings.base_url})"
+
+
+def _say(settings: Settings, line: str) -> None:
+    if settings.log_format.lower() == "json":  # log shippers read one JSON object a line
+        logging.getLogger("pushgate").info(line)
+    else:
+        click.echo(line)
