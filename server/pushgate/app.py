@@ -21,6 +21,7 @@ from pushgate import docs_pages, home_page
 from pushgate.api import (
     admin,
     feeds,
+    keys,
     notification_control,
     openapi,
     public,
@@ -138,6 +139,7 @@ def create_app(
         *segments.routes,
         *notification_control.routes,
         *site_rules.routes,
+        *keys.routes,
         *webhooks.routes,
         *feeds.routes,
         *triggers.routes,

@@ -44,6 +44,8 @@ _CODES = [
     ErrorCode("segment_exists", 409, "The site has a segment of that name already."),
     ErrorCode("webhook_exists", 409, "The site has a webhook of that name already."),
     ErrorCode("trigger_exists", 409, "The site has a trigger of that name already."),
+    ErrorCode("site_exists", 409, "Another site has that name already."),
+    ErrorCode("last_api_key", 409, "The key is the site's last: create another, then revoke it."),
     ErrorCode(
         "segment_in_use",
         409,

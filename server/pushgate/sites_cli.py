@@ -1,83 +1,62 @@
-"""`pushgate sites`: register sites and set their rules from a shell, checked as the API
-checks them."""
+"""`pushgate sites`: register, list, show, change and delete sites from a shell, checked as the
+API checks them. `update` lives in site_update_cli.py, `pushgate keys` in keys_cli.py."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
 from pushgate.cli_settings import build_settings, run_with_store, settings_options
+from pushgate.origins import InvalidOrigin, normalise_origin
 from pushgate.settings import Settings
-from pushgate.site_rules import (
-    InvalidRule,
-    frequency_cap_from_text,
-    quiet_hours_from_text,
-    timezone_of,
-)
-from pushgate.store.models import Site, SiteRules
+from pushgate.site_profile import name_of, origins_of, site_json
+from pushgate.site_rules import InvalidRule
+from pushgate.store import Store
+from pushgate.store.models import Site
+
+T = TypeVar("T")
+STORE_SETTINGS = ("database", "secret_key")  # what every command that reads sites needs
 
 
-def rules_from_options(values: dict[str, Any]) -> SiteRules:
-    """The change the options ask for; raises InvalidRule naming the option."""
-    given: set[str] = set()
-    for rule in ("quiet_hours", "frequency_cap"):
-        if values[rule] is not None and values[f"no_{rule}"]:
-            flag = rule.replace("_", "-")
-            raise InvalidRule(f"--{flag}", f"and --no-{flag} contradict each other")
-        if values[rule] is not None or values[f"no_{rule}"]:
-            given.add(rule)
-    if values["allow_high_urgency"] and values["quiet_hours"] is None:
-        raise InvalidRule("--allow-high-urgency", "needs --quiet-hours START-END")
-    if values["default_timezone"] is not None:
-        given.add("default_timezone")
-    if not given:
-        raise InvalidRule(
-            "options", "name no rule: give --default-timezone, --quiet-hours or --frequency-cap"
+async def find_site(store: Store, site_ref: str) -> Site:
+    """The site whose id or name is `site_ref`; a usage error naming it if there is none."""
+    site = await store.get_site(site_ref) or await store.find_site_by_name(site_ref)
+    if site is None:
+        raise click.UsageError(
+            f"no site has the id or name {site_ref!r} (pushgate sites list shows them)"
         )
-    quiet, cap = values["quiet_hours"], values["frequency_cap"]
-    return SiteRules(
-        default_timezone=timezone_of(values["default_timezone"], "--default-timezone"),
-        quiet_hours=None
-        if quiet is None
-        else quiet_hours_from_text(quiet, values["allow_high_urgency"]),
-        frequency_cap=None if cap is None else frequency_cap_from_text(cap),
-        given=frozenset(given),
-    )
+    return site
 
 
-async def update_rules(settings: Settings, site_ref: str, rules: SiteRules) -> Site:
-    """Apply `rules` to the site whose id or name is `site_ref`."""
+def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` on the settings' store, a database it cannot use a one-line error."""
     from pushgate.store import open_store
 
-    async with open_store(settings) as store:
-        site = await store.get_site(site_ref) or await store.find_site_by_name(site_ref)
-        if site is None:
-            raise click.UsageError(f"no site has the id or name {site_ref!r}")
-        updated = await store.update_site_rules(site.id, rules)
-    assert updated is not None  # the CLI deletes no sites
-    return updated
+    async def run() -> T:
+        async with open_store(settings) as store:
+            return await work(store)
+
+    return run_with_store(run())
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def checked(parse: Callable[[], T]) -> T:
+    """A parse whose InvalidRule is a usage error (exit status 2) naming the option."""
+    try:
+        return parse()
+    except InvalidRule as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @click.group()
 def sites() -> None:
-    """Register sites and set their delivery rules."""
-
-
-def _origin(value: str) -> str:
-    parts = urlsplit(value)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or parts.username
-    ):
-        raise click.BadParameter(f"{value!r} is not an origin like https://news.example.com")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    """Register, list, show, change and delete sites."""
 
 
 @sites.command("create")
@@ -90,31 +69,25 @@ def _origin(value: str) -> str:
     help="An origin the snippet runs on, e.g. https://news.example.com (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@settings_options("database", "public_url", "host", "port", "secret_key")
+@settings_options("database", "public_url", "secret_key")
 def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: Any) -> None:
-    """Register a site: prints its id, API key (shown once), VAPID public key and script tag."""
+    """Register a site: prints its id, API key (shown once), VAPID public key and script tag
+    (pointing at --public-url)."""
     settings = build_settings(values)
-    clean = tuple(dict.fromkeys(_origin(o) for o in origins))
-    from pushgate.store import open_store
+    name = checked(lambda: name_of(name, "--name"))
+    clean, warnings = checked(lambda: origins_of(origins, "--origin"))
+    for warning in warnings:
+        warn(warning)
 
-    async def create() -> tuple[Any, str]:
-        async with open_store(settings) as store:
-            if await store.find_site_by_name(name):
-                raise click.UsageError(f"a site named {name!r} exists already")
-            return await store.create_site(name, clean)
+    async def create(store: Store) -> tuple[Site, str]:
+        if await store.find_site_by_name(name):
+            raise click.UsageError(f"a site named {name!r} exists already")
+        return await store.create_site(name, clean)
 
-    site, api_key = run_with_store(create())
+    site, api_key = with_store(settings, create)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "id": site.id,
-                    "api_key": api_key,
-                    "vapid_public_key": site.vapid.public_key,
-                    "origins": list(clean),
-                }
-            )
-        )
+        shown = {"id": site.id, "name": name, "api_key": api_key}
+        click.echo(json.dumps(shown | {"vapid_public_key": site.vapid.public_key} | _origins(site)))
         return
     base = settings.base_url
     click.echo(
@@ -124,39 +97,108 @@ def create_site(name: str, origins: tuple[str, ...], as_json: bool, **values: An
         f"</script>\nworker file /pushgate-sw.js on your site:\n"
         f'  importScripts("{base}/sw/pushgate-sw.js");'
     )
+    if not settings.public_url:
+        click.echo(
+            f"\n({base} is the default address: give --public-url if the gateway has another)"
+        )
 
 
-@sites.command("update")
-@click.argument("site")
+def _origins(site: Site) -> dict[str, list[str]]:
+    return {"origins": list(site.origins)}
+
+
+@sites.command("list")
 @click.option(
-    "--default-timezone", help="IANA zone for subscribers without one, e.g. Europe/Berlin."
+    "--json", "as_json", is_flag=True, help="Print a JSON array of sites, as GET /api/v1/site."
 )
-@click.option("--quiet-hours", help="START-END in each subscriber's local time, e.g. 22:00-08:00.")
-@click.option(
-    "--allow-high-urgency", is_flag=True, help="With --quiet-hours: urgency high goes through."
-)
-@click.option("--no-quiet-hours", is_flag=True, help="Clear the quiet hours.")
-@click.option("--frequency-cap", help="MAX/PERIOD per subscriber, e.g. 2/24h (m, h or d).")
-@click.option("--no-frequency-cap", is_flag=True, help="Clear the frequency cap.")
-@click.option("--json", "as_json", is_flag=True, help="Print the site as GET /api/v1/site does.")
-@settings_options("database", "secret_key")
-def update_site(site: str, as_json: bool, **values: Any) -> None:
-    """Set a site's delivery rules; SITE is its id or name. Rules not named stay as they are."""
-    from pushgate.site_rules import rules_json
-
-    settings = build_settings(values)
-    try:
-        rules = rules_from_options(values)
-    except InvalidRule as exc:
-        raise click.UsageError(str(exc)) from exc
-    updated = run_with_store(update_rules(settings, site, rules))
+@settings_options(*STORE_SETTINGS)
+def list_sites(as_json: bool, **values: Any) -> None:
+    """List every site: id, name, origins."""
+    found = with_store(build_settings(values), lambda store: store.list_sites())
     if as_json:
-        click.echo(json.dumps(rules_json(updated)))
+        click.echo(json.dumps([site_json(site) for site in found]))
         return
-    shown = rules_json(updated)
-    click.echo(f"site {updated.id} ({updated.name})")
-    for name in ("default_timezone", "quiet_hours", "frequency_cap"):
-        click.echo(f"{name + ':':18}{json.dumps(shown[name])}")
+    if not found:
+        click.echo("no sites yet: pushgate sites create --name NAME --origin https://…")
+        return
+    for site in found:
+        click.echo(f"{site.id}  {site.name}  {' '.join(site.origins)}")
 
 
-COMMANDS = (sites,)
+@sites.command("show")
+@click.argument("site")
+@click.option("--json", "as_json", is_flag=True, help="Print the site as GET /api/v1/site does.")
+@settings_options(*STORE_SETTINGS)
+def show_site(site: str, as_json: bool, **values: Any) -> None:
+    """Show one site, its prompt and rules, and how many API keys it has; SITE is its id or
+    name. Origins a browser would never send (typed before they were normalised) are flagged."""
+
+    async def read(store: Store) -> tuple[Site, int]:
+        found = await find_site(store, site)
+        return found, len(await store.list_api_keys(found.id))
+
+    found, key_count = with_store(build_settings(values), read)
+    if as_json:
+        click.echo(json.dumps(site_json(found)))
+        return
+    echo_site(found)
+    click.echo(f"{'api keys:':18}{key_count} (pushgate keys list --site {found.id})")
+    for origin in found.origins:
+        _flag_unnormalised(found, origin)
+
+
+def echo_site(site: Site) -> None:
+    """A site in a few readable lines, for `show` and `update`."""
+    shown = site_json(site)
+    click.echo(f"site {site.id} ({site.name})")
+    click.echo(f"{'origins:':18}{' '.join(site.origins)}")
+    for name in ("prompt", "default_timezone", "quiet_hours", "frequency_cap", "created_at"):
+        click.echo(f"{name + ':':18}{json.dumps(shown[name], ensure_ascii=False)}")
+
+
+def _flag_unnormalised(site: Site, origin: str) -> None:
+    try:
+        fixed = normalise_origin(origin)
+    except InvalidOrigin as exc:
+        warn(f"{exc}: pushgate sites update {site.id} --remove-origin {origin!r}")
+        return
+    if fixed != origin:
+        warn(
+            f"{origin!r} is not what browsers send, so it matches no page: pushgate sites "
+            f"update {site.id} --remove-origin {origin!r} --add-origin {fixed}"
+        )
+
+
+@sites.command("delete")
+@click.argument("site")
+@click.option("--yes", is_flag=True, help="Confirm: the site and all its data go for good.")
+@settings_options(*STORE_SETTINGS)
+def delete_site(site: str, yes: bool, **values: Any) -> None:
+    """Delete a site and everything it holds: subscriptions, notifications and their deliveries
+    and events, segments, webhooks, feeds, triggers, tracked events and API keys. SITE is its
+    id or name."""
+    if not yes:
+        raise click.UsageError(
+            f"deleting {site!r} removes its subscribers, notifications and API keys for good: "
+            "run again with --yes"
+        )
+
+    async def delete(store: Store) -> Site:
+        found = await find_site(store, site)
+        if not await store.delete_site(found.id):
+            raise click.UsageError(f"no site has the id or name {site!r}")
+        return found
+
+    deleted = with_store(build_settings(values), delete)
+    click.echo(f"deleted site {deleted.id} ({deleted.name}) and all its data")
+
+
+def _commands() -> tuple[click.Command, ...]:
+    from pushgate.keys_cli import keys
+    from pushgate.site_update_cli import update_site
+
+    sites.add_command(update_site)
+    return sites, keys
+
+
+COMMANDS = _commands()

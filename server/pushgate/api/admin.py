@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.audience_checks import checked_audience
-from pushgate.api.context import announce, context
+from pushgate.api.context import announce, context, log
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import notification_request
 from pushgate.api.render import notification_json, subscription_json
@@ -20,8 +20,8 @@ from pushgate.api.validation import (
     whole_number,
 )
 from pushgate.errors import ApiError
-from pushgate.store import IdempotencyConflict
-from pushgate.store.models import Site
+from pushgate.store import IdempotencyConflict, StoreUnavailable
+from pushgate.store.models import ApiKey, Site
 from pushgate.subscribers import TooManyTags, merge_user_tags, update_subscription
 
 MAX_NOTIFICATION_BODY_BYTES = 64 * 1024
@@ -29,6 +29,7 @@ MAX_PATCH_BODY_BYTES = 64 * 1024  # 200 tag changes of 64-character names and 25
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 IDEMPOTENCY_KEY = re.compile(r"\A[\x21-\x7e]{1,255}\Z")
+LAST_USED_RESOLUTION_SECONDS = 60.0  # a key's last_used_at is written at most this often
 
 
 class Unauthorized(ApiError):
@@ -45,14 +46,30 @@ def presented_api_key(request: Request) -> str | None:
 
 
 async def authenticated_site(request: Request) -> Site:
+    return (await authenticated_key(request))[0]
+
+
+async def authenticated_key(request: Request) -> tuple[Site, ApiKey]:
+    """The site and the key of the request's API key; 401 without one, or for a revoked one
+    (keys are looked up on every request, so a revocation holds at once)."""
     api_key = presented_api_key(request)
     if api_key is None:
         raise Unauthorized("send the site's API key as Authorization: Bearer <key>")
+    ctx = context(request)
     # The key is looked up by its SHA-256, so no secret-dependent string comparison happens.
-    site = await context(request).store.site_for_api_key(api_key)
-    if site is None:
+    found = await ctx.store.authenticate_api_key(api_key)
+    if found is None:
         raise Unauthorized("the API key is not valid")
-    return site
+    site, key = found
+    now = ctx.clock()
+    # At most one write per key a minute, so that a busy key does not write on every request;
+    # the stored time read with the key decides, so every gateway of a cluster agrees.
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION_SECONDS:
+        try:
+            await ctx.store.touch_api_key(key.id, now, now - LAST_USED_RESOLUTION_SECONDS)
+        except StoreUnavailable as exc:  # bookkeeping: the request itself may still succeed
+            log.warning("could not record the use of API key %s: %s", key.id, exc)
+    return site, key
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -16,6 +16,7 @@ from pushgate import __version__
 from pushgate.api import (
     notification_control,
     openapi_events,
+    openapi_sites,
     openapi_triggers,
     openapi_webhooks,
 )
@@ -252,21 +253,6 @@ def admin_paths() -> dict[str, Any]:
                 )
             ),
         },
-        "/api/v1/site": {
-            "get": authenticated(
-                {
-                    "summary": "The key's site: origins, VAPID key and delivery rules",
-                    "responses": answer(200, ref("Site")),
-                }
-            ),
-            "patch": authenticated(
-                body_operation(
-                    "Set the site's default time zone, quiet hours or frequency cap (null clears)",
-                    "SitePatch",
-                    answer(200, ref("Site")) | errors(400, 404, 413),
-                )
-            ),
-        },
         "/api/v1/segments": {
             "post": authenticated(
                 body_operation(
@@ -371,12 +357,14 @@ def document() -> dict[str, Any]:
         | openapi_events.paths()
         | openapi_webhooks.paths()
         | openapi_triggers.paths()
-        | openapi_triggers.feed_paths(),
+        | openapi_triggers.feed_paths()
+        | openapi_sites.paths(),
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
             | openapi_webhooks.SCHEMAS
-            | openapi_triggers.SCHEMAS,
+            | openapi_triggers.SCHEMAS
+            | openapi_sites.SCHEMAS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pushgate import site_rules
 from pushgate.api import notification_request as notif
 from pushgate.api import schedule_options as sched
 from pushgate.api import validation as v
@@ -398,71 +397,6 @@ NOTIFICATION_CREATED = obj(
     {"id": {"type": "string"}, "status": {"type": "string"}}, "id", "status", closed=True
 )
 
-SITE_CONFIG = obj(
-    {
-        "site_id": {"type": "string"},
-        "vapid_public_key": {"type": "string"},
-        "prompt": obj(
-            {
-                "text": {"type": "string"},
-                "accept": {"type": "string"},
-                "dismiss": {"type": "string"},
-                "snooze_days": {"type": "integer"},
-            },
-            "text",
-            "accept",
-            "dismiss",
-            "snooze_days",
-        ),
-        "subscriptions_url": {"type": "string"},
-        "events_url": {"type": "string"},
-    },
-    *("site_id", "vapid_public_key", "prompt", "subscriptions_url", "events_url"),
-)
-
-QUIET_HOURS = obj(
-    {
-        "start": {"type": "string", "pattern": f"^{site_rules.CLOCK_PATTERN}$"},
-        "end": {"type": "string", "pattern": f"^{site_rules.CLOCK_PATTERN}$"},
-        "allow_high_urgency": {"type": "boolean"},
-    },
-    *("start", "end"),
-    closed=True,
-)
-FREQUENCY_CAP = obj(
-    {
-        "max": {"type": "integer", "minimum": site_rules.MIN_CAP, "maximum": site_rules.MAX_CAP},
-        "period": {
-            "type": "string",
-            "pattern": f"^{site_rules.PERIOD_PATTERN}$",
-            "description": 'A number and m, h or d, from "1m" to "30d".',
-        },
-    },
-    *("max", "period"),
-    closed=True,
-)
-SITE_RULES = {
-    "default_timezone": {"type": "string", "description": "An IANA time zone name; UTC if unset."},
-    "quiet_hours": or_null(QUIET_HOURS),
-    "frequency_cap": or_null(FREQUENCY_CAP),
-}
-SITE = obj(
-    {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
-        "origins": {"type": "array", "items": {"type": "string"}},
-        "vapid_public_key": {"type": "string"},
-        **SITE_RULES,
-    },
-    *("id", "name", "origins", "vapid_public_key", *site_rules.RULE_NAMES),
-    closed=True,
-)
-SITE_PATCH = obj(
-    SITE_RULES
-    | {"default_timezone": or_null(text(site_rules.MAX_TIMEZONE_LENGTH, pattern=TIMEZONE))},
-    closed=True,
-)
-
 HEALTH = obj({"status": {"const": "ok"}, "version": {"type": "string"}}, "status", "version")
 
 SCHEMAS: dict[str, Schema] = {
@@ -480,9 +414,6 @@ SCHEMAS: dict[str, Schema] = {
     "Notification": NOTIFICATION,
     "NotificationCreated": NOTIFICATION_CREATED,
     "NotificationPage": NOTIFICATION_PAGE,
-    "SiteConfig": SITE_CONFIG,
-    "Site": SITE,
-    "SitePatch": SITE_PATCH,
     "Health": HEALTH,
     "Filter": FILTER,
     "SegmentRequest": SEGMENT_REQUEST,

@@ -16,6 +16,7 @@ from pushgate.api.validation import endpoint_of, require_object, subscription_re
 from pushgate.audience.fields import browser_of
 from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
+from pushgate.site_profile import prompt_json
 from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import Site
 
@@ -70,12 +71,7 @@ async def site_config(request: Request) -> Response:
         {
             "site_id": site.id,
             "vapid_public_key": site.vapid.public_key,
-            "prompt": {
-                "text": site.prompt_text,
-                "accept": "Allow",
-                "dismiss": "Not now",
-                "snooze_days": 7,
-            },
+            "prompt": prompt_json(site),  # the site's words; null: the snippet's own
             "subscriptions_url": f"{base}/v1/sites/{site.id}/subscriptions",
             "events_url": f"{base}/v1/events",
         },
