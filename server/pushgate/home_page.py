@@ -69,7 +69,8 @@ def _embed(base_url: str) -> str:
     worker = f'importScripts("{base}/sw/pushgate-sw.js");'
     return f"""<section><h2>Embed it on a site</h2>
 <p>Register the site once (<code>pushgate sites create --name NAME --origin https://SITE</code>
-prints its id), then put on every page that offers notifications:</p>
+prints its id; <code>pushgate sites list</code> shows it again), then put on every page that
+offers notifications:</p>
 <pre class="snippet"><code>{script}</code></pre>
 <p>and serve this one line at <code>/pushgate-sw.js</code> on the site's own origin:</p>
 <pre class="snippet"><code>{worker}</code></pre>
