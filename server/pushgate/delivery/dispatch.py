@@ -272,10 +272,19 @@ class Dispatcher:
         """A notification was cancelled: what its runs submitted and the workers have not
         sent yet is withdrawn (handed back through `BatchOwner.withdraw`), never sent."""
         self._workers.withdraw(notification_key)
+        self._withdraw_queued(lambda owner: owner.cancelled)
+
+    def withdraw_lapsed(self, run: BatchOwner, notification_key: int) -> None:
+        """`run`'s leases ran out, so another engine may claim what it holds: what it has
+        submitted and is not on the wire yet is handed back (`BatchOwner.withdraw`), unsent."""
+        self._workers.withdraw(notification_key, lapsed=True)
+        self._withdraw_queued(lambda owner: owner is run)
+
+    def _withdraw_queued(self, withdrawn: Callable[[BatchOwner], bool]) -> None:
         for queue in self._queues.values():
             kept: deque[tuple[BatchOwner, list[DeliveryTarget]]] = deque()
             for owner, targets in queue.items:
-                if owner.cancelled:
+                if withdrawn(owner):
                     queue.queued -= len(targets)
                     owner.withdraw(targets)
                 else:

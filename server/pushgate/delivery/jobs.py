@@ -56,8 +56,18 @@ STOP = "stop"  # the main process's orderly goodbye; end of file without it mean
 READY = "ready"  # a worker's first message: imports done and crypto warm, it can take batches
 PAUSE = "pause"  # outcomes cannot be recorded: start no new request until RESUME
 RESUME = "resume"
-WITHDRAW = "withdraw "  # + a notification key: it was cancelled, send none of its messages more
+WITHDRAW = "withdraw "  # + a notification key [+ " " + a batch id]: send none of those more
+ALL_BATCHES = -1
 
 
-def withdraw_message(notification_key: int) -> str:
-    return f"{WITHDRAW}{notification_key}"
+def withdraw_message(notification_key: int, up_to_batch: int = ALL_BATCHES) -> str:
+    """Cancelled (every batch of the notification, now and later), or its leases lapsed
+    (the batches handed out up to `up_to_batch`: others may have claimed their messages)."""
+    return f"{WITHDRAW}{notification_key} {up_to_batch}"
+
+
+def parse_withdraw(message: str) -> tuple[int, float]:
+    """(notification key, the last batch id withdrawn: infinite for a cancel)."""
+    key, up_to = message[len(WITHDRAW) :].split()
+    bound = int(up_to)
+    return int(key), float("inf") if bound == ALL_BATCHES else float(bound)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pushgate.content.variants import Content, message_content
 from pushgate.delivery.jobs import BatchJob, Target
+from pushgate.delivery.leases import RunLeases
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
 from pushgate.scheduling.plan import DuePlanner, needs_zones
@@ -68,7 +69,6 @@ class NotificationRun:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.n = notification
-        self._lease_seconds = lease_seconds
         self._store = store
         self._dispatcher = dispatcher
         self._outcomes = outcomes
@@ -84,6 +84,10 @@ class NotificationRun:
         )  # fmt: skip
         self._profiles: dict[int, SubscriberProfile] = {}
         self._in_flight: set[int] = set()  # claimed and not yet recorded (or deferred)
+        self._leases = RunLeases(
+            store, notification.key, lease_seconds, clock, lambda: self._in_flight,
+            on_lapse=lambda: dispatcher.withdraw_lapsed(self, notification.key),
+        )  # fmt: skip
         self._settled = asyncio.Event()
         self._first_answer = asyncio.Event()
         self._problems: Counter[tuple[str, str]] = Counter()  # (service, reason) -> count
@@ -111,7 +115,7 @@ class NotificationRun:
     async def run(self) -> None:
         started = time.monotonic()
         log.info("notification %s: delivery starts (%s)", self.n.id, _describe(self.n))
-        renewing = asyncio.create_task(self._renew_leases())
+        renewing = asyncio.create_task(self._leases.keep())
         try:
             await self._produce()
         finally:
@@ -170,34 +174,22 @@ class NotificationRun:
             # Bounded: a test clock moves without this process sleeping through it.
             await self._wait_settled(min(max(wait, 0.01), POLL_SECONDS))
 
-    async def _renew_leases(self) -> None:
-        """Every third of the lease, extend it for what this engine still holds (queued for a
-        push service, in a worker, or answered and not yet recorded), so that another gateway
-        takes over only the work of one that died."""
-        while True:
-            await asyncio.sleep(self._lease_seconds / 3)
-            held = list(self._in_flight)
-            try:
-                await self._store.renew_leases(
-                    self.n.key, held, self._clock() + self._lease_seconds
-                )
-            except Exception as exc:  # the next round tries again; a lost lease only risks a resend
-                log.warning("notification %s: could not renew leases: %s", self.n.id, exc)
-
     async def release(self) -> None:
         """The engine stops: what this run still holds is due again now, for any engine."""
-        await self._store.renew_leases(self.n.key, list(self._in_flight), self._clock())
+        await self._leases.release()
 
     async def _claim(self, now: float, limit: int) -> list[DeliveryTarget]:
-        return await self._store.claim_due(
+        lease_until, held_before = now + self._leases.seconds, bool(self._in_flight)
+        batch = await self._store.claim_due(
             self.n.key,
             now,
             min(limit, BATCH_SIZE),
-            now + self._lease_seconds,
+            lease_until,
             cap=self._cap,
             hold=self._quiet_hold(now),
             exclude=tuple(self._in_flight),
         )
+        return batch if batch and self._leases.claimed(lease_until, held_before) else []
 
     def _quiet_hold(self, now: float) -> HoldPlan | None:
         """Quiet hours, read again at each claim: a retry may fall into them."""
@@ -215,10 +207,11 @@ class NotificationRun:
         # A small first batch gets the first message on the wire sooner.
         first = not self._started
         size = FIRST_BATCH_SIZE if first else BATCH_SIZE
-        batch = await self._store.expand_audience(self.n, size, now + self._lease_seconds)
+        lease_until, held_before = now + self._leases.seconds, bool(self._in_flight)
+        batch = await self._store.expand_audience(self.n, size, lease_until)
         self._expanded = len(batch) < size
         self._started = True
-        if batch:
+        if batch and self._leases.claimed(lease_until, held_before):
             await self._submit_with_profiles(batch, now)
             if first:
                 await self._wait_first_answer()

@@ -25,6 +25,7 @@ from pushgate.delivery.jobs import (
     Timings,
     Withdrawn,
     WorkerLimits,
+    parse_withdraw,
 )
 from pushgate.delivery.pipes import Outbox, start_reader, start_writer
 from pushgate.delivery.services import service_key
@@ -73,7 +74,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     tasks: set[asyncio.Task[None]] = set()
     report = OutcomeReport(outbox)
     ahead = EncryptAhead(ENCRYPT_AHEAD_FACTOR * limits.max_in_flight_per_host)
-    withdrawn: set[int] = set()  # cancelled notifications
+    withdrawn = WithdrawnBatches()
     pump = asyncio.create_task(report.pump())
     client = PushClient(
         timeout_seconds=limits.timeout_seconds,
@@ -82,13 +83,13 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     async with client:
         while (item := await inbox.get()) is not None:
             if isinstance(item, str) and item.startswith(WITHDRAW):
-                withdrawn.add(int(item[len(WITHDRAW) :]))
+                withdrawn.add(*parse_withdraw(item))
                 continue
             if isinstance(item, str):  # the main process cannot record outcomes, or can again
                 client.pause(item == PAUSE)
                 continue
             batch_id, job = item
-            if job.notification_key in withdrawn:
+            if withdrawn.covers(job.notification_key, batch_id):
                 report.withdraw(batch_id, list(range(len(job.targets))))
                 continue
             run = _run_batch(client, ahead, job, batch_id, report, withdrawn)
@@ -103,6 +104,20 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     pump.cancel()
     report.flush()
     await asyncio.to_thread(outbox.close, FINAL_REPORT_SECONDS)
+
+
+class WithdrawnBatches:
+    """Which batches must not send what they have not sent: a cancelled notification's, all
+    of them; one whose leases lapsed in the main process, those handed out until then."""
+
+    def __init__(self) -> None:
+        self._up_to: dict[int, float] = {}  # notification key -> the last batch id withdrawn
+
+    def add(self, notification_key: int, up_to_batch: float) -> None:
+        self._up_to[notification_key] = max(self._up_to.get(notification_key, -1), up_to_batch)
+
+    def covers(self, notification_key: int, batch_id: int) -> bool:
+        return batch_id <= self._up_to.get(notification_key, -1)
 
 
 class OutcomeReport:
@@ -158,7 +173,7 @@ async def _run_batch(
     job: BatchJob,
     batch_id: int,
     report: OutcomeReport,
-    withdrawn: set[int],
+    withdrawn: WithdrawnBatches,
 ) -> None:
     if not job.targets:
         return
@@ -169,7 +184,7 @@ async def _run_batch(
         if client.stopping:  # never sent: it stays pending, for the next start
             ahead.release(service)
             break
-        if job.notification_key in withdrawn:
+        if withdrawn.covers(job.notification_key, batch_id):
             ahead.release(service)
             report.withdraw(batch_id, list(range(index, len(job.targets))))
             break

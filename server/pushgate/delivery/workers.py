@@ -133,6 +133,7 @@ class SendWorkers:
         self._context = multiprocessing.get_context("spawn")  # never fork a threaded event loop
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
+        self._last_id = -1  # the newest batch id handed out
         self._short_since: float | None = None
         self._closing = False
         self._changed = asyncio.Event()  # a worker became ready or exited: for the keeper
@@ -215,7 +216,7 @@ class SendWorkers:
         `on_timings` with the answer times, and `on_withdrawn(indices)` for messages not sent
         because of `withdraw`. Raises WorkerDied if its worker exits meanwhile."""
         worker = await self._least_busy()
-        batch_id = next(self._ids)
+        batch_id = self._last_id = next(self._ids)
         batch = _Batch(len(job.targets), on_outcome, on_accepted, on_timings, on_withdrawn)
         worker.pending[batch_id] = batch
         worker.load += len(job.targets)
@@ -236,12 +237,18 @@ class SendWorkers:
             self._available.clear()
             await self._available.wait()
 
-    def withdraw(self, notification_key: int) -> None:
-        """The notification was cancelled: workers send none of its messages not yet sent
-        (those waiting for a connection may still go: at most twice the connections' worth)."""
+    def withdraw(self, notification_key: int, *, lapsed: bool = False) -> None:
+        """The notification was cancelled (or, `lapsed`, this engine's leases on what it
+        handed out so far ran out): workers send none of those messages not yet sent (those
+        waiting for a connection may still go: at most twice the connections' worth)."""
+        message = (
+            withdraw_message(notification_key, self._last_id)
+            if lapsed
+            else withdraw_message(notification_key)
+        )
         for worker in self._workers:
             if worker.usable:
-                worker.outbox.put(withdraw_message(notification_key))
+                worker.outbox.put(message)
 
     def finish(self) -> None:
         """Orderly stop: each worker sends nothing new, reports what is on the wire as it is
