@@ -24,6 +24,7 @@ from pushgate.delivery.leases import RunLeases
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
 from pushgate.scheduling.plan import DuePlanner, needs_zones
+from pushgate.scheduling.throttle import WINDOW_SECONDS as THROTTLE_WINDOW_SECONDS
 from pushgate.scheduling.throttle import Throttle
 from pushgate.settings import DEFAULT_LEASE_SECONDS
 from pushgate.store import Store, StoreUnavailable
@@ -98,6 +99,7 @@ class NotificationRun:
         self._cap = None if cap is None else (cap.max, float(cap.period_seconds))
         per_minute = notification.throttle_per_minute
         self._throttle = Throttle(per_minute) if per_minute else None
+        self._throttle_lease = lease_seconds  # tells when a still-leased delivery was claimed
         # Due times count from the notification's start, not from this run's: after a restart
         # a zone whose local time passed meanwhile is due at once, not a day later.
         self._planner = DuePlanner(notification, site, notification.starts_at)
@@ -135,6 +137,8 @@ class NotificationRun:
         """Claim and submit work until every delivery is settled; outlive a store outage
         (what is in flight stays known, so nothing is claimed twice)."""
         self._expanded, self._started = self.n.expanded, False
+        if self._throttle:
+            await self._recall_throttle(self._throttle)
         while True:
             try:
                 if await self._produce_some():
@@ -142,6 +146,15 @@ class NotificationRun:
             except StoreUnavailable as exc:
                 log.warning("notification %s waits for the database: %s", self.n.id, exc)
                 await asyncio.sleep(POLL_SECONDS)
+
+    async def _recall_throttle(self, throttle: Throttle) -> None:
+        """What this notification handed over in the last second, before a restart or in the
+        gateway this one takes over from, still counts: the window is read from the store."""
+        now = self._clock()
+        since = now - THROTTLE_WINDOW_SECONDS
+        handed = await self._store.handed_over_since(self.n.key, since, now, self._throttle_lease)
+        for when, count in handed:
+            throttle.take(when, count)
 
     async def _produce_some(self) -> bool:
         """Claim and submit due work; True once every delivery is settled."""

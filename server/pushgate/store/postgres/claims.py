@@ -124,6 +124,39 @@ class ClaimVerbs(PostgresConnections):
             for r in claimed
         ]
 
+    async def handed_over_since(
+        self, notification_key: int, since: float, now: float, lease_seconds: float
+    ) -> list[tuple[float, int]]:
+        """(when, how many) of this notification's deliveries handed to push services after
+        `since`, as far as the store knows: accepted then, or claimed then and still leased
+        (a lease ends `lease_seconds` after its claim; one at its end, or given back at a
+        stop, counts at that moment). A throttle reads its window back from this when it
+        starts in this gateway (after a restart, or taking over from another one)."""
+        rows = await self._all(
+            "SELECT accepted_at, COUNT(*) FROM deliveries WHERE notification_key = $1 "
+            "AND state = 'accepted' AND accepted_at > $2 GROUP BY accepted_at "
+            f"UNION ALL SELECT next_attempt_at, COUNT(*) FROM deliveries WHERE {_leased(2, 3)} "
+            "GROUP BY next_attempt_at "
+            f"UNION ALL SELECT next_attempt_at - $5, COUNT(*) FROM deliveries "
+            f"WHERE {_leased(4, 6)} GROUP BY next_attempt_at",
+            notification_key,
+            since,
+            now,
+            max(since + lease_seconds, now),
+            lease_seconds,
+            now + lease_seconds,
+        )
+        return sorted((float(r[0]), int(r[1])) for r in rows)
+
+
+def _leased(low: int, high: int) -> str:
+    """Leased deliveries of notification $1 whose due time (the lease's end) lies in
+    ($low, $high]."""
+    return (
+        f"notification_key = $1 AND state = 'pending' AND leased "
+        f"AND next_attempt_at > ${low} AND next_attempt_at <= ${high}"
+    )
+
 
 async def _due_rows(
     conn: asyncpg.Connection,

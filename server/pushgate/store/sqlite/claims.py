@@ -110,6 +110,39 @@ class ClaimVerbs(SQLiteConnections):
             for r in claimed
         ]
 
+    async def handed_over_since(
+        self, notification_key: int, since: float, now: float, lease_seconds: float
+    ) -> list[tuple[float, int]]:
+        """(when, how many) of this notification's deliveries handed to push services after
+        `since`, as far as the store knows: accepted then, or claimed then and still leased
+        (a lease ends `lease_seconds` after its claim; one at its end, or given back at a
+        stop, counts at that moment). A throttle reads its window back from this after a
+        restart. Each part is a range of an index (the accepted ones: of this notification)."""
+        rows = await self._all(
+            f"SELECT accepted_at, COUNT(*) FROM deliveries WHERE notification_key = ? "
+            f"AND state = 'accepted' AND accepted_at > ? GROUP BY accepted_at "
+            f"UNION ALL SELECT next_attempt_at, COUNT(*) FROM deliveries WHERE {_LEASED} "
+            f"GROUP BY next_attempt_at "
+            f"UNION ALL SELECT next_attempt_at - ?, COUNT(*) FROM deliveries WHERE {_LEASED} "
+            f"GROUP BY next_attempt_at",
+            (notification_key, since)
+            + (notification_key, since, now)
+            + (
+                lease_seconds,
+                notification_key,
+                max(since + lease_seconds, now),
+                now + lease_seconds,
+            ),
+        )
+        return sorted((float(r[0]), int(r[1])) for r in rows)
+
+
+# Leased deliveries of a notification whose due time (the lease's end) is in a range.
+_LEASED = (
+    "notification_key = ? AND state = 'pending' AND leased "
+    "AND next_attempt_at > ? AND next_attempt_at <= ?"
+)
+
 
 async def _due_rows(
     db: aiosqlite.Connection, notification_key: int, now: float, limit: int, exclude: Sequence[int]
