@@ -21,9 +21,9 @@ system-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# The demo on the default database, the one every `pushgate` command uses unless told otherwise.
 run: $(STAMP)
-	mkdir -p var
-	$(BIN)/python -m pushgate demo --database sqlite:///var/pushgate.db
+	$(BIN)/python -m pushgate demo
 
 # Every test on SQLite (store tests on both backends), then the gateway tests again with every
 # gateway on PostgreSQL.

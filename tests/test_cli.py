@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, pushgate_command
+from pushgate.store.migrations import SCHEMA_VERSION
+from tests.conftest import Gateway, free_port, pushgate_command, site_of
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -136,3 +139,62 @@ def test_unknown_database_scheme_is_a_usage_error(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.returncode == 2 and "sqlite:///" in out.stderr
+
+
+def test_send_wait_to_an_audience_of_nobody_says_so_and_exits_3(
+    module_gateway: Gateway, tmp_path: Path
+) -> None:
+    site = site_of(module_gateway, "nobody reads sports")
+    env = {"PUSHGATE_API_KEY": site.api_key, "PUSHGATE_GATEWAY": module_gateway.base_url}
+    out = run("send", "--title", "Hi", "--tag", "topic=sports", "--wait", cwd=tmp_path, **env)
+    assert out.returncode == 3, out.stderr
+    created, counts = (json.loads(line) for line in out.stdout.splitlines())
+    assert created["targeted_estimate"] == 0 and counts["targeted"] == 0
+    assert out.stderr.startswith("no subscriber matched")
+
+    # Without --wait the send is made (a scheduled one may yet find readers), and said so.
+    out = run("send", "--title", "Hi", "--tag", "topic=sports", cwd=tmp_path, **env)
+    assert out.returncode == 0 and json.loads(out.stdout)["targeted_estimate"] == 0
+    assert out.stderr.startswith("no subscriber matched")
+
+
+def test_every_line_the_demo_prints_works_pasted_into_a_fresh_shell(tmp_path: Path) -> None:
+    """`pushgate demo` on a database of its own: the lines it prints for a new shell put
+    `pushgate` on the PATH and point every command at the demo's gateway and database."""
+    port, demo_port = free_port(), free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
+    demo = subprocess.Popen(
+        pushgate_command("demo", "--database", "sqlite:///var/demo.db", "--port", str(port),
+                         "--demo-port", str(demo_port)),
+        cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        printed: list[str] = []
+        while not any("--tag topic=sports" in line for line in printed):
+            line = demo.stdout.readline()
+            assert line, "pushgate demo exited early:\n" + "".join(printed)
+            printed.append(line)
+        block = printed[printed.index(next(x for x in printed if "In another shell" in x)) + 1 :]
+        setup = [line.strip() for line in itertools.takewhile(str.strip, block)]
+        commands = [x.strip() for x in printed if x.startswith(("  curl ", "  pushgate send "))]
+        assert setup[0] == f". {Path(sys.prefix) / 'bin' / 'activate'}"
+        assert f"export PUSHGATE_DATABASE=sqlite:///{tmp_path / 'var' / 'demo.db'}" in setup
+        curl, send, sports = commands  # curl's answer ends without a newline: echo one
+        script = "\n".join(["set -e", *setup, "cd /", "pushgate migrate", f"{curl}; echo", send,
+                            f"{sports} || echo exit=$?"])  # fmt: skip
+        fresh_shell = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")}
+        out = subprocess.run(["bash", "-c", script], env=fresh_shell, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    finally:
+        demo.terminate()
+        demo.wait(20)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert (
+        lines[0]
+        == f"sqlite:///{tmp_path / 'var' / 'demo.db'} is at schema {SCHEMA_VERSION}: nothing to do"
+    )
+    # curl's answer, then pushgate send's: both accepted, both to nobody yet.
+    assert [json.loads(line)["targeted_estimate"] for line in lines[1:3]] == [0, 0]
+    assert lines[-1] == "exit=3"  # the sports line waits, and finds no sports reader yet

@@ -11,7 +11,8 @@ from starlette.routing import Route
 from pushgate.api.audience_checks import checked_audience
 from pushgate.api.context import announce, context, log
 from pushgate.api.http import contain_unexpected, json_response, read_json
-from pushgate.api.notification_request import notification_request
+from pushgate.api.notification_request import parse_notification
+from pushgate.api.notification_service import accepted_json
 from pushgate.api.render import notification_json, subscription_json
 from pushgate.api.validation import (
     MAX_CURSOR,
@@ -84,7 +85,8 @@ async def create_notification(request: Request) -> Response:
     ctx = context(request)
     body = await read_json(request, MAX_NOTIFICATION_BODY_BYTES)
     now = ctx.clock()
-    new = notification_request(body, _idempotency_key(request), ctx.events_url, now)
+    parsed = parse_notification(body, _idempotency_key(request), ctx.events_url, now)
+    new = parsed.new
     await checked_audience(ctx.store, site.id, new.audience)
     try:
         notification, created = await ctx.store.create_notification(site.id, new, now=now)
@@ -94,7 +96,7 @@ async def create_notification(request: Request) -> Response:
         ) from exc
     if created:
         await announce(ctx, "new")
-    return json_response({"id": notification.id, "status": notification.status}, 202)
+    return json_response(await accepted_json(ctx, site.id, notification, parsed), 202)
 
 
 async def get_notification(request: Request) -> Response:

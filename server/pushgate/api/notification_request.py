@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pushgate.api.notification_content import (
@@ -112,6 +113,12 @@ def _ttl(data: dict[str, Any]) -> int:
     return ttl
 
 
+@dataclass(frozen=True)
+class ParsedNotification:
+    new: NewNotification
+    payload_bytes: int  # the largest member's plaintext (templates as written)
+
+
 def notification_request(
     body: Any,
     idempotency_key: str | None,
@@ -121,6 +128,17 @@ def notification_request(
 ) -> NewNotification:
     """`now`: the scheduling clock's time, which `send_at` is checked against; `variables`:
     what templates may read besides `subscriber` (a webhook's `payload` ...)."""
+    return parse_notification(body, idempotency_key, events_url, now, variables).new
+
+
+def parse_notification(
+    body: Any,
+    idempotency_key: str | None,
+    events_url: str,
+    now: float | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> ParsedNotification:
+    """notification_request's notification, with the size of its largest payload."""
     data = require_object(body, "body")
     variables = variables or {}
     schedule = schedule_options(data, time.time() if now is None else now)
@@ -131,11 +149,12 @@ def notification_request(
     urgency = data.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         raise invalid(f"urgency must be one of {', '.join(URGENCIES)}")
-    for member in (notification, *content.localized.values()):
-        _check_size(member, events_url)
+    payload_bytes = max(
+        _checked_size(member, events_url) for member in (notification, *content.localized.values())
+    )
     audience = data.get("audience")
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return NewNotification(
+    new = NewNotification(
         payload=notification,
         audience=audience_of(rendered_audience(audience, variables) if variables else audience),
         ttl=_ttl(data),
@@ -150,9 +169,10 @@ def notification_request(
         ignore_frequency_cap=schedule.ignore_frequency_cap,
         content=content.to_json() if content.per_subscriber else None,
     )
+    return ParsedNotification(new, payload_bytes)
 
 
-def _check_size(member: dict[str, Any], events_url: str) -> None:
+def _checked_size(member: dict[str, Any], events_url: str) -> int:
     """A member's payload must fit one message (with templates, as written: what they render
     to is checked per message)."""
     size = build_template(member, _NOTIFICATION_ID_EXAMPLE, events_url).size
@@ -162,6 +182,7 @@ def _check_size(member: dict[str, Any], events_url: str) -> None:
             f"the push payload would be {size} bytes of plaintext; at most {MAX_PLAINTEXT_BYTES} "
             "fit in one Web Push message (shorten body, data or URLs)",
         )
+    return size
 
 
 def _topic(value: Any, variables: Mapping[str, Any]) -> Any:

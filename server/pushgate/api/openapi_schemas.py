@@ -11,6 +11,7 @@ from typing import Any
 from pushgate.api import notification_request as notif
 from pushgate.api import schedule_options as sched
 from pushgate.api import validation as v
+from pushgate.api.notification_service import ESTIMATE_MAX_SUBSCRIPTIONS
 from pushgate.api.strict_json import MAX_JSON_DEPTH
 from pushgate.audience import fields as audience_fields
 from pushgate.audience import parse as audience_parse
@@ -394,7 +395,31 @@ NOTIFICATION_PAGE = obj(
 )
 
 NOTIFICATION_CREATED = obj(
-    {"id": {"type": "string"}, "status": {"type": "string"}}, "id", "status", closed=True
+    {
+        "id": {"type": "string"},
+        "status": {"type": "string"},
+        "targeted_estimate": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Subscribers in the audience now, as POST /api/v1/audiences/count "
+            "counts them; absent where counting is not cheap (a tags, filter or segment "
+            f"audience on a site of over {ESTIMATE_MAX_SUBSCRIPTIONS:,} subscribers). 0: the "
+            "send reaches nobody.",
+        },
+        "warnings": {
+            "type": "array",
+            "description": "Present only when there is one.",
+            "items": obj(
+                {"code": {"enum": ["payload_large"]}, "message": {"type": "string"}},
+                "code",
+                "message",
+                closed=True,
+            ),
+        },
+    },
+    "id",
+    "status",
+    closed=True,
 )
 
 HEALTH = obj({"status": {"const": "ok"}, "version": {"type": "string"}}, "status", "version")
