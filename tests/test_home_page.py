@@ -143,12 +143,13 @@ def test_docs_pages_render_the_shipped_markdown(module_gateway: Gateway) -> None
     assert 'href="bench/README.md' not in readme
 
 
-def test_unknown_docs_page_is_an_html_404(module_gateway: Gateway) -> None:
+def test_unknown_docs_page_is_a_404_in_the_error_shape(module_gateway: Gateway) -> None:
     answer = httpx.get(f"{module_gateway.base_url}/docs/secrets")
     assert answer.status_code == 404
-    assert "No such page" in answer.text
-    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    assert httpx.get(f"{module_gateway.base_url}/docs/../pyproject.toml").status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+    assert "/docs/" in answer.json()["error"]["message"]
+    for path in ("/docs/..%2Fpyproject.toml", "/docs/shipped_docs", "/docs/README"):
+        assert httpx.get(f"{module_gateway.base_url}{path}").status_code == 404, path
 
 
 def test_favicon_is_an_icon_file(module_gateway: Gateway) -> None:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from pushgate.api.http import contain_unexpected
 from pushgate.docs_render import Rendered, render
+from pushgate.errors import ApiError
 from pushgate.page_layout import page
 
 INDEX = "README.md"
@@ -69,9 +70,8 @@ async def doc_page(request: Request) -> Response:
     name = request.path_params.get("name", "")
     url = PREFIX + name
     paths = {u: p for p, u in doc_urls(root).items()}
-    if url not in paths:
-        body = f'<h1>No such page</h1><p>See <a href="{PREFIX}">the documentation</a>.</p>'
-        return page("Not found · pushgate docs", body, current=PREFIX, status=404)
+    if url not in paths:  # in the one error shape, as every other route answers
+        raise ApiError("not_found", f"no docs page {name!r}; the list is at {PREFIX}")
     doc = rendered(root, paths[url])
     body = f'{_doc_list(root, url)}<article class="doc">{doc.html}</article>'
     return page(f"{doc.title} · pushgate docs", body, current=PREFIX)

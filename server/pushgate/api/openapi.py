@@ -315,13 +315,31 @@ def admin_paths() -> dict[str, Any]:
     }
 
 
+def html_page() -> dict[str, Any]:
+    return {"200": {"description": "OK", "content": {"text/html": {"schema": {}}}}}
+
+
 def service_paths() -> dict[str, Any]:
     return {
         "/": {
             "get": {
-                "summary": "A page saying what this is",
+                "summary": "The home page: version, health, sites, docs, the embed snippet",
+                "responses": html_page() | errors(),
+            }
+        },
+        "/docs/": {"get": {"summary": "The README, as HTML", "responses": html_page() | errors()}},
+        "/docs/{name}": {
+            "get": {
+                "summary": "One of docs/*.md, as HTML",
+                "parameters": [path_param("name")],
+                "responses": html_page() | errors(404),
+            }
+        },
+        "/favicon.ico": {
+            "get": {
+                "summary": "The icon",
                 "responses": {
-                    "200": {"description": "OK", "content": {"text/html": {"schema": {}}}}
+                    "200": {"description": "OK", "content": {"image/x-icon": {"schema": {}}}}
                 },
             }
         },
