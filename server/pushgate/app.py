@@ -44,6 +44,7 @@ from pushgate.api.ratelimit import Clock
 from pushgate.automation.feed_poller import running_poller
 from pushgate.automation.trigger_engine import running_engine
 from pushgate.clock import WallClock, wall_clock_from_env
+from pushgate.dashboard import routes as dashboard
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.delivery.jobs import WorkerLimits
 from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
@@ -144,6 +145,7 @@ def create_app(
         *feeds.routes,
         *triggers.routes,
         *tracking.routes,
+        *dashboard.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))
             for url, folder in BROWSER_DIRS.items()

@@ -271,9 +271,9 @@ def send(**values: Any) -> None:
 
 def _register_commands() -> None:
     """Command groups that live in their own modules."""
-    from pushgate import db_cli, sites_cli
+    from pushgate import db_cli, sites_cli, users_cli
 
-    for command in (*db_cli.COMMANDS, *sites_cli.COMMANDS):
+    for command in (*db_cli.COMMANDS, *sites_cli.COMMANDS, *users_cli.COMMANDS):
         main.add_command(command)
 
 

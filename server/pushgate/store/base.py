@@ -35,6 +35,7 @@ from pushgate.store.models import (
     Subscription,
     SubscriptionEdit,
 )
+from pushgate.store.operator_rows import OperatorStore
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
 DuePlan = Callable[[Sequence[str | None]], Mapping[str | None, tuple[float, float]]]
@@ -89,7 +90,7 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(Protocol):
+class Store(OperatorStore, Protocol):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

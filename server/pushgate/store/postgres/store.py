@@ -10,6 +10,7 @@ import asyncpg
 from pushgate.store.postgres.claims import ClaimVerbs
 from pushgate.store.postgres.connection import migrate as migrate_schema
 from pushgate.store.postgres.connection import unavailable_on_error
+from pushgate.store.postgres.dashboard_sessions import DashboardSessionVerbs
 from pushgate.store.postgres.deliveries import DeliveryVerbs
 from pushgate.store.postgres.feeds import FeedVerbs
 from pushgate.store.postgres.leases import LeaseVerbs
@@ -40,6 +41,7 @@ class PostgresStore(
     FeedVerbs,
     TriggerVerbs,
     TrackedEventVerbs,
+    DashboardSessionVerbs,  # with the operator verbs
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

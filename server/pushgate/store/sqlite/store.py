@@ -13,6 +13,7 @@ from pushgate.store.sealing import Sealer
 from pushgate.store.sqlite.claims import ClaimVerbs
 from pushgate.store.sqlite.connection import PRAGMAS
 from pushgate.store.sqlite.connection import migrate as migrate_schema
+from pushgate.store.sqlite.dashboard_sessions import DashboardSessionVerbs
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.feeds import FeedVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
@@ -37,6 +38,7 @@ class SQLiteStore(
     FeedVerbs,
     TriggerVerbs,
     TrackedEventVerbs,
+    DashboardSessionVerbs,  # with the operator verbs
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 

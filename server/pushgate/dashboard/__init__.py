@@ -1,0 +1,1 @@
+"""The operator's dashboard: server-rendered pages under /dashboard/ (issue #12)."""

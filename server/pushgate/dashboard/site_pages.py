@@ -1,0 +1,88 @@
+"""The sites pages: the list at /dashboard/, one site at /dashboard/sites/{id} (origins, VAPID
+public key, embed code), and an admin's "new site" form. Editors see only their own sites:
+another site's page answers 404, as a site that does not exist does."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pushgate.api.context import context
+from pushgate.dashboard.accounts import may_see, visible_site_ids
+from pushgate.dashboard.embed import embed_for
+from pushgate.dashboard.forms import read_form
+from pushgate.dashboard.guard import operator_page
+from pushgate.dashboard.pages import error_page, render
+from pushgate.dashboard.site_forms import SiteForm, parse_site_form
+from pushgate.store.operator_rows import DashboardSession
+
+
+@operator_page
+async def site_list(request: Request, session: DashboardSession) -> Response:
+    store = context(request).store
+    sites = await store.site_summaries(visible_site_ids(session.operator))
+    return render(request, "sites.html", session=session, sites=sites)
+
+
+@operator_page
+async def site_page(request: Request, session: DashboardSession) -> Response:
+    site_id = str(request.path_params["site_id"])
+    ctx = context(request)
+    site = await ctx.store.get_site(site_id) if may_see(session.operator, site_id) else None
+    if site is None:
+        return not_found_page(request, session)
+    summaries = await ctx.store.site_summaries([site.id])
+    subscribers = summaries[0].subscribers if summaries else 0
+    embed = embed_for(site, ctx.settings.base_url)
+    return render(
+        request, "site.html", session=session, site=site, embed=embed, subscribers=subscribers
+    )
+
+
+@operator_page
+async def new_site_form(request: Request, session: DashboardSession) -> Response:
+    if not session.operator.is_admin:
+        return _admins_only(request, session)
+    return render(request, "site_new.html", session=session, form=SiteForm())
+
+
+@operator_page
+async def create_site(request: Request, session: DashboardSession) -> Response:
+    if not session.operator.is_admin:
+        return _admins_only(request, session)
+    ctx = context(request)
+    form = parse_site_form(await read_form(request))
+    if not form.errors and await ctx.store.find_site_by_name(form.name) is not None:
+        form.errors["name"] = "A site of that name exists already: choose another name."
+    if form.errors:
+        return render(request, "site_new.html", 400, session=session, form=form)
+    site, api_key = await ctx.store.create_site(form.name, form.origins)
+    embed = embed_for(site, ctx.settings.base_url)
+    # Rendered in the answer to the POST (never behind a URL), so the key is shown only once.
+    return render(
+        request,
+        "site_created.html",
+        201,
+        session=session,
+        site=site,
+        api_key=api_key,
+        embed=embed,
+        subscribers=0,
+    )
+
+
+@operator_page
+async def not_found(request: Request, session: DashboardSession) -> Response:
+    return not_found_page(request, session)
+
+
+def not_found_page(request: Request, session: DashboardSession) -> Response:
+    return error_page(
+        request, 404, "Not found", "There is no such page, or it is not yours.", session=session
+    )
+
+
+def _admins_only(request: Request, session: DashboardSession) -> Response:
+    return error_page(
+        request, 403, "Admins only", "Only an admin can create sites.", session=session
+    )
