@@ -139,6 +139,11 @@ def test_a_database_folder_that_cannot_be_created_is_one_line(tmp_path: Path) ->
         one_line_error(out, f"cannot create or open the database at {database}", "--database")
 
 
+def test_a_folder_given_as_the_database_is_one_line(tmp_path: Path) -> None:
+    out = run("migrate", "--database", f"sqlite:///{tmp_path}", cwd=tmp_path)
+    one_line_error(out, f"sqlite:///{tmp_path} is a folder", f"sqlite:///{tmp_path}/pushgate.db")
+
+
 def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"These are my notes, not a database. " * 100)

@@ -190,7 +190,7 @@ def push_service(host: str, port: int) -> None:
     show_default=True,
     help="How long after 'Add to cart' the demo shop's reminder comes (10s, 5m, 1h ...).",
 )
-@settings_options(*SERVER_SETTINGS)
+@settings_options(*(name for name in SERVER_SETTINGS if name != "no_deliver"))
 def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
     """Run the gateway together with the demo news site, registered and ready."""
     settings = build_settings(values)

@@ -64,6 +64,11 @@ def build_settings(values: dict[str, Any]) -> Settings:
         parse_trusted_proxies(settings.trusted_proxies)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    if not settings.uses_postgres and settings.sqlite_path.is_dir():
+        raise click.ClickException(
+            f"{settings.database} is a folder: name a file in it, such as "
+            f"sqlite:///{settings.sqlite_path / 'pushgate.db'} (--database or PUSHGATE_DATABASE)"
+        )
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[DATABASE_META] = settings.database
