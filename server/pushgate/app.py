@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from pushgate import docs_pages, home_page
 from pushgate.api import (
     admin,
+    failures,
     feeds,
     keys,
     notification_control,
@@ -51,6 +52,8 @@ from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
 from pushgate.delivery.workers import SendWorkers
 from pushgate.errors import ApiError
 from pushgate.health import healthz
+from pushgate.metrics import DeliveryMetrics, Metrics
+from pushgate.metrics.http import metrics_listener, metrics_route
 from pushgate.settings import Settings
 from pushgate.store import Store, StoreUnavailable, open_store
 from pushgate.webpush.allowlist import EndpointPolicy
@@ -97,6 +100,8 @@ def create_app(
     default: pushgate.clock's) scheduling."""
     limits = RateLimits(settings, clock=clock)  # SettingsError for a bad PUSHGATE_TRUSTED_PROXIES
     wall = wall_clock or wall_clock_from_env()
+    metrics = Metrics()  # this app's own registry
+    scrape = metrics_route(settings, metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,7 +115,10 @@ def create_app(
             )
             engine = None
             if deliver:
-                engine = await start_engine(stack, settings, the_store, wall)
+                engine = await start_engine(stack, settings, the_store, wall, metrics.delivery)
+            metrics.bind(the_store, engine.health if engine else None)
+            if settings.metrics_port:
+                await stack.enter_async_context(metrics_listener(settings, scrape))
             app.state.ctx = AppContext(
                 settings=settings,
                 store=the_store,
@@ -131,6 +139,7 @@ def create_app(
             [
                 Route("/healthz", healthz, methods=["GET"]),
                 Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+                *([] if settings.metrics_port else [scrape]),
             ]
         ),
         *home_page.routes,
@@ -139,6 +148,7 @@ def create_app(
         *admin.routes,
         *segments.routes,
         *notification_control.routes,
+        *failures.routes,
         *site_rules.routes,
         *keys.routes,
         *webhooks.routes,
@@ -165,7 +175,11 @@ def create_app(
 
 
 async def start_engine(
-    stack: AsyncExitStack, settings: Settings, store: Store, clock: WallClock
+    stack: AsyncExitStack,
+    settings: Settings,
+    store: Store,
+    clock: WallClock,
+    metrics: DeliveryMetrics | None = None,
 ) -> DeliveryEngine:
     workers = SendWorkers(
         WorkerLimits(MAX_TIMEOUT_SECONDS, settings.max_in_flight_per_host),
@@ -182,6 +196,7 @@ async def start_engine(
         push_timeout=settings.push_timeout,
         lease_seconds=settings.lease_seconds,
         clock=clock,
+        metrics=metrics,
     )
     await engine.start()
     stack.push_async_callback(engine.stop)

@@ -109,6 +109,14 @@ class Settings:
     max_subscriptions_per_site: int = _setting(
         0, "Subscriptions a site may hold at most (0: unlimited)."
     )
+    metrics_port: int = _setting(
+        0,
+        "TCP port of a separate listener for GET /metrics, on the same host (0: /metrics is "
+        "served on the main port).",
+    )
+    metrics_token: str = _setting(
+        "", "Bearer token GET /metrics requires (empty: none; the scrape is open)."
+    )
     secret_key: str = _setting(
         "",
         "Keys that encrypt VAPID private keys at rest, comma-separated, newest first "

@@ -16,6 +16,7 @@ from pushgate import __version__
 from pushgate.api import (
     notification_control,
     openapi_events,
+    openapi_observability,
     openapi_sites,
     openapi_triggers,
     openapi_webhooks,
@@ -376,13 +377,15 @@ def document() -> dict[str, Any]:
         | openapi_webhooks.paths()
         | openapi_triggers.paths()
         | openapi_triggers.feed_paths()
-        | openapi_sites.paths(),
+        | openapi_sites.paths()
+        | openapi_observability.paths(),
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
             | openapi_webhooks.SCHEMAS
             | openapi_triggers.SCHEMAS
-            | openapi_sites.SCHEMAS,
+            | openapi_sites.SCHEMAS
+            | openapi_observability.SCHEMAS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

@@ -22,6 +22,7 @@ from typing import Protocol
 from pushgate.delivery.jobs import BatchJob
 from pushgate.delivery.services import PushServiceHealth, service_key
 from pushgate.delivery.workers import SendWorkers, WorkerDied
+from pushgate.metrics.delivery import DeliveryMetrics
 from pushgate.store.models import DeliveryTarget
 from pushgate.webpush.allowlist import EndpointPolicy, EndpointRejected
 from pushgate.webpush.responses import Outcome, Verdict
@@ -86,7 +87,9 @@ class Dispatcher:
         full_budget: int,
         writable: asyncio.Event,
         clock: Callable[[], float] = time.time,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
+        self._metrics = metrics  # counted here, where every outcome of every run passes
         self._workers = workers
         self._policy = policy
         self._base_timeout = base_timeout
@@ -110,7 +113,7 @@ class Dispatcher:
         for target in targets:
             name, refusal = self._service_of(target.endpoint)
             if refusal is not None:
-                owner.on_outcome(target, Outcome(Verdict.FAILED, 0, refusal), name)
+                self._report(owner, target, Outcome(Verdict.FAILED, 0, refusal), name)
                 continue
             groups.setdefault(name, []).append(target)
         for name, group in groups.items():
@@ -220,13 +223,22 @@ class Dispatcher:
             if self._judge(health, outcome, job.timeout):
                 # It may still arrive: a slow service gets its measured time before a resend.
                 outcome = replace(outcome, delay=max(outcome.delay, health.timeout))
-            owner.on_outcome(targets[index], outcome, health.name)
+            self._report(owner, targets[index], outcome, health.name)
 
         def on_accepted(status: int, indices: list[int]) -> None:
             for index in indices:
                 settle(index)
             health.on_success()
-            owner.on_accepted(status, [targets[i] for i in indices])
+            accepted = [targets[i] for i in indices]
+            if self._metrics is not None:
+                retried = sum(1 for t in accepted if t.attempts)
+                self._metrics.accepted(health.name, len(accepted), retried)
+            owner.on_accepted(status, accepted)
+
+        def on_timings(count: int, total: float, slowest: float, buckets: list[int]) -> None:
+            health.on_timings(count, total, slowest)
+            if self._metrics is not None:
+                self._metrics.timings(health.name, total, buckets)
 
         def on_withdrawn(indices: list[int]) -> None:
             for index in indices:
@@ -234,9 +246,7 @@ class Dispatcher:
             owner.withdraw([targets[i] for i in indices])
 
         try:
-            await self._workers.deliver(
-                job, on_outcome, on_accepted, health.on_timings, on_withdrawn
-            )
+            await self._workers.deliver(job, on_outcome, on_accepted, on_timings, on_withdrawn)
         except WorkerDied as exc:  # back to the queue: these were never recorded
             if self._stopping:  # not sent: they stay pending in the store, for the next start
                 return
@@ -253,7 +263,14 @@ class Dispatcher:
                 if not answered[index]:
                     retry = Outcome(Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}", 5.0)
                     settle(index)
-                    owner.on_outcome(target, retry, health.name)
+                    self._report(owner, target, retry, health.name)
+
+    def _report(
+        self, owner: BatchOwner, target: DeliveryTarget, outcome: Outcome, service: str
+    ) -> None:
+        if self._metrics is not None:
+            self._metrics.outcome(service, outcome.verdict, target.attempts > 0)
+        owner.on_outcome(target, outcome, service)
 
     @staticmethod
     def _judge(health: PushServiceHealth, outcome: Outcome, timeout: float) -> bool:

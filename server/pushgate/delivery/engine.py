@@ -24,6 +24,7 @@ from pushgate.delivery.dispatch import Dispatcher
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.run import BATCH_SIZE, POLL_SECONDS, NotificationRun
 from pushgate.delivery.workers import SendWorkers
+from pushgate.metrics.delivery import DeliveryMetrics
 from pushgate.settings import DEFAULT_LEASE_SECONDS
 from pushgate.store import Store, StoreUnavailable
 from pushgate.store.models import Notification, Site
@@ -34,6 +35,7 @@ log = logging.getLogger("pushgate.delivery")
 
 BATCHES_PER_WORKER = 1  # per push service: 500 in flight per worker covers 50 ms at 10,000 msgs/s
 FAILURES_TO_GIVE_UP = 3  # the same error this many times in a row fails the notification
+SWEEP_EVERY_SECONDS = 10.0  # how often lapsed deliveries of cancelled notifications are cancelled
 NEW, CANCEL = "new", "cancel:"  # announcements between gateways (Store.announce)
 
 
@@ -49,6 +51,7 @@ class DeliveryEngine:
         push_timeout: float,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._store = store
         self._lease_seconds = lease_seconds
@@ -67,6 +70,7 @@ class DeliveryEngine:
             full_budget=workers.count * BATCHES_PER_WORKER * BATCH_SIZE,
             writable=self._outcomes.writable,
             clock=clock,
+            metrics=metrics,
         )
         self._signers: dict[str, VapidSigner] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -129,7 +133,11 @@ class DeliveryEngine:
                 await run.release()
 
     async def _watch(self) -> None:
+        swept_at = 0.0
         while True:
+            if time.monotonic() - swept_at > SWEEP_EVERY_SECONDS:
+                swept_at = time.monotonic()
+                await self._sweep_cancelled()
             try:
                 for notification in await self._store.active_notifications(self._clock()):
                     if notification.key not in self._running:
@@ -141,6 +149,14 @@ class DeliveryEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
+
+    async def _sweep_cancelled(self) -> None:
+        """Cancelled notifications' deliveries held by an engine that died: cancelled once its
+        lease ran out (a live engine cancels what it held itself)."""
+        try:
+            await self._store.cancel_lapsed(self._clock())
+        except Exception as exc:
+            log.warning("delivery: could not sweep cancelled deliveries: %s", exc)
 
     def _forget(self, key: int) -> Callable[[asyncio.Task[None]], None]:
         def forget(_task: asyncio.Task[None]) -> None:

@@ -48,7 +48,8 @@ class WorkerLimits:
 # nearly all of them; any other outcome in full; and per batch the answer times it saw.
 AcceptedReport = dict[tuple[int, int], list[int]]
 OtherReport = list[tuple[int, int, tuple[str, int, str, float]]]
-Timings = dict[int, tuple[int, float, float]]  # batch -> (answers, their total seconds, slowest)
+# batch -> (answers, their total seconds, slowest, answers per LATENCY_BOUNDS_SECONDS bucket)
+Timings = dict[int, tuple[int, float, float, list[int]]]
 Withdrawn = dict[int, list[int]]  # batch -> indices never sent: their notification was cancelled
 Report = tuple[AcceptedReport, OtherReport, Timings, Withdrawn]
 

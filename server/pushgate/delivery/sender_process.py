@@ -10,8 +10,10 @@ come (accepted ones as bare indices) with the answer times it measured per batch
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from multiprocessing.connection import Connection
 
+from pushgate.audience.fields import push_service_of
 from pushgate.content.sandbox import RenderFailed
 from pushgate.delivery.ahead import EncryptAhead
 from pushgate.delivery.jobs import (
@@ -27,6 +29,7 @@ from pushgate.delivery.jobs import (
     WorkerLimits,
     parse_withdraw,
 )
+from pushgate.delivery.latency import LATENCY_BOUNDS_SECONDS
 from pushgate.delivery.pipes import Outbox, start_reader, start_writer
 from pushgate.delivery.services import service_key
 from pushgate.delivery.tokens import make_token
@@ -79,6 +82,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
     client = PushClient(
         timeout_seconds=limits.timeout_seconds,
         max_in_flight_per_host=limits.max_in_flight_per_host,
+        service_of=push_service_of,
     )
     async with client:
         while (item := await inbox.get()) is not None:
@@ -143,8 +147,9 @@ class OutcomeReport:
             packed = (outcome.verdict.value, outcome.status, outcome.reason, outcome.delay)
             self._other.append((batch_id, index, packed))
         if outcome.status:  # an answer came: its time tells how fast the push service is
-            count, total, slowest = self._timings.get(batch_id, (0, 0.0, 0.0))
-            self._timings[batch_id] = (count + 1, total + seconds, max(slowest, seconds))
+            count, total, slowest, buckets = self._timings.get(batch_id) or _no_timings()
+            buckets[bisect_left(LATENCY_BOUNDS_SECONDS, seconds)] += 1
+            self._timings[batch_id] = (count + 1, total + seconds, max(slowest, seconds), buckets)
         self._count += 1
         if self._count >= REPORT_AT_COUNT:
             self.flush()
@@ -165,6 +170,10 @@ class OutcomeReport:
         while True:
             await asyncio.sleep(REPORT_EVERY_SECONDS)
             self.flush()
+
+
+def _no_timings() -> tuple[int, float, float, list[int]]:
+    return 0, 0.0, 0.0, [0] * (len(LATENCY_BOUNDS_SECONDS) + 1)
 
 
 async def _run_batch(

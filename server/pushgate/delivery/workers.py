@@ -34,7 +34,8 @@ UNHEALTHY_AFTER_SECONDS = 3.0  # fewer workers than configured for longer: /heal
 
 OnOutcome = Callable[[int, Outcome], None]  # (index in the batch, outcome)
 OnAccepted = Callable[[int, list[int]], None]  # (status, indices in the batch)
-OnTimings = Callable[[int, float, float], None]  # (answers, their total seconds, slowest)
+# (answers, their total seconds, slowest, answers per LATENCY_BOUNDS_SECONDS bucket)
+OnTimings = Callable[[int, float, float, list[int]], None]
 OnWithdrawn = Callable[[list[int]], None]  # (indices in the batch never sent)
 
 
@@ -101,9 +102,9 @@ class _Worker:
             if (batch := self.pending.get(batch_id)) is not None:
                 batch.on_outcome(index, Outcome(Verdict(verdict), status, reason, delay))
                 batch.answered(1)
-        for batch_id, (count, total, slowest) in timings.items():
+        for batch_id, (count, total, slowest, buckets) in timings.items():
             if (batch := self.pending.get(batch_id)) is not None:
-                batch.on_timings(count, total, slowest)
+                batch.on_timings(count, total, slowest, buckets)
         for batch_id, indices in withdrawn.items():
             if (batch := self.pending.get(batch_id)) is not None:
                 batch.on_withdrawn(indices)

@@ -14,7 +14,9 @@ class Fault:
     `times`: how many matching requests it applies to (None: until cleared). `endpoint_id`:
     the one endpoint it applies to (None: all). `retry_after`: the `Retry-After` value, seconds
     or an HTTP date. `delay`: seconds to wait before answering. A status below 300 only delays:
-    the push is then validated and accepted as usual.
+    the push is then validated and accepted as usual. `body` and `headers`: answer with this
+    body and these headers (another push service's answer, as the quirk table knows it)
+    instead of autopush's JSON error; a body starting with "{" is sent as JSON.
     """
 
     status: int = 410
@@ -22,6 +24,8 @@ class Fault:
     endpoint_id: str | None = None
     retry_after: str | None = None
     delay: float = 0.0
+    body: str | None = None
+    headers: Mapping[str, str] | None = None
 
     @property
     def refuses(self) -> bool:
@@ -49,7 +53,12 @@ def _check_types(fault: Fault) -> None:
         raise ValueError("times must be a positive integer or null")
     if not isinstance(fault.delay, int | float) or fault.delay < 0:
         raise ValueError("delay must be a number of seconds >= 0")
-    for name in ("endpoint_id", "retry_after"):
+    if fault.headers is not None and not (
+        isinstance(fault.headers, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in fault.headers.items())
+    ):
+        raise ValueError("headers must be an object of strings or null")
+    for name in ("endpoint_id", "retry_after", "body"):
         if getattr(fault, name) is not None and not isinstance(getattr(fault, name), str):
             raise ValueError(f"{name} must be a string or null")
 

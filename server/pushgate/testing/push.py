@@ -116,5 +116,16 @@ def _check_restricted_key(target: Target, identity: VapidIdentity) -> None:
 
 def _fault_response(fault: Fault) -> web.Response:
     headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+    if fault.body is not None or fault.headers:
+        return _answer_as_given(fault, headers or {})
     errno = DEFAULT_ERRNO.get(fault.status, UNKNOWN_ERRNO)
     return error_response(fault.status, errno, "injected fault", headers)
+
+
+def _answer_as_given(fault: Fault, headers: dict[str, str]) -> web.Response:
+    """Another push service's answer: the fault's own body and headers."""
+    body = fault.body or ""
+    headers = {**headers, **(fault.headers or {})}
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json" if body.startswith("{") else "text/plain"
+    return web.Response(status=fault.status, body=body.encode(), headers=headers)

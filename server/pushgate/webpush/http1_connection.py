@@ -15,7 +15,10 @@ from typing import cast
 
 import httptools
 
+from pushgate.webpush.quirks import QUIRK_HEADERS
+
 EXCERPT_BYTES = 512  # of an answer's body, kept as the reason of a refusal
+_KEPT_HEADERS = frozenset(name.encode() for name in QUIRK_HEADERS)  # read by the quirk table
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Response:
     retry_after: str | None
     excerpt: bytes
     seconds: float = 0.0  # from the request's write to its answer: the push service's latency
+    headers: tuple[tuple[str, str], ...] = ()  # those the quirk table reads (lower-case names)
 
 
 class RequestNotSent(ConnectionError):
@@ -50,6 +54,7 @@ class Connection(asyncio.Protocol):
         self._framed = False  # Content-Length or chunked: the answer does not end at EOF
         self._retry_after: str | None = None
         self._excerpt = bytearray()
+        self._kept: list[tuple[str, str]] = []
         self._sent_at = 0.0
 
     # asyncio.Protocol
@@ -99,6 +104,8 @@ class Connection(asyncio.Protocol):
             self._framed = True
         elif name == b"transfer-encoding":
             self._framed = b"chunked" in value.lower()
+        elif name in _KEPT_HEADERS:
+            self._kept.append((name.decode(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
@@ -115,9 +122,10 @@ class Connection(asyncio.Protocol):
         if not self.parser.should_keep_alive():
             self.usable = False
         seconds = time.monotonic() - self._sent_at
-        response = Response(status, self._retry_after, bytes(self._excerpt), seconds)
+        kept = tuple(self._kept)
+        response = Response(status, self._retry_after, bytes(self._excerpt), seconds, kept)
         self._headers_done = self._framed = False
-        self._retry_after, self._excerpt = None, bytearray()
+        self._retry_after, self._excerpt, self._kept = None, bytearray(), []
         self.reused = True
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -154,4 +162,4 @@ class Connection(asyncio.Protocol):
         if status == 101:
             self.fail(BadResponse("101 Switching Protocols was not asked for"))
         self._headers_done = self._framed = False
-        self._retry_after, self._excerpt = None, bytearray()
+        self._retry_after, self._excerpt, self._kept = None, bytearray(), []

@@ -63,6 +63,14 @@ def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
+def advised_delay(retry_after: str | None, attempt: int, now: datetime | None = None) -> float:
+    """The wait before retrying an answer that may carry Retry-After (RFC 9110 §10.2.3)."""
+    advised = parse_retry_after(retry_after, now)
+    if advised is None:
+        return backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
+    return retry_after_delay(advised)
+
+
 def classify(
     status: int,
     retry_after: str | None,
@@ -79,12 +87,7 @@ def classify(
         return Outcome(Verdict.GONE, status, reason)
     # 429 rate limit, 503 overload, and WNS's 406 "throttled" all carry Retry-After advice.
     if status in (429, 503, 406):
-        advised = parse_retry_after(retry_after, now)
-        if advised is None:
-            delay = backoff_delay(attempt) + DEFAULT_RETRY_AFTER_SECONDS
-        else:
-            delay = retry_after_delay(advised)
-        return Outcome(Verdict.RETRY, status, reason, delay)
+        return Outcome(Verdict.RETRY, status, reason, advised_delay(retry_after, attempt, now))
     if status == 0 or status >= 500 or status == 408:
         return Outcome(Verdict.RETRY, status, reason or "no answer", backoff_delay(attempt))
     # 400 bad request, 401/403 VAPID key or JWT problem, 413 payload too large: retrying

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pushgate.webpush.http1 import Http1Client, header_block
+from pushgate.webpush.quirks import classify_answer
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay, classify
 
 _ACCEPTED = {status: Outcome(Verdict.ACCEPTED, status) for status in range(200, 300)}
@@ -31,7 +33,16 @@ def push_headers(
 class PushClient:
     """Posts encrypted messages; never follows redirects, always has a timeout."""
 
-    def __init__(self, *, timeout_seconds: float, max_in_flight_per_host: int) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        max_in_flight_per_host: int,
+        service_of: Callable[[str], str] = lambda endpoint: "other",
+    ) -> None:
+        # `service_of`: an endpoint's push service (fcm, mozilla, apple, wns, other), which
+        # picks the rows of the quirk table that explain its refusals.
+        self._service_of = service_of
         self._http = Http1Client(
             limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds
         )
@@ -96,5 +107,12 @@ class PushClient:
         if 200 <= response.status < 300:
             return _ACCEPTED[response.status], response.seconds
         excerpt = response.excerpt.decode("utf-8", "replace")
-        outcome = classify(response.status, response.retry_after, excerpt, attempt=attempt)
+        outcome = classify_answer(
+            self._service_of(endpoint),
+            response.status,
+            response.retry_after,
+            excerpt,
+            dict(response.headers),
+            attempt=attempt,
+        )
         return outcome, response.seconds

@@ -15,6 +15,7 @@ from pushgate.store.postgres.deliveries import DeliveryVerbs
 from pushgate.store.postgres.feeds import FeedVerbs
 from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
+from pushgate.store.postgres.observability import ObservabilityVerbs
 from pushgate.store.postgres.profiles import ProfileVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
@@ -33,6 +34,7 @@ class PostgresStore(
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,
+    ObservabilityVerbs,
     SegmentVerbs,
     ClaimVerbs,
     LeaseVerbs,

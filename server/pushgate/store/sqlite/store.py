@@ -17,6 +17,7 @@ from pushgate.store.sqlite.dashboard_sessions import DashboardSessionVerbs
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
 from pushgate.store.sqlite.feeds import FeedVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
+from pushgate.store.sqlite.observability import ObservabilityVerbs
 from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
@@ -31,6 +32,7 @@ class SQLiteStore(
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,
+    ObservabilityVerbs,
     SegmentVerbs,
     ClaimVerbs,
     ProfileVerbs,
