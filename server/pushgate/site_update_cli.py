@@ -101,6 +101,11 @@ def edited_origins(current: Sequence[str], add: Sequence[str], remove: Sequence[
     return list(dict.fromkeys([*(_normal(origin) or origin for origin in kept), *add]))
 
 
+def _given(value: Any) -> bool:
+    """Whether an option was given: 0 and "" are values ("" resets a prompt word)."""
+    return value is not None and value is not False and value != ()
+
+
 def _normal(origin: str) -> str | None:
     try:
         return normalise_origin(origin)
@@ -156,7 +161,7 @@ def update_site(site: str, as_json: bool, **values: Any) -> None:
     """Change a site's name, origins, prompt words or delivery rules; SITE is its id or name.
     Whatever is not named stays as it is."""
     settings = build_settings(values)
-    if not any(values[name] not in (None, False, ()) for name in RULE_OPTIONS + PROFILE_OPTIONS):
+    if not any(_given(values[name]) for name in RULE_OPTIONS + PROFILE_OPTIONS):
         raise click.UsageError("nothing to change: give an option (pushgate sites update --help)")
     rules = checked(lambda: rules_from_options(values))
 
