@@ -44,7 +44,7 @@ def test_sites_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     created = json.loads(out.stdout)
-    assert set(created) == {"id", "api_key", "vapid_public_key", "origins"}
+    assert set(created) == {"id", "name", "api_key", "vapid_public_key", "origins"}
     assert created["origins"] == ["https://news.example", "http://localhost:8081"]
     assert len(created["vapid_public_key"]) == 87
     assert created["api_key"] not in (tmp_path / "a.db").read_bytes().decode("latin-1")
@@ -156,6 +156,16 @@ def test_send_wait_to_an_audience_of_nobody_says_so_and_exits_3(
     out = run("send", "--title", "Hi", "--tag", "topic=sports", cwd=tmp_path, **env)
     assert out.returncode == 0 and json.loads(out.stdout)["targeted_estimate"] == 0
     assert out.stderr.startswith("no subscriber matched")
+
+
+def test_send_prints_the_answers_warnings(module_gateway: Gateway, tmp_path: Path) -> None:
+    site = site_of(module_gateway, "long reads")
+    env = {"PUSHGATE_API_KEY": site.api_key, "PUSHGATE_GATEWAY": module_gateway.base_url}
+    out = run("send", "--title", "Hi", "--body", "ü" * 1500, cwd=tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["warnings"][0]["code"] == "payload_large"
+    assert out.stderr.startswith("warning: the push payload is 3")
+    assert "Firefox for Android" in out.stderr.splitlines()[0]
 
 
 def test_every_line_the_demo_prints_works_pasted_into_a_fresh_shell(tmp_path: Path) -> None:
