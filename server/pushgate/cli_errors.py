@@ -67,7 +67,7 @@ def _database_failure(exc: BaseException, database: str | None) -> str | None:
     if isinstance(exc, OSError) and exc.filename is not None and not postgres:
         return (
             f"cannot create or open the database at {shown}: {exc.strerror} ({exc.filename}): "
-            f"choose a folder you can write, {DATABASE_HINT}"
+            "give --database or PUSHGATE_DATABASE a path in a folder you can write"
         )
     return None
 
@@ -75,13 +75,13 @@ def _database_failure(exc: BaseException, database: str | None) -> str | None:
 def _sqlite_failure(reason: str, shown: str) -> str:
     if "file is not a database" in reason:
         return (
-            f"{shown} is not a SQLite database (file is not a database): point it at a pushgate "
-            f"database or at a new file, {DATABASE_HINT}"
+            f"{shown} is not a SQLite database (file is not a database): point --database or "
+            "PUSHGATE_DATABASE at a pushgate database, or at a new file"
         )
     if "unable to open" in reason:
         return (
             f"cannot open the database file {shown} ({reason}): its folder must exist and be "
-            f"writable, {DATABASE_HINT}"
+            f"writable ({DATABASE_HINT})"
         )
     if "locked" in reason:
         return f"the database {shown} is locked ({reason}): another process holds it; try again"
