@@ -57,3 +57,15 @@ async def test_existing_loose_database_files_are_tightened_and_logged(
         }
     assert "pushgate.db was mode 0644: now 0600" in caplog.text
     assert "pushgate.db-wal was mode 0666: now 0600" in caplog.text
+
+
+async def test_a_folder_given_as_the_database_is_refused_and_its_mode_left_alone(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)  # as /tmp is: a mistyped `sqlite:///tmp` must not lock everyone out
+    with pytest.raises(Exception):  # noqa: B017 - refused, whichever error names it
+        async with open_store(Settings(database=f"sqlite:///{folder}")):
+            pass
+    assert mode(folder) == 0o1777

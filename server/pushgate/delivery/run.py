@@ -95,6 +95,7 @@ class NotificationRun:
         self._summarised_at = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
         self._cancelled = False
+        self._given_back: set[int] = set()  # held, then withdrawn because of the cancel
         cap = None if notification.ignore_frequency_cap else site.frequency_cap
         self._cap = None if cap is None else (cap.max, float(cap.period_seconds))
         per_minute = notification.throttle_per_minute
@@ -163,8 +164,8 @@ class NotificationRun:
             now = self._clock()
             if self._cancelled or now >= self.n.expires_at:
                 await self._drain()
-                if self._cancelled:  # drained: what is still pending is ours, or no one's
-                    await store.cancel_pending(self.n.key, leased_too=True)
+                if self._cancelled:  # drained: what no engine holds, and what we gave back
+                    await store.cancel_pending(self.n.key, held=self._given_back)
                 else:
                     await store.expire_pending(self.n.key, EXPIRED)
                 return True
@@ -339,9 +340,12 @@ class NotificationRun:
         self._outcomes.add_accepted(self.n.key, status, keys, on_written=self._on_written)
 
     def withdraw(self, targets: Sequence[DeliveryTarget]) -> None:
-        """Claimed but cancelled before a worker got them: they stay pending in the store,
-        where cancelling counts them."""
-        self._on_written([t.subscription_key for t in targets])
+        """Claimed but cancelled (or our leases lapsed) before a worker sent them: they stay
+        pending in the store; when cancelled, this run counts them cancelled at the end."""
+        keys = [t.subscription_key for t in targets]
+        if self._cancelled:
+            self._given_back.update(keys)
+        self._on_written(keys)
 
     def defer(self, targets: Sequence[DeliveryTarget], until: float) -> None:
         """Not now: back to the store, due at `until` (no attempt counted)."""

@@ -41,11 +41,12 @@ def _make_folders(folder: Path) -> None:
 
 def _tighten(file: Path) -> None:
     try:
-        mode = stat.S_IMODE(file.stat().st_mode)
+        found = file.stat()
     except FileNotFoundError:
         return
-    if not mode & ~FILE_MODE:
-        return
+    mode = stat.S_IMODE(found.st_mode)
+    if not stat.S_ISREG(found.st_mode) or not mode & ~FILE_MODE:
+        return  # a folder given as the database (`sqlite:///tmp`) is refused, never chmodded
     try:
         os.chmod(file, mode & FILE_MODE)
     except PermissionError:

@@ -125,11 +125,36 @@ class NotificationVerbs(PostgresConnections):
         assert found is not None
         return _notification(found)
 
-    async def cancel_pending(self, notification_key: int, *, leased_too: bool = False) -> int:
-        """Count a cancelled notification's pending deliveries cancelled: those no engine holds,
-        or all of them (when the caller knows no engine holds any)."""
+    async def cancel_pending(
+        self, notification_key: int, *, leased_too: bool = False, held: Collection[int] = ()
+    ) -> int:
+        """Count a cancelled notification's pending deliveries cancelled: those no engine holds
+        and those the caller held (`held`: subscription keys), or all of them (when the caller
+        knows no engine holds any). Others' leased ones are theirs to settle or cancel."""
         async with self._transaction(durable=False) as conn:
-            return await cancel_pending(conn, notification_key, leased_too=leased_too)
+            return await cancel_pending(conn, notification_key, leased_too=leased_too, held=held)
+
+    async def cancel_lapsed(self, now: float) -> int:
+        """Cancel the pending deliveries of cancelled notifications whose lease ran out: their
+        engine died before it could settle or cancel them."""
+        async with self._transaction(durable=False) as conn:
+            rows = await conn.fetch(
+                "WITH lapsed AS (SELECT d.notification_key, d.subscription_key "
+                "FROM notifications n JOIN deliveries d ON d.notification_key = n.key "
+                "WHERE n.status = 'cancelled' AND d.state = 'pending' "
+                "AND d.next_attempt_at <= $1 "
+                "ORDER BY d.notification_key, d.subscription_key FOR UPDATE OF d SKIP LOCKED), "
+                "done AS (UPDATE deliveries d SET state = 'cancelled', leased = FALSE "
+                "FROM lapsed l WHERE (d.notification_key, d.subscription_key) = "
+                "(l.notification_key, l.subscription_key) AND d.state = 'pending' "
+                "RETURNING d.notification_key) "
+                "SELECT notification_key, count(*) AS n FROM done GROUP BY notification_key "
+                "ORDER BY notification_key",
+                now,
+            )
+            for row in rows:
+                await add_to_counter(conn, row["notification_key"], "cancelled", row["n"])
+            return sum(row["n"] for row in rows)
 
     async def fail_notification(self, notification_key: int, error: str) -> None:
         async with self._transaction() as conn:
@@ -245,15 +270,17 @@ async def cancel_pending(
     *,
     leased_too: bool,
     skip_locked: bool = False,
+    held: Collection[int] = (),
 ) -> int:
-    held = "" if leased_too else "AND NOT leased"
+    mine = "" if leased_too else "AND (NOT leased OR subscription_key = ANY($2::bigint[]))"
     done = await conn.execute(
         "WITH "
-        + locked_pending(f"notification_key = $1 {held}", skip_locked=skip_locked)
+        + locked_pending(f"notification_key = $1 {mine}", skip_locked=skip_locked)
         + "UPDATE deliveries d SET state = 'cancelled', leased = FALSE FROM locked l "
         "WHERE d.notification_key = l.notification_key "
         "AND d.subscription_key = l.subscription_key AND d.state = 'pending'",
         notification_key,
+        *(() if leased_too else (list(held),)),
     )
     await add_to_counter(conn, notification_key, "cancelled", rowcount(done))
     return rowcount(done)

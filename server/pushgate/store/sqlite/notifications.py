@@ -144,11 +144,39 @@ class NotificationVerbs(SQLiteConnections):
         assert found is not None
         return _notification(found)
 
-    async def cancel_pending(self, notification_key: int, *, leased_too: bool = False) -> int:
-        """Count a cancelled notification's pending deliveries cancelled: those no engine holds,
-        or all of them (at start, when no engine holds any)."""
+    async def cancel_pending(
+        self, notification_key: int, *, leased_too: bool = False, held: Collection[int] = ()
+    ) -> int:
+        """Count a cancelled notification's pending deliveries cancelled: those no engine holds
+        and those the caller held (`held`: subscription keys), or all of them (at start, when
+        no engine holds any)."""
         async with self._transaction(durable=False) as db:
-            return await cancel_pending(db, notification_key, leased_too=leased_too)
+            return await cancel_pending(db, notification_key, leased_too=leased_too, held=held)
+
+    async def cancel_lapsed(self, now: float) -> int:
+        """Cancel the pending deliveries of cancelled notifications whose lease ran out. With
+        one engine per SQLite file there are none but after a crash, which the start settles
+        (release_leases); kept for the same engine code on both backends."""
+        async with self._transaction(durable=False) as db:
+            async with db.execute(
+                "SELECT d.notification_key, count(*) FROM notifications n "
+                "JOIN deliveries d ON d.notification_key = n.key "
+                "WHERE n.status = 'cancelled' AND d.state = 'pending' AND d.next_attempt_at <= ? "
+                "GROUP BY d.notification_key",
+                (now,),
+            ) as cur:
+                lapsed = list(await cur.fetchall())
+            for key, _count in lapsed:
+                await db.execute(
+                    "UPDATE deliveries SET state = 'cancelled', leased = 0 "
+                    "WHERE notification_key = ? AND state = 'pending' AND next_attempt_at <= ?",
+                    (key, now),
+                )
+                await db.execute(
+                    "UPDATE notifications SET cancelled = cancelled + ? WHERE key = ?",
+                    (_count, key),
+                )
+            return sum(count for _key, count in lapsed)
 
     async def fail_notification(self, notification_key: int, error: str) -> None:
         async with self._transaction() as db:
@@ -197,13 +225,21 @@ async def _cancel(db: aiosqlite.Connection, notification_key: int, *, started: b
 
 
 async def cancel_pending(
-    db: aiosqlite.Connection, notification_key: int, *, leased_too: bool
+    db: aiosqlite.Connection,
+    notification_key: int,
+    *,
+    leased_too: bool,
+    held: Collection[int] = (),
 ) -> int:
-    held = "" if leased_too else "AND NOT leased"
+    mine = (
+        ""
+        if leased_too
+        else "AND (NOT leased OR subscription_key IN (SELECT value FROM json_each(?)))"
+    )
     cur = await db.execute(
         "UPDATE deliveries SET state = 'cancelled', leased = 0 "
-        f"WHERE notification_key = ? AND state = 'pending' {held}",
-        (notification_key,),
+        f"WHERE notification_key = ? AND state = 'pending' {mine}",
+        (notification_key,) if leased_too else (notification_key, json.dumps(list(held))),
     )
     await db.execute(
         "UPDATE notifications SET cancelled = cancelled + ? WHERE key = ?",
