@@ -16,6 +16,8 @@ import click
 import pytest
 
 from pushgate.cli import main
+from pushgate.server import listening_line, public_url_warning
+from pushgate.settings import Settings
 from tests.conftest import VAPID_SUBJECT, Gateway, free_port, pushgate_command
 
 
@@ -182,29 +184,29 @@ def test_every_option_has_help(name: str) -> None:
             assert param.help, f"{name} {param.opts[0]} has no help"
 
 
-def test_serve_on_every_interface_without_a_public_url_warns(tmp_path: Path) -> None:
-    port = free_port()
-    gateway = subprocess.Popen(
-        pushgate_command("serve", "--host", "0.0.0.0", "--port", str(port)),
-        env=os.environ
-        | {
-            "PUSHGATE_DATABASE": f"sqlite:///{tmp_path / 'w.db'}",
-            "PUSHGATE_VAPID_SUBJECT": VAPID_SUBJECT,
-        },  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert gateway.stdout is not None and gateway.stderr is not None
-        listening = gateway.stdout.readline()
-        warning = gateway.stderr.readline()
-    finally:
-        gateway.terminate()
-        gateway.wait(10)
-    assert (
-        listening
-        == f"pushgate listening on http://0.0.0.0:{port} (no public URL: see the warning above)\n"
-    )
+def test_every_interface_without_a_public_url_warns(tmp_path: Path) -> None:
+    """Checked without listening beyond loopback: the port is taken on 127.0.0.1, so binding
+    it on every interface fails, after the warning."""
+    database = f"sqlite:///{tmp_path / 'w.db'}"
+    with port_in_use() as port:
+        serve = run("serve", "--host", "0.0.0.0", "--port", str(port), "--database", database,
+                    cwd=tmp_path)  # fmt: skip
+        demo = run("demo", "--host", "0.0.0.0", "--port", str(port), "--database", database,
+                   cwd=tmp_path)  # fmt: skip
+    warning, error = serve.stderr.splitlines()
     assert "listening on every interface (0.0.0.0) without --public-url" in warning
     assert "PUSHGATE_PUBLIC_URL" in warning
+    assert error.startswith(f"Error: cannot start the gateway: port {port} on 0.0.0.0 is in use")
+    warning, error = demo.stderr.splitlines()
+    assert f"the demo's pages and commands use http://127.0.0.1:{port}" in warning
+    assert "set --public-url" in warning and "is in use" in error
+
+
+def test_thelistening_line_names_no_public_url_on_every_interface() -> None:
+    everywhere = Settings(host="::", port=8080)
+    assert public_url_warning(everywhere) is not None
+    line = listening_line(everywhere, "pushgate listening on")
+    assert line == "pushgate listening on http://[::]:8080 (no public URL: see the warning above)"
+    public = Settings(host="0.0.0.0", port=8080, public_url="https://push.example.com")
+    assert public_url_warning(public) is None
+    assert listening_line(public, "on").endswith("(public URL https://push.example.com)")

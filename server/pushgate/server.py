@@ -43,14 +43,15 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        _say(settings, _listening_line(settings, announce))
+        _say(settings, listening_line(settings, announce))
     await serving
     if not server.started:
         raise SystemExit(1)
 
 
-def _listening_line(settings: Settings, announce: str) -> str:
-    where = f"http://{settings.host}:{settings.port}"
+def listening_line(settings: Settings, announce: str) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
+    where = f"http://{host}:{settings.port}"
     if public_url_warning(settings) is not None:
         return f"{announce} {where} (no public URL: see the warning above)"
     return f"{announce} {where} (public URL {settings.base_url})"
