@@ -13,9 +13,9 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from pushgate.scheduling.local_time import minute_of_day, next_occurrence, zone
+from pushgate.scheduling.quiet import QuietSpans, quiet_until
 from pushgate.store.models import Notification, QuietHours, Site
 
 HIGH_URGENCY = "high"
@@ -25,14 +25,6 @@ HIGH_URGENCY = "high"
 class Due:
     at: float  # when the delivery may first be handed to a push service
     expires_at: float  # when it no longer may
-
-
-def quiet_until(quiet: QuietHours, tz: zoneinfo.ZoneInfo, due: float) -> float:
-    """`due`, or the end of the quiet hours it falls in (read in `tz`)."""
-    local = datetime.fromtimestamp(due, tz)
-    if not quiet.contains(local.hour * 60 + local.minute):
-        return due
-    return next_occurrence(minute_of_day(quiet.end), tz, due)
 
 
 def quiet_hours_for(notification: Notification, site: Site) -> QuietHours | None:
@@ -58,6 +50,7 @@ class DuePlanner:
         self._local = notification.deliver_at_local
         self._ttl = notification.ttl
         self._quiet = quiet_hours_for(notification, site)
+        self._spans = None if self._quiet is None else QuietSpans(self._quiet)
         self._default = site.default_timezone
         self._cache: dict[str | None, Due] = {}
 
@@ -79,9 +72,10 @@ class DuePlanner:
     ) -> dict[str | None, float]:
         """Per zone, `now` or the end of the quiet hours `now` falls in: a retry or a throttled
         delivery that became due inside them waits too, not only the first attempt."""
-        if self._quiet is None:
+        spans = self._spans
+        if spans is None:
             return dict.fromkeys(timezones, now)
-        return {name: quiet_until(self._quiet, self._tz(name), now) for name in set(timezones)}
+        return {name: spans.until(name, self._tz(name), now) for name in set(timezones)}
 
     def _tz(self, name: str | None) -> zoneinfo.ZoneInfo:
         # Zones are IANA names checked at subscribe time; one dropped from tzdata since then
