@@ -4,12 +4,16 @@ clock)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from urllib.parse import quote
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
+from pushgate.store import open_store
+from pushgate.store.operator_rows import Operator
 from tests.conftest import Gateway
 from tests.dashboard.conftest import PASSWORD, DashboardGateway, Visitor, csrf_of, visit
 
@@ -236,3 +240,35 @@ async def test_four_failures_then_the_right_password_logs_in_and_forgives_the_ac
     assert [await _fail(dashboard, email) for _ in range(4)] == [401] * 4
     async with visit(dashboard) as right_again:
         assert (await right_again.login(email)).status_code == 303
+
+
+async def test_login_rehashes_a_password_hashed_with_older_parameters(
+    dashboard: DashboardGateway, visitor: Visitor
+) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    now = dashboard.now()
+    async with open_store(dashboard.gateway.database) as store:
+        await store.create_operator(
+            Operator("op_rehash", "old@example.com", "admin", weak, now, now)
+        )
+    await visitor.logged_in("old@example.com")
+    async with open_store(dashboard.gateway.database) as store:
+        operator = await store.operator_by_email("old@example.com")
+    assert operator is not None and operator.password_hash != weak
+    assert not PasswordHasher().check_needs_rehash(operator.password_hash)
+    assert PasswordHasher().verify(operator.password_hash, PASSWORD)
+    assert (await visitor.http.get("/dashboard/")).status_code == 200  # the session stays
+
+
+async def test_a_burst_of_parallel_guesses_gets_five_tries_and_no_more(
+    dashboard: DashboardGateway,
+) -> None:
+    email = await dashboard.add_user("admin")
+    async with visit(dashboard) as guesser:
+        form = await guesser.http.get("/dashboard/login")
+        data = {"csrf_token": csrf_of(form.text), "email": email, "password": "a wrong guess!"}
+        answers = await asyncio.gather(
+            *(guesser.http.post("/dashboard/login", data=data) for _ in range(12))
+        )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [401] * 5 + [429] * 7

@@ -4,7 +4,10 @@ timed by the injected wall clock (pushgate.clock), so tests move time instead of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from pushgate.store import Store
@@ -31,6 +34,24 @@ class LoginSubjects:
     @property
     def account(self) -> str:
         return f"email:{self.email}"
+
+
+# One attempt at a time per subject in this process: without it, a burst of parallel guesses
+# would all pass the check before the first failure is written. (Across the gateways of a
+# cluster each process counts in the same table, so a burst gains at most one try per gateway.)
+_attempts: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@asynccontextmanager
+async def one_attempt_at_a_time(subjects: LoginSubjects) -> AsyncIterator[None]:
+    """Hold both subjects' locks (in a fixed order, so two attempts never wait on each other)."""
+    async with AsyncExitStack() as stack:
+        for subject in sorted(subjects.all):
+            lock = _attempts.get(subject)
+            if lock is None:
+                lock = _attempts[subject] = asyncio.Lock()
+            await stack.enter_async_context(lock)
+        yield
 
 
 def locked_until(failures: Sequence[float]) -> float:

@@ -53,17 +53,26 @@ async def log_in(request: Request) -> Response:
         )
     email = field(form, "email", MAX_EMAIL_LENGTH).lower()
     password = form.get("password", "")[: MAX_PASSWORD_LENGTH + 1]
-    ctx = context(request)
     subjects = lockout.LoginSubjects(email, _client_address(request))
+    async with lockout.one_attempt_at_a_time(subjects):
+        return await _attempt(request, subjects, password, next_path)
+
+
+async def _attempt(
+    request: Request, subjects: lockout.LoginSubjects, password: str, next_path: str
+) -> Response:
+    """Check the lock, then the password; count a failure, or start a session."""
+    ctx = context(request)
     now = ctx.clock()
     lock_end = await lockout.lock_end(ctx.store, subjects, now)
     if lock_end is not None:
-        return _locked(request, lock_end - now, email, next_path)
-    operator = await ctx.store.operator_by_email(email) if email else None
-    verified = await verify_password_async(operator.password_hash if operator else None, password)
+        return _locked(request, lock_end - now, subjects.email, next_path)
+    operator = await ctx.store.operator_by_email(subjects.email) if subjects.email else None
+    stored = operator.password_hash if operator else None
+    verified = await verify_password_async(stored, password)
     if operator is None or not verified.ok:
         await lockout.record_failure(ctx.store, subjects, now)
-        return _form(request, 401, email=email, next_path=next_path, error=WRONG)
+        return _form(request, 401, email=subjects.email, next_path=next_path, error=WRONG)
     if verified.new_hash is not None:  # argon2's parameters went up since this hash was made
         await ctx.store.set_operator_password(
             operator.id, verified.new_hash, now, end_sessions=False
