@@ -207,14 +207,17 @@ async def test_every_dashboard_answer_carries_the_security_headers(
     assert [p.status_code for p in pages] == [200, 200, 200, 404, 404]
     forbidden = await visitor.http.post("/dashboard/logout")
     style = await visitor.http.get("/dashboard/static/dashboard.css")
+    no_style = await visitor.http.get("/dashboard/static/missing.css")
+    wrong_method = await visitor.http.put("/dashboard/")
+    assert (no_style.status_code, wrong_method.status_code) == (404, 405)
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
-    for answer in [*anonymous, *pages, forbidden, style]:
+    for answer in [*anonymous, *pages, forbidden, style, no_style, wrong_method]:
         for name, value in SECURITY_HEADERS.items():
             assert answer.headers[name] == value, (answer.url, name)
         policy = answer.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
-        expected_cache = "no-cache" if answer is style else "no-store"
+        expected_cache = "no-cache" if answer in (style, no_style) else "no-store"
         assert answer.headers["cache-control"] == expected_cache, answer.url
     for page in [*anonymous[:1], *pages]:
         nonce = re.search(

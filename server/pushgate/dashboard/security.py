@@ -7,6 +7,8 @@ from __future__ import annotations
 import secrets
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_PREFIX = "/dashboard/static/"
@@ -35,7 +37,8 @@ HEADERS = {
 
 class SecurityHeaders:
     """ASGI middleware for the /dashboard mount: adds the headers a response has not set
-    itself (a page rendered with a nonce sets its own Content-Security-Policy)."""
+    itself (a page rendered with a nonce sets its own Content-Security-Policy). The router's
+    own refusals (a missing stylesheet, a wrong method) are answered here, with the headers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,9 +48,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith(STATIC_PREFIX)
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
@@ -56,4 +62,10 @@ class SecurityHeaders:
                 headers["Cache-Control"] = "no-cache" if static else "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as exc:
+            if started:
+                raise
+            refusal = PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
+            await refusal(scope, receive, send_with_headers)
