@@ -30,10 +30,10 @@ def embed_for(site: Site, gateway_url: str) -> Embed:
         worker_line=f'importScripts("{gateway_url}/sw/pushgate-sw.js");',
         checks=(
             f"Open {origin}{WORKER_PATH} in a browser: it shows the importScripts line.",
-            f"Open a page of {origin} with the script tag: the soft prompt (or your button) "
-            "offers notifications.",
-            "Allow notifications: this page's subscriber count goes up by one.",
-            "Send yourself a notification with the site's API key (pushgate send, or "
-            "POST /api/v1/notifications): it appears.",
+            f"Open a page of {origin} with the script tag and press the button: the browser "
+            "asks whether to show notifications.",
+            "Allow them, then reload this page: the subscriber count has gone up by one.",
+            "Send yourself a notification with the site's API key (pushgate send --api-key KEY "
+            "--title Hello, or POST /api/v1/notifications): it appears.",
         ),
     )
