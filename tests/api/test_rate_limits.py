@@ -54,9 +54,9 @@ class CountingStore:
         self._store = store
         self.key_lookups = 0
 
-    async def site_for_api_key(self, api_key: str) -> Any:
+    async def authenticate_api_key(self, api_key: str) -> Any:
         self.key_lookups += 1
-        return await self._store.site_for_api_key(api_key)
+        return await self._store.authenticate_api_key(api_key)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
