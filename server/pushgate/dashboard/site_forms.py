@@ -1,15 +1,17 @@
-"""The "new site" form: a name and the origins the snippet runs on, checked as
-`pushgate sites create` checks them."""
+"""The "new site" form: a name and the origins the snippet runs on (one a line), checked by the
+rules the API and `pushgate sites` use (pushgate.site_profile), each refusal shown beside its
+field."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from starlette.datastructures import ImmutableMultiDict
 
-MAX_NAME_LENGTH = 100
-MAX_ORIGINS = 20
+from pushgate.site_profile import MAX_SITE_NAME_LENGTH, name_of, origins_of
+from pushgate.site_rules import InvalidRule
+
+MAX_ORIGINS_TEXT = 20_000  # characters of the textarea read at all
 
 
 @dataclass
@@ -18,46 +20,35 @@ class SiteForm:
     origins_text: str = ""
     origins: tuple[str, ...] = ()
     errors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # origins browsers refuse push on
 
 
 def parse_site_form(form: ImmutableMultiDict[str, str]) -> SiteForm:
     """The fields as typed, the clean origins, and an error per field that needs one."""
     result = SiteForm(
-        name=form.get("name", "").strip()[: MAX_NAME_LENGTH + 1],
-        origins_text=form.get("origins", "")[:5000],
+        name=form.get("name", "")[: MAX_SITE_NAME_LENGTH * 2],
+        origins_text=form.get("origins", "")[:MAX_ORIGINS_TEXT],
     )
-    if not result.name:
-        result.errors["name"] = "Enter a name for the site."
-    elif len(result.name) > MAX_NAME_LENGTH:
-        result.errors["name"] = f"Use at most {MAX_NAME_LENGTH} characters."
+    try:
+        result.name = name_of(result.name)
+    except InvalidRule:
+        result.errors["name"] = (
+            "Enter a name for the site."
+            if not result.name.strip()
+            else f"Use 1 to {MAX_SITE_NAME_LENGTH} printable characters."
+        )
     lines = [line.strip() for line in result.origins_text.splitlines() if line.strip()]
-    bad = [line for line in lines if origin_of(line) is None]
-    if not lines:
-        result.errors["origins"] = "Enter at least one origin, like https://news.example.com."
-    elif bad:
-        result.errors["origins"] = f"Not an origin (scheme and host only): {bad[0]}"
-    elif len(lines) > MAX_ORIGINS:
-        result.errors["origins"] = f"Enter at most {MAX_ORIGINS} origins."
-    else:
-        result.origins = tuple(dict.fromkeys(o for o in map(origin_of, lines) if o))
+    try:
+        result.origins, result.warnings = origins_of(lines)
+    except InvalidRule as exc:
+        result.errors["origins"] = _origin_problem(exc, lines)
     return result
 
 
-def origin_of(value: str) -> str | None:
-    """`https://host[:port]` lower-cased, or None if `value` is not an origin."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 (raises ValueError for a bad port)
-    except ValueError:
-        return None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-    ):
-        return None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+def _origin_problem(exc: InvalidRule, lines: list[str]) -> str:
+    """The rule's words, with `origins[2]` turned into the line the operator typed."""
+    text = str(exc)
+    if exc.path.startswith("origins[") and exc.path.endswith("]"):
+        index = int(exc.path[len("origins[") : -1])
+        return f"{lines[index]} {text[len(exc.path) + 1 :]}"
+    return "Origins " + text[len(exc.path) + 1 :]

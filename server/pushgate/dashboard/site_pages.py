@@ -68,6 +68,7 @@ async def create_site(request: Request, session: DashboardSession) -> Response:
         api_key=api_key,
         embed=embed,
         subscribers=0,
+        warnings=form.warnings,
     )
 
 
