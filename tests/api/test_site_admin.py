@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pushgate.api.render import iso
+from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from tests.api.asgi import InProcess, in_process
 from tests.conftest import ORIGIN
 
@@ -218,3 +220,26 @@ async def test_keys_need_a_valid_key(app: InProcess) -> None:
         assert answer.status_code == 401
     answer = await app.client.get("/api/v1/keys", headers={"Authorization": "Bearer pgk_wrong"})
     assert answer.status_code == 401
+
+
+async def test_last_use_is_written_at_most_once_a_minute_per_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = tmp_path / "clock"
+    FileClock.write(clock, 1_800_000_000)
+    monkeypatch.setenv(TEST_CLOCK_ENV, str(clock))  # the gateway's documented test clock
+    async with in_process(tmp_path) as app:
+
+        async def last_used() -> str | None:
+            [key] = await app.store.list_api_keys(app.site_id)
+            return None if key.last_used_at is None else iso(key.last_used_at)
+
+        assert await last_used() is None
+        await site(app)
+        assert await last_used() == "2027-01-15T08:00:00.000Z"
+        FileClock.write(clock, 1_800_000_059)
+        await site(app)
+        assert await last_used() == "2027-01-15T08:00:00.000Z"  # within the minute: no write
+        FileClock.write(clock, 1_800_000_060)
+        await site(app)
+        assert await last_used() == "2027-01-15T08:01:00.000Z"

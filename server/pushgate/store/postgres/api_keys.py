@@ -51,11 +51,11 @@ class ApiKeyVerbs(PostgresConnections):
         return True
 
     async def touch_api_key(self, key_id: str, now: float, if_before: float) -> None:
-        """Record a use at `now` unless one at or after `if_before` is recorded already."""
+        """Record a use at `now` unless one after `if_before` is recorded already."""
         async with self._transaction(durable=False) as db:
             await db.execute(
                 "UPDATE api_keys SET last_used_at = $1 "
-                "WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+                "WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
                 now,
                 key_id,
                 if_before,

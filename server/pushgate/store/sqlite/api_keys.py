@@ -47,11 +47,11 @@ class ApiKeyVerbs(SQLiteConnections):
         return True
 
     async def touch_api_key(self, key_id: str, now: float, if_before: float) -> None:
-        """Record a use at `now` unless one at or after `if_before` is recorded already."""
+        """Record a use at `now` unless one after `if_before` is recorded already."""
         async with self._transaction(durable=False) as db:  # bookkeeping: a lost one is harmless
             await db.execute(
                 "UPDATE api_keys SET last_used_at = ? "
-                "WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                "WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
                 (now, key_id, if_before),
             )
 
