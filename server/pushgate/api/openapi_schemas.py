@@ -402,8 +402,8 @@ NOTIFICATION_CREATED = obj(
             "type": "integer",
             "minimum": 0,
             "description": "Subscribers in the audience now, as POST /api/v1/audiences/count "
-            "counts them; absent where counting is not cheap (a tags, filter or segment "
-            f"audience on a site of over {ESTIMATE_MAX_SUBSCRIPTIONS:,} subscribers). 0: the "
+            "counts them; absent where counting is not cheap: on a site of over "
+            f"{ESTIMATE_MAX_SUBSCRIPTIONS:,} subscribers, unless the audience lists ids. 0: the "
             "send reaches nobody.",
         },
         "warnings": {

@@ -100,6 +100,19 @@ class SegmentVerbs(PostgresConnections):
                 )
         return int(found or 0)
 
+    async def count_subscriptions(self, site_id: str, *, up_to: int) -> int:
+        """The site's subscriptions, counted no further than `up_to`: at most that many index
+        entries read, however large the site."""
+        with unavailable_on_error():
+            async with self._pool.acquire() as conn:
+                found = await conn.fetchval(
+                    "SELECT COUNT(*) FROM "
+                    "(SELECT 1 FROM subscriptions WHERE site_id = $1 LIMIT $2) AS site",
+                    site_id,
+                    up_to,
+                )
+        return int(found or 0)
+
 
 async def expansion_condition(
     conn: asyncpg.Connection, notification: Notification, args: Args

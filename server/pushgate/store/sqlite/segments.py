@@ -98,6 +98,15 @@ class SegmentVerbs(SQLiteConnections):
         )
         return int(row[0]) if row else 0
 
+    async def count_subscriptions(self, site_id: str, *, up_to: int) -> int:
+        """The site's subscriptions, counted no further than `up_to`: at most that many index
+        entries read, however large the site."""
+        row = await self._one(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions WHERE site_id = ? LIMIT ?)",
+            (site_id, up_to),
+        )
+        return int(row[0]) if row else 0
+
 
 async def expansion_condition(db: aiosqlite.Connection, notification: Notification) -> Sql:
     """The condition a notification's delivery expands, inside the expanding write: a tree
