@@ -232,3 +232,43 @@ async def test_every_dashboard_answer_carries_the_security_headers(
         assert nonce, page.headers["content-security-policy"]
         assert "<script>" not in page.text  # no inline script without the nonce
         assert 'style="' not in page.text  # no inline style attributes
+
+
+async def _origins(dashboard: DashboardGateway, site: dict[str, str]) -> list[str]:
+    async with httpx.AsyncClient(base_url=dashboard.url) as api:
+        answer = await api.get(
+            "/api/v1/site", headers={"Authorization": f"Bearer {site['api_key']}"}
+        )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["origins"])
+
+
+async def test_editor_changes_their_sites_origins_and_no_one_elses(
+    dashboard: DashboardGateway, visitor: Visitor
+) -> None:
+    mine = dashboard.add_site("origins-mine")
+    theirs = dashboard.add_site("origins-theirs")
+    await visitor.logged_in(await dashboard.add_user("editor", mine["id"]))
+    page = f"/dashboard/sites/{mine['id']}"
+    token = await visitor.csrf(page)
+    new = "https://news.example\nHTTPS://WWW.News.Example:443/"
+    answer = await visitor.http.post(f"{page}/origins", data={"csrf_token": token, "origins": new})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"{page}?saved=origins"
+    shown = await visitor.http.get(answer.headers["location"])
+    assert '<p class="saved" role="status">Origins saved.</p>' in shown.text
+    assert await _origins(dashboard, mine) == ["https://news.example", "https://www.news.example"]
+
+    refused = await visitor.http.post(
+        f"/dashboard/sites/{theirs['id']}/origins",
+        data={"csrf_token": token, "origins": "https://taken-over.example"},
+    )
+    assert refused.status_code == 404
+    bad = await visitor.http.post(
+        f"{page}/origins", data={"csrf_token": token, "origins": "news.example/path"}
+    )
+    assert bad.status_code == 400 and "news.example/path is refused" in bad.text
+    no_token = await visitor.http.post(f"{page}/origins", data={"origins": "https://x.example"})
+    assert no_token.status_code == 403
+    assert await _origins(dashboard, theirs) == ["https://news.example"]
+    assert await _origins(dashboard, mine) == ["https://news.example", "https://www.news.example"]

@@ -21,6 +21,7 @@ routes = [
             Route("/sites/new", site_pages.new_site_form, methods=["GET"]),
             Route("/sites/new", site_pages.create_site, methods=["POST"]),
             Route("/sites/{site_id}", site_pages.site_page, methods=["GET"]),
+            Route("/sites/{site_id}/origins", site_pages.save_origins, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="dashboard-static"),
             # Anything else: 404 for an operator, the login page for anyone else.
             Route("/{path:path}", site_pages.not_found, methods=["GET", "POST"]),

@@ -45,6 +45,17 @@ def parse_site_form(form: ImmutableMultiDict[str, str]) -> SiteForm:
     return result
 
 
+def parse_origins_form(form: ImmutableMultiDict[str, str]) -> SiteForm:
+    """The "origins" form of a site's page: only the origins."""
+    result = SiteForm(origins_text=form.get("origins", "")[:MAX_ORIGINS_TEXT])
+    lines = [line.strip() for line in result.origins_text.splitlines() if line.strip()]
+    try:
+        result.origins, result.warnings = origins_of(lines)
+    except InvalidRule as exc:
+        result.errors["origins"] = _origin_problem(exc, lines)
+    return result
+
+
 def _origin_problem(exc: InvalidRule, lines: list[str]) -> str:
     """The rule's words, with `origins[2]` turned into the line the operator typed."""
     text = str(exc)

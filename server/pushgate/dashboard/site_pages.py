@@ -12,8 +12,11 @@ from pushgate.dashboard.accounts import may_see, visible_site_ids
 from pushgate.dashboard.embed import embed_for
 from pushgate.dashboard.forms import read_form
 from pushgate.dashboard.guard import operator_page
+from pushgate.dashboard.navigation import see_other
 from pushgate.dashboard.pages import error_page, render
-from pushgate.dashboard.site_forms import SiteForm, parse_site_form
+from pushgate.dashboard.site_forms import SiteForm, parse_origins_form, parse_site_form
+from pushgate.origins import insecure_origin_warning
+from pushgate.store.models import Site, SiteChange
 from pushgate.store.operator_rows import DashboardSession
 
 
@@ -26,16 +29,59 @@ async def site_list(request: Request, session: DashboardSession) -> Response:
 
 @operator_page
 async def site_page(request: Request, session: DashboardSession) -> Response:
-    site_id = str(request.path_params["site_id"])
-    ctx = context(request)
-    site = await ctx.store.get_site(site_id) if may_see(session.operator, site_id) else None
+    site = await _visible_site(request, session)
     if site is None:
         return not_found_page(request, session)
+    saved = request.query_params.get("saved") == "origins"
+    return await _site_page(request, session, site, SiteForm(), saved=saved)
+
+
+@operator_page
+async def save_origins(request: Request, session: DashboardSession) -> Response:
+    """Replace the site's origins (admins, and editors on their own sites)."""
+    site = await _visible_site(request, session)
+    if site is None:
+        return not_found_page(request, session)
+    form = parse_origins_form(await read_form(request))
+    if form.errors:
+        return await _site_page(request, session, site, form, status=400)
+    change = SiteChange(origins=form.origins, given=frozenset({"origins"}))
+    if await context(request).store.update_site(site.id, change) is None:
+        return not_found_page(request, session)  # deleted meanwhile
+    return see_other(f"/dashboard/sites/{site.id}?saved=origins")
+
+
+async def _visible_site(request: Request, session: DashboardSession) -> Site | None:
+    site_id = str(request.path_params["site_id"])
+    if not may_see(session.operator, site_id):
+        return None
+    return await context(request).store.get_site(site_id)
+
+
+async def _site_page(
+    request: Request,
+    session: DashboardSession,
+    site: Site,
+    form: SiteForm,
+    *,
+    status: int = 200,
+    saved: bool = False,
+) -> Response:
+    ctx = context(request)
     summaries = await ctx.store.site_summaries([site.id])
-    subscribers = summaries[0].subscribers if summaries else 0
-    embed = embed_for(site, ctx.settings.base_url)
+    if not form.origins_text:
+        form.origins_text = "\n".join(site.origins)
     return render(
-        request, "site.html", session=session, site=site, embed=embed, subscribers=subscribers
+        request,
+        "site.html",
+        status,
+        session=session,
+        site=site,
+        form=form,
+        saved=saved,
+        warnings=[w for w in map(insecure_origin_warning, site.origins) if w],
+        embed=embed_for(site, ctx.settings.base_url),
+        subscribers=summaries[0].subscribers if summaries else 0,
     )
 
 
