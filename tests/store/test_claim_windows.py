@@ -101,3 +101,29 @@ async def test_a_delivery_held_past_its_end_of_life_fails_expired(store: Store) 
     got = await store.get_notification(site_id, n.id)
     assert got is not None
     assert (got.counts.failed, got.counts.pending, got.counts.accepted) == (2, 0, 0)
+
+
+async def test_a_small_claim_holds_every_quiet_row_it_reads_and_claims_only_its_limit(
+    store: Store,
+) -> None:
+    """A throttled claim takes two a second; quiet hours beginning under it must not move
+    two rows at a time: the claim reads a full batch and holds all it found quiet."""
+    site, _ = await store.create_site("news", ["https://news.example"])
+    zones = ["Asia/Kolkata"] * 10 + ["Europe/Berlin"] * 10
+    subs = [
+        NewSubscription(f"https://127.0.0.1:9/push/{i}", "p", "a", timezone=zone)
+        for i, zone in enumerate(zones)
+    ]
+    await store.add_subscriptions_bulk(site.id, subs)
+    new = NewNotification({"title": "t"}, Audience(everyone=True), int(TTL))
+    n, _ = await store.create_notification(site.id, new, now=NOW)
+    await store.expand_audience_due(n, 500, lambda zones: _all_at(zones, NOW))
+    quiet_end = NOW + LEASE / 2  # before the leases of what is claimed here run out
+
+    def hold(zones: Sequence[str | None]) -> dict[str | None, float]:
+        return {zone: quiet_end if zone == "Asia/Kolkata" else NOW for zone in zones}
+
+    assert len(await store.claim_due(n.key, NOW, 2, NOW + LEASE, hold=hold)) == 2
+    # Every Kolkata row was held by that one claim; the other Berlin rows are still due.
+    assert len(await store.claim_due(n.key, NOW + 1, 500, NOW + 1 + LEASE)) == 8
+    assert len(await store.claim_due(n.key, quiet_end, 500, quiet_end + LEASE)) == 10

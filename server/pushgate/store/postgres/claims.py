@@ -20,6 +20,9 @@ from pushgate.store.postgres.deliveries import add_to_counter, lock_notification
 from pushgate.store.postgres.segments import next_audience_rows
 
 EXPIRED = "expired"
+# With quiet hours a claim reads at least this many due rows and holds every quiet one it
+# found: a throttled claim of two a second does not move a night's deliveries two at a time.
+HOLD_SCAN_ROWS = 500
 
 
 class ClaimVerbs(PostgresConnections):
@@ -93,7 +96,8 @@ class ClaimVerbs(PostgresConnections):
             )
             if status is None or status == "cancelled":
                 return []
-            rows = await _due_rows(conn, notification_key, now, limit, exclude)
+            scan = limit if hold is None else max(limit, HOLD_SCAN_ROWS)
+            rows = await _due_rows(conn, notification_key, now, scan, exclude)
             if not rows:
                 return []
             gone = [r for r in rows if r[3] is None]
@@ -101,6 +105,7 @@ class ClaimVerbs(PostgresConnections):
             live = [r for r in rows if r[3] is not None and (r[2] is None or r[2] > now)]
             if hold is not None:
                 live = await _hold(conn, live, now, hold)
+            live = live[:limit]  # the rest of what was read stays due, untouched
             capped = await _capped(conn, [r[0] for r in live], now, cap) if cap else set()
             claimed = [r for r in live if r[0] not in capped]
             await _settle(conn, notification_key, "gone", gone, "subscription removed")

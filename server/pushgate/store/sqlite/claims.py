@@ -15,6 +15,9 @@ from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.sqlite.segments import next_audience_rows
 
 EXPIRED = "expired"
+# With quiet hours a claim reads at least this many due rows and holds every quiet one it
+# found: a throttled claim of two a second does not move a night's deliveries two at a time.
+HOLD_SCAN_ROWS = 500
 
 
 class ClaimVerbs(SQLiteConnections):
@@ -82,7 +85,8 @@ class ClaimVerbs(SQLiteConnections):
                 row = await cur.fetchone()
             if row is None or row[0] == "cancelled":
                 return []
-            rows = await _due_rows(db, notification_key, now, limit, exclude)
+            scan = limit if hold is None else max(limit, HOLD_SCAN_ROWS)
+            rows = await _due_rows(db, notification_key, now, scan, exclude)
             if not rows:
                 return []
             gone = [r[0] for r in rows if r[3] is None]
@@ -90,6 +94,7 @@ class ClaimVerbs(SQLiteConnections):
             live = [r for r in rows if r[3] is not None and (r[2] is None or r[2] > now)]
             if hold is not None:
                 live = await _hold(db, notification_key, live, now, hold)
+            live = live[:limit]  # the rest of what was read stays due, untouched
             capped = await _capped(db, [r[0] for r in live], now, cap) if cap else set()
             claimed = [r for r in live if r[0] not in capped]
             await _settle(db, notification_key, "gone", gone, "subscription removed")
