@@ -85,7 +85,7 @@ def one_line(exc: Exception, database: str | None) -> str:
     help="Show the traceback of a failure instead of one line [env PUSHGATE_DEBUG].",
 )
 def main(debug: bool) -> None:
-    """pushgate: a self-hosted Web Push gateway."""
+    """pushgate: a self-hosted Web Push gateway. `pushgate` alone runs `pushgate serve`."""
 
 
 @main.command()
