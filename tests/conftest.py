@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -216,9 +217,17 @@ async def gateway(gateway_factory: Any, push_service: LocalPushService) -> Gatew
     return gateway_factory(push_service.host_port)
 
 
+def site_name_for(test_name: str) -> str:
+    """The test's name as a site name: cut to the 100 characters a name may have, and kept
+    unique (parametrized names may share their first 100) by a hash of the whole."""
+    if len(test_name) <= 100:
+        return test_name
+    return f"{test_name[:87]}-{hashlib.sha256(test_name.encode()).hexdigest()[:12]}"
+
+
 @pytest.fixture
 def site(gateway: Gateway, request: pytest.FixtureRequest) -> Site:
-    created = gateway.create_site(name=request.node.name)
+    created = gateway.create_site(name=site_name_for(request.node.name))
     return Site(created["id"], created["api_key"], created["vapid_public_key"], gateway)
 
 
