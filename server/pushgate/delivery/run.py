@@ -170,6 +170,7 @@ class NotificationRun:
                     await store.expire_pending(self.n.key, EXPIRED)
                 return True
             await self._dispatcher.wait_for_room()
+            now = self._clock()  # the wait may be long: a lease must count from the claim
             room = self._throttle.room(now) if self._throttle else BATCH_SIZE
             batch = await self._claim(now, room) if room > 0 else []
             if not batch and not self._expanded:
