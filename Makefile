@@ -30,7 +30,8 @@ run: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
 	PUSHGATE_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q -m "not own_database" \
-	  tests/api tests/gateway tests/delivery tests/scheduling tests/automation tests/content
+	  tests/api tests/gateway tests/delivery tests/scheduling tests/automation tests/content \
+	  tests/dashboard
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check server tests bench
