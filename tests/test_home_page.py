@@ -258,3 +258,37 @@ def test_installed_wheel_serves_its_docs_and_page_assets(
         gateway.stop()
     assert '<h2 id="error-codes">Error codes</h2>' in pages["/docs/"][0].text
     assert pages["/favicon.ico"][0].content[:4] == b"\x00\x00\x01\x00"
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url", "expected"),
+    [
+        ("0.0.0.0", "", "http://127.0.0.1:8080"),  # as this page was reached
+        ("::", "", "http://127.0.0.1:8080"),
+        ("0.0.0.0", "https://push.news.example", "https://push.news.example"),
+        ("127.0.0.1", "", "http://127.0.0.1:9999"),  # the address it listens on
+    ],
+)
+async def test_the_embed_snippet_never_points_at_every_interface(
+    tmp_path: Path, host: str, public_url: str, expected: str
+) -> None:
+    """In process (no socket): on 0.0.0.0 without a public URL, a script tag pointing at
+    http://0.0.0.0:PORT would load nothing in a visitor's browser."""
+    from pushgate.app import create_app
+    from pushgate.settings import Settings
+    from pushgate.store import open_store
+
+    settings = Settings(
+        database=f"sqlite:///{tmp_path / 'p.db'}", host=host, port=9999, public_url=public_url
+    )
+    async with open_store(settings) as store:
+        app = create_app(settings, store=store, deliver=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1:8080"
+            ) as http:
+                page = (await http.get("/")).text
+    assert f'src="{expected}/static/pushgate.js"' in page
+    assert f'importScripts("{expected}/sw/pushgate-sw.js")' in page
+    assert "0.0.0.0" not in page and "[::]" not in page

@@ -14,6 +14,7 @@ from pushgate.api.http import contain_unexpected
 from pushgate.docs_pages import doc_links, docs_root
 from pushgate.errors import ApiError
 from pushgate.health import check_health
+from pushgate.listen import on_all_interfaces
 from pushgate.page_layout import ASSETS_DIR, assets_mount, page
 
 ABOUT = (
@@ -31,7 +32,7 @@ async def home(request: Request) -> Response:
             f"<h1>pushgate <small>{escape(__version__)}</small></h1>",
             f'<p class="lead">{escape(ABOUT)}</p>',
             await _status(ctx),
-            _embed(ctx.settings.base_url),
+            _embed(_gateway_url(request)),
             _docs(),
         ]
     )
@@ -58,6 +59,15 @@ async def _status(ctx: AppContext) -> str:
         f'<section><h2>Status</h2><dl class="status">{cells}</dl>'
         '<p class="more">As JSON: <a href="/healthz">/healthz</a>.</p></section>'
     )
+
+
+def _gateway_url(request: Request) -> str:
+    """The URL browsers load the snippet from: the public URL; without one, on every
+    interface, the address this page was reached at (http://0.0.0.0:PORT loads nothing)."""
+    settings = context(request).settings
+    if settings.public_url or not on_all_interfaces(settings.host):
+        return settings.base_url
+    return str(request.base_url).rstrip("/")
 
 
 def _embed(base_url: str) -> str:
