@@ -136,7 +136,9 @@ class ClaimVerbs(PostgresConnections):
         `since`, as far as the store knows: accepted then, or claimed then and still leased
         (a lease ends `lease_seconds` after its claim; one at its end, or given back at a
         stop, counts at that moment). A throttle reads its window back from this when it
-        starts in this gateway (after a restart, or taking over from another one)."""
+        starts in this gateway (after a restart, or taking over from another one). The leased
+        ones are ranges of the pending index; the accepted ones cost a pass over this
+        notification's deliveries (no index has them by time), once per run start."""
         rows = await self._all(
             "SELECT accepted_at, COUNT(*) FROM deliveries WHERE notification_key = $1 "
             "AND state = 'accepted' AND accepted_at > $2 GROUP BY accepted_at "

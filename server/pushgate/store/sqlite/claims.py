@@ -122,7 +122,8 @@ class ClaimVerbs(SQLiteConnections):
         `since`, as far as the store knows: accepted then, or claimed then and still leased
         (a lease ends `lease_seconds` after its claim; one at its end, or given back at a
         stop, counts at that moment). A throttle reads its window back from this after a
-        restart. Each part is a range of an index (the accepted ones: of this notification)."""
+        restart. The leased ones are ranges of the pending index; the accepted ones cost a pass
+        over this notification's deliveries (no index has them by time), once per run start."""
         rows = await self._all(
             f"SELECT accepted_at, COUNT(*) FROM deliveries WHERE notification_key = ? "
             f"AND state = 'accepted' AND accepted_at > ? GROUP BY accepted_at "
