@@ -109,6 +109,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         (("demo",), "--port"),
         (("demo", "--port", "0"), "--demo-port"),
         (("push-service",), "--port"),
+        (("serve", "--port", "0"), "--metrics-port"),
     ],
 )
 def test_a_port_in_use_is_one_line(

@@ -30,6 +30,11 @@ async def run_server(settings: Settings, *, announce: str = "pushgate listening 
     if warning is not None:
         logging.getLogger("pushgate").warning(warning)
     sock = listening_socket(settings.host, settings.port, what="the gateway", port_flag="--port")
+    if settings.metrics_port:  # bound for real once the app starts; a port in use fails here
+        listening_socket(
+            settings.host, settings.metrics_port, what="the metrics listener",
+            port_flag="--metrics-port",
+        ).close()  # fmt: skip
     config = uvicorn.Config(
         create_app(settings, deliver=not settings.no_deliver),
         log_level="warning",
