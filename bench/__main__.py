@@ -56,7 +56,8 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument(
         "--runs",
         type=int,
-        help="runs per row, interleaved (default 3; pywebpush_sync once above 10,000)",
+        help="runs per row, interleaved (default 3; pywebpush_sync once above 10,000); with "
+        "--audience, pairs of broadcasts (default 3)",
     )
     parser.add_argument(
         "--rows",

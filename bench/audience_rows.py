@@ -3,9 +3,14 @@
 
 All through the real `pushgate serve` and its HTTP API, against the bench's nginx sink:
 1. `POST /api/v1/audiences/count` for a three-leaf filter, timed (median of COUNT_CALLS).
-2. The same broadcast to everyone and to a saved 10 % segment, each timed as bench/broadcast.py
-   times a broadcast (from the API call until every outcome is stored; msgs/s are the messages
-   the sink answered 201 over that time), with the first message's start from the sink's log.
+2. Pairs of broadcasts, interleaved (`runs` pairs on one gateway, all-first in odd rounds and
+   segment-first in even ones): one to a saved 10 % segment, timed as bench/broadcast.py times
+   a broadcast (from the API call until every outcome is stored), and one to everyone cut at the
+   same size: timed from the API call until as many outcomes are stored as the segment holds,
+   then cancelled. Both rates are outcomes stored per second over the same number of messages
+   from the same start on the same store; a whole 1,000,000 broadcast per pair would make the
+   section last most of an hour. Each pair's share and the median share are judged, and the
+   segment's first message (start in the sink's log) as a median.
 3. A `deliver_at_local` campaign to everyone (~400 zones) on a gateway started with the test
    clock (`PUSHGATE_TEST_CLOCK_FILE`) frozen mid-minute, so that no zone comes due: the peak
    RSS of the gateway's process tree while it expands the audience and writes every delivery's
@@ -41,9 +46,11 @@ from bench.procstat import Monitor
 from pushgate.clock import TEST_CLOCK_ENV, FileClock
 
 COUNT_CALLS = 5
+DEFAULT_RUNS = 3  # pairs of broadcasts (to everyone cut, to the segment)
 MIN_RATE = 100  # msgs/s; a broadcast or expansion slower than this is given up on
 MIN_TIMEOUT_S = 60.0
 DAY_S = 86_400
+Logger = Callable[[str], None]
 
 
 @dataclass
@@ -51,8 +58,11 @@ class Send:
     """One timed broadcast."""
 
     audience: str
-    messages: int = 0  # answered 201 by the sink
-    seconds: float = 0.0  # API call until every outcome stored
+    messages: int = 0  # outcomes stored when timed (all of them unless cut)
+    seconds: float = 0.0  # API call until every outcome stored (or `cut` of them)
+    cut: int | None = None  # to everyone, stopped once this many outcomes were stored
+    sink_201: int = 0  # answered 201 by the sink, the cancelled tail's in-flight sends too
+    sink_nth_s: float | None = None  # API answer until the sink answered the `messages`-th 201
     api_ms: float = 0.0
     first_msg_ms: float | None = None  # API answer until the first request reached the sink
     answered_at: float = 0.0  # wall clock when the API answered
@@ -61,6 +71,11 @@ class Send:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def sink_rate(self) -> float:
+        """The cross-check: the same messages over the time to their last 201 at the sink."""
+        return self.messages / self.sink_nth_s if self.sink_nth_s else 0.0
 
 
 @dataclass
@@ -94,6 +109,23 @@ class AudienceResult:
 
     def send(self, audience: str) -> Send | None:
         return next((s for s in self.sends if s.audience == audience and s.seconds), None)
+
+    def pairs(self) -> list[tuple[Send, Send]]:
+        """(to everyone cut, to the segment) of each round, in run order."""
+        every = [s for s in self.sends if s.audience == "all" and s.seconds]
+        seg = [s for s in self.sends if s.audience == "segment" and s.seconds]
+        return list(zip(every, seg, strict=False))  # a failed send ends the pairs
+
+    def shares(self) -> list[float]:
+        return [seg.rate / every.rate for every, seg in self.pairs() if every.rate]
+
+    def sink_shares(self) -> list[float]:
+        return [seg.sink_rate / every.sink_rate for every, seg in self.pairs() if every.sink_rate]
+
+    def first_msg_median_ms(self) -> float | None:
+        found = [s.first_msg_ms for s in self.sends if s.audience == "segment" and s.seconds]
+        values = [ms for ms in found if ms is not None]
+        return statistics.median(values) if values else None
 
 
 def _timeout(size: int) -> float:
@@ -153,6 +185,10 @@ async def _counts(gw: Gateway, site: BenchSite, out: AudienceResult) -> None:
         out.segment_count = (await api.call("GET", f"/api/v1/segments/{SEGMENT_NAME}"))["count"]
 
 
+def _stored(doc: dict[str, Any]) -> int:
+    return int(doc["counts"]["targeted"] - doc["counts"]["pending"])
+
+
 def _settled(expected: int) -> Callable[[dict[str, Any]], bool]:
     def done(doc: dict[str, Any]) -> bool:
         counts = doc["counts"]
@@ -163,35 +199,68 @@ def _settled(expected: int) -> Callable[[dict[str, Any]], bool]:
     return done
 
 
-async def _broadcast(gw: Gateway, site: BenchSite, audience: dict[str, Any], expected: int) -> Send:
+async def _broadcast(
+    gw: Gateway, site: BenchSite, audience: dict[str, Any], expected: int, cut: int | None
+) -> Send:
     """Timed as bench/broadcast.py times the fan-out rows: from the API call until every
-    outcome is stored."""
-    send = Send(next(iter(audience)))
+    outcome is stored, or with `cut` until that many are, the rest then cancelled."""
+    send = Send(next(iter(audience)), cut=cut)
     body = {"title": TITLE, "body": BODY, "audience": audience}
+    done = _settled(expected) if cut is None else lambda d: _stored(d) >= cut
     async with _session(site) as session:
         api = Api(session, gw.base_url)
         start = time.perf_counter()
         created = await api.call("POST", "/api/v1/notifications", body, ok=202)
         send.api_ms = (time.perf_counter() - start) * 1000
         send.answered_at = time.time()
-        doc = await api.wait(created["id"], _settled(expected), _timeout(expected))
+        doc = await api.wait(created["id"], done, _timeout(cut or expected))
         send.seconds = time.perf_counter() - start
-    send.targeted = doc["counts"]["targeted"]
+        send.messages, send.targeted = _stored(doc), doc["counts"]["targeted"]
+        if cut is not None and doc.get("status") != "done":
+            await _cancel(api, created["id"])
     return send
 
 
+async def _cancel(api: Api, nid: str) -> None:
+    """Cancel the rest and wait until nothing of it is pending, so the next send runs alone."""
+    try:
+        await api.call("POST", f"/api/v1/notifications/{nid}/cancel")
+    except RuntimeError as exc:
+        if "not_cancellable" not in str(exc):  # it finished meanwhile
+            raise
+    await api.wait(nid, lambda d: d["counts"]["pending"] == 0, MIN_TIMEOUT_S)
+
+
 def _timed_send(
-    env: BenchEnv, gw: Gateway, site: BenchSite, audience: dict[str, Any], expected: int
+    env: BenchEnv,
+    gw: Gateway,
+    site: BenchSite,
+    audience: dict[str, Any],
+    expected: int,
+    cut: int | None = None,
 ) -> Send:
     env.sink.begin_row()
     env.samples.take()
-    send = asyncio.run(_broadcast(gw, site, audience, expected))
-    log = env.sink.end_row(f"audience-{send.audience}-{expected}")
-    send.messages = log.created
+    send = asyncio.run(_broadcast(gw, site, audience, expected, cut))
+    name = f"audience-{send.audience}-{expected}"
+    log = env.sink.end_row(name)
+    send.sink_201 = log.created
+    nth = nth_201_end(env.sink.out_dir / f"access-{name}.log", send.messages)
+    if nth is not None:
+        send.sink_nth_s = nth - send.answered_at
     if log.first_start:
         send.first_msg_ms = (log.first_start - send.answered_at) * 1000
     time.sleep(0.5)  # let the last outcome writes settle before the next broadcast
     return send
+
+
+def nth_201_end(path: Path, n: int) -> float | None:
+    """When the sink finished its `n`-th 201 (epoch seconds), from its access log."""
+    if not path.exists() or n < 1:
+        return None
+    with path.open() as fh:
+        ends = sorted(float(line.split()[0]) for line in fh if line.split()[2] == "201")
+    return ends[n - 1] if len(ends) >= n else None
 
 
 def _local_time(now: float) -> str:
@@ -247,8 +316,29 @@ def _local_campaign(env: BenchEnv, site: BenchSite, size: int, deliver: bool) ->
     return local
 
 
+def _pairs(
+    env: BenchEnv, gw: Gateway, site: BenchSite, out: AudienceResult, runs: int, log: Logger
+) -> None:
+    """`runs` pairs, interleaved; the order flips each round (as the templated row's pairs do
+    in bench/), so that neither send always meets the deliveries the other just wrote."""
+    seg_n = out.segment_count
+    for run in range(runs):
+        pair: list[tuple[dict[str, Any], int, int | None]] = [
+            ({"all": True}, out.size, seg_n),
+            ({"segment": SEGMENT_NAME}, seg_n, None),
+        ]
+        for audience, expected, cut in pair if run % 2 == 0 else pair[::-1]:
+            what = f"{expected:,}" if cut is None else f"cut at {cut:,}"
+            log(f"[{out.size:,}] audience: run {run + 1}: broadcast to {audience} ({what}) ...")
+            send = _timed_send(env, gw, site, audience, expected, cut)
+            out.sends.append(send)
+            want = expected if cut is None else cut
+            if send.sink_201 < want:
+                out.problems.append(f"{send.audience}: sink answered {send.sink_201} of {want}")
+
+
 def run_audience(
-    env: BenchEnv, size: int, log: Callable[[str], None], *, deliver_local: bool = False
+    env: BenchEnv, size: int, log: Logger, *, runs: int = DEFAULT_RUNS, deliver_local: bool = False
 ) -> AudienceResult:
     """The whole section for one size; a step that fails is named in `problems`."""
     out = AudienceResult(size)
@@ -258,15 +348,7 @@ def run_audience(
     try:
         log(f"[{size:,}] audience: counts and the segment ...")
         asyncio.run(_counts(gw, site, out))
-        for audience, expected in (
-            ({"all": True}, size),
-            ({"segment": SEGMENT_NAME}, out.segment_count),
-        ):
-            log(f"[{size:,}] audience: broadcast to {audience} ({expected:,}) ...")
-            send = _timed_send(env, gw, site, audience, expected)
-            out.sends.append(send)
-            if send.messages < expected:
-                out.problems.append(f"{send.audience}: sink answered {send.messages} of {expected}")
+        _pairs(env, gw, site, out, runs, log)
     except RuntimeError as exc:
         out.problems.append(str(exc)[:300])
     finally:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import ceiling
+from bench.audience_rows import DEFAULT_RUNS as DEFAULT_AUDIENCE_RUNS
 from bench.audience_rows import AudienceResult, run_audience
 from bench.config import BENCH_DIR, OUT_DIR
 from bench.env import BenchEnv, bench_env
@@ -176,5 +177,7 @@ def run(opts: Options) -> Outcome:
         for size in opts.sizes if table else []:
             out.rows += _interleaved(env, size, opts, node_problem, db)
         for size in opts.audience_sizes:
-            out.audience.append(run_audience(env, size, opts.log, deliver_local=opts.deliver_local))
+            runs = opts.runs or DEFAULT_AUDIENCE_RUNS
+            found = run_audience(env, size, opts.log, runs=runs, deliver_local=opts.deliver_local)
+            out.audience.append(found)
     return out

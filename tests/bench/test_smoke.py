@@ -72,14 +72,20 @@ def test_audience_section_smoke_run_gives_every_figure(tmp_path: Path) -> None:
         log=lambda line: None,
         audience_sizes=[AUDIENCE_SMOKE_SIZE],
         deliver_local=True,
+        runs=2,  # two pairs: the second runs segment-first
     )
     (result,) = run(opts).audience
     assert not result.problems, result.problems
     assert result.count > 0 and len(result.count_ms) == COUNT_CALLS
-    every, segment = result.send("all"), result.send("segment")
-    assert every is not None and every.messages == AUDIENCE_SMOKE_SIZE
-    assert segment is not None and segment.messages == result.segment_count > 0
-    assert segment.first_msg_ms is not None
+    assert [s.audience for s in result.sends] == ["all", "segment", "segment", "all"]
+    assert len(result.pairs()) == len(result.shares()) == 2
+    for every, segment in result.pairs():
+        assert segment.messages == result.segment_count > 0 and segment.cut is None
+        assert every.cut == result.segment_count <= every.messages <= AUDIENCE_SMOKE_SIZE
+        assert segment.first_msg_ms is not None
+    lines = audience_report.render([result]).splitlines()
+    assert sum(line.startswith("| run ") for line in lines) == 4
+    assert any("(median of 2 interleaved pairs)" in line for line in lines)
     assert result.local is not None and result.local.peak_rss > 0
     assert result.local.delivered == AUDIENCE_SMOKE_SIZE
     verdicts = [target.met for target in audience_report.targets(result)]
