@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from pushgate.delivery.jobs import BatchJob, Target
 from pushgate.delivery.leases import RunLeases
 from pushgate.delivery.outcomes import OutcomeWriter
 from pushgate.delivery.payload import build_template
+from pushgate.delivery.summary import ProblemSummary, describe
 from pushgate.scheduling.plan import DuePlanner, needs_zones
 from pushgate.scheduling.throttle import WINDOW_SECONDS as THROTTLE_WINDOW_SECONDS
 from pushgate.scheduling.throttle import Throttle
@@ -48,7 +48,6 @@ BATCH_SIZE = 500
 FIRST_BATCH_SIZE = 8
 FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answer, or this long
 POLL_SECONDS = 1.0
-SUMMARY_EVERY_SECONDS = 60.0  # how often a long broadcast logs what went wrong meanwhile
 EXPIRED = "expired"  # the reason of a delivery whose notification's lifetime ran out
 
 
@@ -91,8 +90,7 @@ class NotificationRun:
         )  # fmt: skip
         self._settled = asyncio.Event()
         self._first_answer = asyncio.Event()
-        self._problems: Counter[tuple[str, str]] = Counter()  # (service, reason) -> count
-        self._summarised_at = time.monotonic()
+        self._problems = ProblemSummary(notification.id)
         self._background: set[asyncio.Task[None]] = set()
         self._cancelled = False
         self._given_back: set[int] = set()  # held, then withdrawn because of the cancel
@@ -117,14 +115,14 @@ class NotificationRun:
 
     async def run(self) -> None:
         started = time.monotonic()
-        log.info("notification %s: delivery starts (%s)", self.n.id, _describe(self.n))
+        log.info("notification %s: delivery starts (%s)", self.n.id, describe(self.n))
         renewing = asyncio.create_task(self._leases.keep())
         try:
             await self._produce()
         finally:
             renewing.cancel()
         await self._store.finish_notification(self.n.key)
-        self._summarise()
+        self._problems.log()
         final = await self._store.get_notification(self.n.site_id, self.n.id)
         counts = final.counts.to_json() if final else {}
         log.info(
@@ -329,11 +327,8 @@ class NotificationRun:
 
     def on_outcome(self, target: DeliveryTarget, outcome: Outcome, service: str) -> None:
         self._first_answer.set()
-        if outcome.verdict is not Verdict.ACCEPTED:
-            self._problems[(service, _reason_kind(outcome))] += 1
+        self._problems.add(service, outcome)
         self._outcomes.add(self._result(target, outcome), on_written=self._on_written)
-        if time.monotonic() - self._summarised_at > SUMMARY_EVERY_SECONDS:
-            self._summarise()
 
     def on_accepted(self, status: int, targets: list[DeliveryTarget]) -> None:
         self._first_answer.set()
@@ -375,14 +370,6 @@ class NotificationRun:
             return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
         return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)
 
-    def _summarise(self) -> None:
-        """One line per push service and reason, with a count, instead of one per message."""
-        for (service, reason), count in sorted(self._problems.items()):
-            level = logging.WARNING if reason.startswith("failed") else logging.INFO
-            log.log(level, "notification %s: %s answered %s x%d", self.n.id, service, reason, count)
-        self._problems.clear()
-        self._summarised_at = time.monotonic()
-
     def _on_written(self, subscription_keys: Sequence[int]) -> None:
         self._in_flight.difference_update(subscription_keys)
         self._settled.set()
@@ -395,18 +382,3 @@ class NotificationRun:
     async def _drain(self) -> None:
         while self._in_flight:
             await self._wait_settled(POLL_SECONDS)
-
-
-def _describe(notification: Notification) -> str:
-    audience = notification.audience.to_json()
-    kind, value = next(iter(audience.items()))
-    size = f"{len(value)} " if isinstance(value, list | dict) else ""
-    return f"audience {size}{kind}, ttl {notification.ttl} s"
-
-
-def _reason_kind(outcome: Outcome) -> str:
-    """A reason short enough to group by: the status and the first words of the answer."""
-    if outcome.reason.startswith("TimeoutError"):
-        return "timeout"
-    words = " ".join(outcome.reason.split()[:6])
-    return f"{outcome.verdict.value}: {words[:80]}" if words else outcome.verdict.value
