@@ -25,10 +25,13 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-# (URL, label) of the top navigation. The dashboard (issue #12) adds its entry here once it
-# exists; until then there is no link to it.
+# (URL, label) of the top navigation; the dashboard asks for a login first.
 CURRENT = ' aria-current="page"'
-NAV_LINKS: list[tuple[str, str]] = [("/", "Home"), ("/docs/", "Docs")]
+NAV_LINKS: list[tuple[str, str]] = [
+    ("/", "Home"),
+    ("/docs/", "Docs"),
+    ("/dashboard/", "Dashboard"),
+]
 
 
 def page(title: str, body: str, *, current: str, status: int = 200) -> HTMLResponse:
