@@ -121,6 +121,24 @@ async def test_a_throttled_notification_runs_in_one_gateway_at_a_time(
             gateway.stop()
 
 
+async def _slow_broadcast_under_way(
+    client: httpx.AsyncClient, site: Any, push_service: LocalPushService
+) -> str:
+    """A broadcast to SUBSCRIBERS new subscribers, answered after 200 ms each, a quarter sent."""
+    browsers = [push_service.new_browser() for _ in range(SUBSCRIBERS)]
+    await subscribe_all(client, site, browsers)
+    push_service.inject(Fault(status=201, delay=0.2))
+    notification = await _send(client, site.admin_headers)
+    await push_service.wait_for_total(SUBSCRIBERS // 4, timeout=60)
+    return notification
+
+
+async def _cancel(client: httpx.AsyncClient, site: Any, notification: str) -> None:
+    url = f"/api/v1/notifications/{notification}/cancel"
+    cancelled = await client.post(url, headers=site.admin_headers)
+    assert cancelled.status_code == 200, cancelled.text
+
+
 async def _settled(client: httpx.AsyncClient, site: Any, notification: str) -> dict[str, Any]:
     """The notification's counts once nothing of it is pending (a cancel settles in-flight)."""
     for _ in range(600):
@@ -139,16 +157,9 @@ async def test_a_cancel_counts_only_what_was_not_sent_while_both_gateways_hold_w
 ) -> None:
     first, second = pair
     site = site_of(first)
-    browsers = [push_service.new_browser() for _ in range(SUBSCRIBERS)]
     async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
-        await subscribe_all(client, site, browsers)
-        push_service.inject(Fault(status=201, delay=0.2))
-        notification = await _send(client, site.admin_headers)
-        await push_service.wait_for_total(SUBSCRIBERS // 4, timeout=60)
-        cancelled = await client.post(
-            f"/api/v1/notifications/{notification}/cancel", headers=site.admin_headers
-        )
-        assert cancelled.status_code == 200, cancelled.text
+        notification = await _slow_broadcast_under_way(client, site, push_service)
+        await _cancel(client, site, notification)
         counts = await _settled(client, site, notification)
         await asyncio.sleep(1.0)  # anything still on its way would arrive meanwhile
         counts = await _settled(client, site, notification)
@@ -167,17 +178,10 @@ async def test_a_cancelled_notifications_work_held_by_a_killed_gateway_is_cancel
 ) -> None:
     first, second = pair
     site = site_of(first)
-    browsers = [push_service.new_browser() for _ in range(SUBSCRIBERS)]
     async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
-        await subscribe_all(client, site, browsers)
-        push_service.inject(Fault(status=201, delay=0.2))
-        notification = await _send(client, site.admin_headers)
-        await push_service.wait_for_total(SUBSCRIBERS // 4, timeout=60)
+        notification = await _slow_broadcast_under_way(client, site, push_service)
         second.kill()  # its leased deliveries stay pending until the lease runs out
-        cancelled = await client.post(
-            f"/api/v1/notifications/{notification}/cancel", headers=site.admin_headers
-        )
-        assert cancelled.status_code == 200, cancelled.text
+        await _cancel(client, site, notification)
         counts = await _settled(client, site, notification)
     received = len(push_service.received)
     # What the killed gateway sent but never recorded counts cancelled: it cannot be known.
