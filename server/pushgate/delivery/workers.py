@@ -4,11 +4,14 @@ outcomes, and replace a worker that dies (its unanswered messages go back to the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pushgate.delivery.jobs import (
@@ -65,13 +68,33 @@ class _Batch:
             self.done.set_result(None)
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Start a worker with SIGINT ignored, which it inherits (Python then installs no
+    KeyboardInterrupt): a terminal's Ctrl-C reaches the whole process group, and the workers must
+    not die with tracebacks while the main process stops them in order."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal dispositions can only be changed from the main thread
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler Python did not install: it could not be put back
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Worker:
     def __init__(self, context: Any, limits: WorkerLimits) -> None:
         here, there = context.Pipe()
         self.process = context.Process(
             target=worker_main, args=(there, limits), daemon=True, name="pushgate-sender"
         )
-        self.process.start()
+        with _interrupts_ignored():
+            self.process.start()
         there.close()
         self.conn = here
         self.outbox = start_writer(here)
