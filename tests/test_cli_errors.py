@@ -150,12 +150,13 @@ def test_a_folder_given_as_the_database_is_one_line(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"These are my notes, not a database. " * 100)
-    path.chmod(0o600)  # else the tightening of its mode is logged first
+    path.chmod(0o644)  # not a database: its mode is left alone, and nothing else is said
     database = f"sqlite:///{path}"
     for command in (("sites", "create", "--name", "n", "--origin", "https://a.example"),
                     ("serve", "--port", str(free_port()))):  # fmt: skip
         out = run(*command, "--database", database, cwd=tmp_path)
         one_line_error(out, f"{database} is not a SQLite database", "PUSHGATE_DATABASE")
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_an_unreachable_postgresql_is_one_line_without_its_password(tmp_path: Path) -> None:

@@ -69,3 +69,16 @@ async def test_a_folder_given_as_the_database_is_refused_and_its_mode_left_alone
         async with open_store(Settings(database=f"sqlite:///{folder}")):
             pass
     assert mode(folder) == 0o1777
+
+
+async def test_a_file_that_is_not_a_database_is_refused_and_its_mode_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"These are my notes, not a database. " * 100)
+    notes.chmod(0o644)  # a mistyped --database must not take a file away from its readers
+    with pytest.raises(Exception):  # noqa: B017 - refused, whichever error names it
+        async with open_store(Settings(database=f"sqlite:///{notes}")):
+            pass
+    assert mode(notes) == 0o644
+    assert "now 0600" not in caplog.text

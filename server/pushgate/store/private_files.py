@@ -18,6 +18,7 @@ log = logging.getLogger("pushgate.store")
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 SIDE_FILES = ("-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 
 def prepare_database_file(path: Path) -> None:
@@ -25,8 +26,19 @@ def prepare_database_file(path: Path) -> None:
     _make_folders(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    if not _empty_or_sqlite(path):
+        return  # a mistyped path to someone's other file: refused when opened, its mode kept
     for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
         _tighten(file)
+
+
+def _empty_or_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError:  # a folder, or unreadable: opening it names the error
+        return False
+    return head in (b"", SQLITE_HEADER)
 
 
 def _make_folders(folder: Path) -> None:
