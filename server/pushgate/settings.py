@@ -154,9 +154,11 @@ class Settings:
         # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
         prefix = "sqlite:///"
         if not self.database.startswith(prefix) or len(self.database) == len(prefix):
+            # A bare file path is the likeliest mistake: say the URL that names it.
+            hint = "" if "://" in self.database else f" (a file: {prefix}{self.database})"
             raise SettingsError(
                 "PUSHGATE_DATABASE must be sqlite:///PATH or postgresql://USER@HOST/DATABASE, "
-                f"got {_without_password(self.database)!r}"
+                f"got {_without_password(self.database)!r}{hint}"
             )
         return Path(self.database[len(prefix) :])
 
@@ -171,6 +173,9 @@ def _without_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+shown_database = _without_password  # for messages outside this module
 
 
 class SettingsError(ValueError):

@@ -11,7 +11,7 @@ import click
 
 from pushgate.cli_settings import build_settings, run_with_store, settings_options
 from pushgate.origins import InvalidOrigin, normalise_origin
-from pushgate.settings import Settings
+from pushgate.settings import Settings, shown_database
 from pushgate.site_profile import name_of, origins_of, site_json
 from pushgate.site_rules import InvalidRule
 from pushgate.store import Store
@@ -114,12 +114,16 @@ def _origins(site: Site) -> dict[str, list[str]]:
 @settings_options(*STORE_SETTINGS)
 def list_sites(as_json: bool, **values: Any) -> None:
     """List every site: id, name, origins."""
-    found = with_store(build_settings(values), lambda store: store.list_sites())
+    settings = build_settings(values)
+    found = with_store(settings, lambda store: store.list_sites())
     if as_json:
         click.echo(json.dumps([site_json(site) for site in found]))
         return
-    if not found:
-        click.echo("no sites yet: pushgate sites create --name NAME --origin https://…")
+    if not found:  # named, since a mistyped --database or PUSHGATE_DATABASE is a new database
+        click.echo(
+            f"no sites yet in {shown_database(settings.database)}: "
+            "pushgate sites create --name NAME --origin https://…"
+        )
         return
     for site in found:
         click.echo(f"{site.id}  {site.name}  {' '.join(site.origins)}")
