@@ -122,4 +122,9 @@ def _answer(answer: httpx.Response, gateway: str) -> dict[str, Any]:
             f"the gateway refused the API key ({message}): check --api-key or PUSHGATE_API_KEY "
             "(the key `pushgate sites create` printed for the site)"
         )
+    if code == "not_found" and str(message).startswith("no route for "):  # at another base URL
+        raise CommandFailed(
+            f"{gateway} is a pushgate gateway, but not its base URL ({message}): give --gateway "
+            "or PUSHGATE_GATEWAY without a path, as http://127.0.0.1:8080"
+        )
     raise CommandFailed(f"the gateway refused the notification: {code}: {message}")
