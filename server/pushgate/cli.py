@@ -253,8 +253,7 @@ def demo(demo_port: int, cart_reminder_delay: str, **values: Any) -> None:
 @click.option(
     "--api-key",
     envvar="PUSHGATE_API_KEY",
-    required=True,
-    help="The site's API key [env PUSHGATE_API_KEY].",
+    help="The site's API key [env PUSHGATE_API_KEY; required].",
 )
 @click.option(
     "--gateway",
@@ -266,6 +265,11 @@ def send(**values: Any) -> None:
     """Send a notification to a site's subscribers through the admin API."""
     from pushgate.send_cli import gateway_url, send_notification
 
+    if not values.get("api_key"):  # Click's own "Missing option" names no variable and no key
+        raise click.UsageError(
+            "no API key: give --api-key or set PUSHGATE_API_KEY to the key `pushgate sites "
+            "create` (or `pushgate keys create`) printed; `make run` prints the demo's export line"
+        )
     sys.exit(send_notification(values, gateway_url(values.get("gateway"))))
 
 
