@@ -59,4 +59,7 @@ async def test_send_command_with_a_wrong_key_fails_with_the_error(site: Site) ->
         stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1 and b"unauthorized" in stderr
+    assert process.returncode == 1, stderr
+    # One sentence saying what is wrong and what to do (issue #13), no traceback.
+    assert stderr.decode().startswith("Error: the gateway refused the API key"), stderr
+    assert "--api-key" in stderr.decode() and len(stderr.splitlines()) == 1, stderr
