@@ -8,12 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pushgate.api.context import context
-from pushgate.dashboard.accounts import may_see, visible_site_ids
+from pushgate.dashboard.accounts import visible_site_ids
 from pushgate.dashboard.embed import embed_for
 from pushgate.dashboard.forms import read_form
 from pushgate.dashboard.guard import operator_page
 from pushgate.dashboard.navigation import see_other
 from pushgate.dashboard.pages import error_page, render
+from pushgate.dashboard.site_access import not_found_page, visible_site
 from pushgate.dashboard.site_forms import SiteForm, parse_origins_form, parse_site_form
 from pushgate.origins import insecure_origin_warning
 from pushgate.store.models import Site, SiteChange
@@ -29,7 +30,7 @@ async def site_list(request: Request, session: DashboardSession) -> Response:
 
 @operator_page
 async def site_page(request: Request, session: DashboardSession) -> Response:
-    site = await _visible_site(request, session)
+    site = await visible_site(request, session)
     if site is None:
         return not_found_page(request, session)
     saved = request.query_params.get("saved") == "origins"
@@ -39,7 +40,7 @@ async def site_page(request: Request, session: DashboardSession) -> Response:
 @operator_page
 async def save_origins(request: Request, session: DashboardSession) -> Response:
     """Replace the site's origins (admins, and editors on their own sites)."""
-    site = await _visible_site(request, session)
+    site = await visible_site(request, session)
     if site is None:
         return not_found_page(request, session)
     form = parse_origins_form(await read_form(request))
@@ -49,13 +50,6 @@ async def save_origins(request: Request, session: DashboardSession) -> Response:
     if await context(request).store.update_site(site.id, change) is None:
         return not_found_page(request, session)  # deleted meanwhile
     return see_other(f"/dashboard/sites/{site.id}?saved=origins")
-
-
-async def _visible_site(request: Request, session: DashboardSession) -> Site | None:
-    site_id = str(request.path_params["site_id"])
-    if not may_see(session.operator, site_id):
-        return None
-    return await context(request).store.get_site(site_id)
 
 
 async def _site_page(
@@ -121,12 +115,6 @@ async def create_site(request: Request, session: DashboardSession) -> Response:
 @operator_page
 async def not_found(request: Request, session: DashboardSession) -> Response:
     return not_found_page(request, session)
-
-
-def not_found_page(request: Request, session: DashboardSession) -> Response:
-    return error_page(
-        request, 404, "Not found", "There is no such page, or it is not yours.", session=session
-    )
 
 
 def _admins_only(request: Request, session: DashboardSession) -> Response:
