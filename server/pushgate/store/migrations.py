@@ -325,6 +325,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX login_failures_subject ON login_failures (subject, at);
     """,
+    # 12: prompt A/B tests (issue #12 part 6): up to four soft-prompt variants per site and
+    # daily counters of the snippet's prompt events per variant (a roll-up: one row per
+    # site, day, variant and event, never a row per event)
+    """
+    CREATE TABLE prompt_variants (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,                     -- short slug chosen by the operator or a..d
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        accept_label TEXT NOT NULL,
+        dismiss_label TEXT NOT NULL,
+        weight INTEGER NOT NULL,              -- 1..100
+        PRIMARY KEY (site_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE prompt_event_counts (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,                    -- UTC date, YYYY-MM-DD
+        variant_id TEXT NOT NULL,
+        event TEXT NOT NULL,                  -- shown | accepted | dismissed | granted | denied
+        count INTEGER NOT NULL,
+        PRIMARY KEY (site_id, day, variant_id, event)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -292,4 +292,27 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX login_failures_subject ON login_failures (subject, at);
         """,
     ),
+    (
+        12,
+        """
+        CREATE TABLE prompt_variants (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            accept_label TEXT NOT NULL,
+            dismiss_label TEXT NOT NULL,
+            weight INTEGER NOT NULL,
+            PRIMARY KEY (site_id, id)
+        );
+        CREATE TABLE prompt_event_counts (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            variant_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (site_id, day, variant_id, event)
+        );
+        """,
+    ),
 ]
