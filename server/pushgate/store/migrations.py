@@ -348,6 +348,43 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (site_id, day, variant_id, event)
     ) WITHOUT ROWID;
     """,
+    # 13: event streams out (issue #12, part 8): hooks a site's events are POSTed to, an outbox
+    # of events per hook (written where the facts happen, drained by a leased dispatcher) and the
+    # last attempts per hook for the dashboard
+    """
+    CREATE TABLE event_hooks (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,                 -- JSON list of event types
+        secret TEXT NOT NULL,                 -- sealed like VAPID keys
+        created_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        backoff REAL NOT NULL DEFAULT 0,      -- seconds; 0 while the receiver answers
+        leased_until REAL NOT NULL DEFAULT 0,
+        dropped INTEGER NOT NULL DEFAULT 0    -- events given up after the retry window
+    );
+    CREATE INDEX event_hooks_site ON event_hooks (site_id, created_at);
+    CREATE TABLE event_hook_outbox (
+        key INTEGER PRIMARY KEY AUTOINCREMENT,
+        hook_id TEXT NOT NULL REFERENCES event_hooks(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        at REAL NOT NULL,
+        notification_id TEXT,
+        subscription_id TEXT NOT NULL,
+        action TEXT
+    );
+    CREATE INDEX event_hook_outbox_hook ON event_hook_outbox (hook_id, key);
+    CREATE TABLE event_hook_attempts (
+        key INTEGER PRIMARY KEY AUTOINCREMENT,
+        hook_id TEXT NOT NULL REFERENCES event_hooks(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        status INTEGER,                       -- the receiver's HTTP status; NULL: no answer
+        error TEXT,
+        event_count INTEGER NOT NULL
+    );
+    CREATE INDEX event_hook_attempts_hook ON event_hook_attempts (hook_id, key);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
