@@ -385,6 +385,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX event_hook_attempts_hook ON event_hook_attempts (hook_id, key);
     """,
+    # 14: message A/B tests (issue #12 part 7): a notification's test (JSON: sample percent,
+    # seconds until the winner, metric) and its winner's index once chosen; each delivery's
+    # variant (NULL: none yet, a held delivery of the rest, or a notification without variants)
+    """
+    ALTER TABLE notifications ADD COLUMN ab_test TEXT;
+    ALTER TABLE notifications ADD COLUMN winner INTEGER;
+    ALTER TABLE deliveries ADD COLUMN variant INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

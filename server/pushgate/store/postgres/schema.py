@@ -352,4 +352,12 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX event_hook_attempts_hook ON event_hook_attempts (hook_id, key);
         """,
     ),
+    (
+        14,
+        """
+        ALTER TABLE notifications ADD COLUMN ab_test TEXT;
+        ALTER TABLE notifications ADD COLUMN winner INTEGER;
+        ALTER TABLE deliveries ADD COLUMN variant INTEGER;
+        """,
+    ),
 ]
