@@ -393,6 +393,62 @@ MIGRATIONS: list[str] = [
     ALTER TABLE notifications ADD COLUMN winner INTEGER;
     ALTER TABLE deliveries ADD COLUMN variant INTEGER;
     """,
+    # 15: stats that stay cheap at scale (issue #12 part 9): per site and UTC bucket ('day'
+    # rows kept forever, 'hour' rows for PUSHGATE_DELIVERY_RETENTION) the subscribers that came
+    # and went, and per notification the outcomes and events; counters per breakdown value
+    # (browser, push service, language, country, time zone) kept by the subscription writes; and
+    # which notifications' per-delivery rows the retention job has pruned
+    """
+    CREATE TABLE subscriber_rollups (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        span TEXT NOT NULL,                   -- day | hour
+        bucket INTEGER NOT NULL,              -- epoch seconds of the bucket's UTC start
+        new INTEGER NOT NULL DEFAULT 0,
+        unsubscribed INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,      -- the push service answered 404 or 410
+        PRIMARY KEY (site_id, span, bucket)
+    ) WITHOUT ROWID;
+    INSERT INTO subscriber_rollups (site_id, span, bucket, new)
+        SELECT site_id, 'day', CAST(created_at / 86400 AS INTEGER) * 86400, COUNT(*)
+        FROM subscriptions GROUP BY 1, 2, 3;
+    CREATE TABLE delivery_rollups (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        span TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        notification_key INTEGER NOT NULL,
+        accepted INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        clicked INTEGER NOT NULL DEFAULT 0,
+        dismissed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (site_id, span, bucket, notification_key)
+    ) WITHOUT ROWID;
+    INSERT INTO delivery_rollups (site_id, span, bucket, notification_key, accepted, delivered,
+            clicked, dismissed, failed, gone)
+        SELECT site_id, 'day', CAST(created_at / 86400 AS INTEGER) * 86400, key, accepted,
+            delivered, clicked, dismissed, failed, gone
+        FROM notifications WHERE accepted + delivered + clicked + dismissed + failed + gone > 0;
+    CREATE TABLE subscriber_breakdowns (
+        site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        dimension TEXT NOT NULL,              -- browser | push_service | language | country | timezone
+        value TEXT NOT NULL,                  -- '' when unknown
+        count INTEGER NOT NULL,
+        PRIMARY KEY (site_id, dimension, value)
+    ) WITHOUT ROWID;
+    INSERT INTO subscriber_breakdowns (site_id, dimension, value, count)
+        SELECT site_id, 'browser', COALESCE(browser, ''), COUNT(*) FROM subscriptions GROUP BY 1, 3
+        UNION ALL SELECT site_id, 'push_service', COALESCE(push_service, ''), COUNT(*)
+            FROM subscriptions GROUP BY 1, 3
+        UNION ALL SELECT site_id, 'language', COALESCE(language, ''), COUNT(*)
+            FROM subscriptions GROUP BY 1, 3
+        UNION ALL SELECT site_id, 'country', COALESCE(country, ''), COUNT(*)
+            FROM subscriptions GROUP BY 1, 3
+        UNION ALL SELECT site_id, 'timezone', COALESCE(timezone, ''), COUNT(*)
+            FROM subscriptions GROUP BY 1, 3;
+    ALTER TABLE notifications ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX notifications_unpruned ON notifications (created_at) WHERE pruned = 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -360,4 +360,58 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE deliveries ADD COLUMN variant INTEGER;
         """,
     ),
+    (
+        15,
+        """
+        CREATE TABLE subscriber_rollups (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            span TEXT NOT NULL,
+            bucket BIGINT NOT NULL,
+            new BIGINT NOT NULL DEFAULT 0,
+            unsubscribed BIGINT NOT NULL DEFAULT 0,
+            gone BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, span, bucket)
+        );
+        INSERT INTO subscriber_rollups (site_id, span, bucket, new)
+            SELECT site_id, 'day', (floor(created_at / 86400) * 86400)::bigint, COUNT(*)
+            FROM subscriptions GROUP BY 1, 2, 3;
+        CREATE TABLE delivery_rollups (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            span TEXT NOT NULL,
+            bucket BIGINT NOT NULL,
+            notification_key BIGINT NOT NULL,
+            accepted BIGINT NOT NULL DEFAULT 0,
+            delivered BIGINT NOT NULL DEFAULT 0,
+            clicked BIGINT NOT NULL DEFAULT 0,
+            dismissed BIGINT NOT NULL DEFAULT 0,
+            failed BIGINT NOT NULL DEFAULT 0,
+            gone BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, span, bucket, notification_key)
+        );
+        INSERT INTO delivery_rollups (site_id, span, bucket, notification_key, accepted,
+                delivered, clicked, dismissed, failed, gone)
+            SELECT site_id, 'day', (floor(created_at / 86400) * 86400)::bigint, key, accepted,
+                delivered, clicked, dismissed, failed, gone
+            FROM notifications
+            WHERE accepted + delivered + clicked + dismissed + failed + gone > 0;
+        CREATE TABLE subscriber_breakdowns (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            dimension TEXT NOT NULL,
+            value TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            PRIMARY KEY (site_id, dimension, value)
+        );
+        INSERT INTO subscriber_breakdowns (site_id, dimension, value, count)
+            SELECT s.site_id, d.dimension, d.value, COUNT(*)
+            FROM subscriptions s CROSS JOIN LATERAL (VALUES
+                ('browser', COALESCE(s.browser, '')),
+                ('push_service', COALESCE(s.push_service, '')),
+                ('language', COALESCE(s.language, '')),
+                ('country', COALESCE(s.country, '')),
+                ('timezone', COALESCE(s.timezone, ''))) AS d (dimension, value)
+            GROUP BY 1, 2, 3;
+        ALTER TABLE notifications ADD COLUMN pruned BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE INDEX notifications_unpruned ON notifications (created_at) WHERE NOT pruned;
+        """,
+    ),
 ]
