@@ -117,6 +117,14 @@ def add_dashboard_rows(path: Path, site_id: str) -> None:
                 "'csrf', 1.5, 9e9)"
             )
             db.execute("INSERT INTO login_failures VALUES ('email:ed@news.example', 3.5)")
+            db.execute(
+                "INSERT INTO prompt_variants VALUES (?, 'a', 0, 'News?', 'Yes', 'No', 60)",
+                (site_id,),
+            )
+            db.execute(
+                "INSERT INTO prompt_event_counts VALUES (?, '2026-12-02', 'a', 'shown', 3)",
+                (site_id,),
+            )
     finally:
         db.close()
 

@@ -45,6 +45,8 @@ TABLES = (
     "operator_sites",
     "dashboard_sessions",
     "login_failures",
+    "prompt_variants",
+    "prompt_event_counts",
 )
 # A row in any of these makes a target "not empty". Not meta: a new database a gateway has
 # opened once holds a write probe and perhaps an event secret that no token names yet (tokens

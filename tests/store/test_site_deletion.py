@@ -10,6 +10,7 @@ import pytest
 
 from pushgate.store import Store, open_store
 from pushgate.store.models import NewSubscription
+from pushgate.store.prompt_rows import PromptVariant
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
 from tests.store.test_webhook_store import hook
 
@@ -135,6 +136,8 @@ async def fill(store: Store, site_id: str, tag: str) -> None:
         f"op-{tag}",
         site_id,
     )
+    await store.set_prompt_variants(site_id, [PromptVariant("a", "News?", "Yes", "No", 50)])
+    await store.count_prompt_event(site_id, "2026-12-02", "a", "shown")
 
 
 async def test_delete_site_removes_every_row_of_the_site_and_none_of_another(

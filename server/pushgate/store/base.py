@@ -37,6 +37,7 @@ from pushgate.store.models import (
     SubscriptionEdit,
 )
 from pushgate.store.operator_rows import OperatorStore
+from pushgate.store.prompt_rows import PromptStore
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
 DuePlan = Callable[[Sequence[str | None]], Mapping[str | None, tuple[float, float]]]
@@ -91,7 +92,7 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(OperatorStore, Protocol):
+class Store(OperatorStore, PromptStore, Protocol):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

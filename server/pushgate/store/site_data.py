@@ -26,6 +26,8 @@ SITE_DATA_DELETES = (
     "DELETE FROM subscriptions WHERE site_id = {id}",
     "DELETE FROM api_keys WHERE site_id = {id}",
     "DELETE FROM operator_sites WHERE site_id = {id}",
+    "DELETE FROM prompt_event_counts WHERE site_id = {id}",
+    "DELETE FROM prompt_variants WHERE site_id = {id}",
 )
 SITE_DELETE = "DELETE FROM sites WHERE id = {id}"
 

@@ -17,6 +17,7 @@ from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
 from pushgate.store.postgres.observability import ObservabilityVerbs
 from pushgate.store.postgres.profiles import ProfileVerbs
+from pushgate.store.postgres.prompts import PromptVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
@@ -44,6 +45,7 @@ class PostgresStore(
     TriggerVerbs,
     TrackedEventVerbs,
     DashboardSessionVerbs,  # with the operator verbs
+    PromptVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

@@ -19,6 +19,7 @@ from pushgate.store.sqlite.feeds import FeedVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
 from pushgate.store.sqlite.observability import ObservabilityVerbs
 from pushgate.store.sqlite.profiles import ProfileVerbs
+from pushgate.store.sqlite.prompts import PromptVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
@@ -41,6 +42,7 @@ class SQLiteStore(
     TriggerVerbs,
     TrackedEventVerbs,
     DashboardSessionVerbs,  # with the operator verbs
+    PromptVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
