@@ -38,6 +38,7 @@ from pushgate.store.models import (
 )
 from pushgate.store.operator_rows import OperatorStore
 from pushgate.store.prompt_rows import PromptStore
+from pushgate.store.timeline_rows import TimelineStore
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
 DuePlan = Callable[[Sequence[str | None]], Mapping[str | None, tuple[float, float]]]
@@ -92,7 +93,7 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(OperatorStore, PromptStore, Protocol):
+class Store(OperatorStore, PromptStore, TimelineStore, Protocol):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

@@ -21,6 +21,7 @@ from pushgate.store.postgres.prompts import PromptVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
+from pushgate.store.postgres.timeline import TimelineVerbs
 from pushgate.store.postgres.tracked_events import TrackedEventVerbs
 from pushgate.store.postgres.triggers import TriggerVerbs
 from pushgate.store.postgres.webhooks import WebhookVerbs
@@ -46,6 +47,7 @@ class PostgresStore(
     TrackedEventVerbs,
     DashboardSessionVerbs,  # with the operator verbs
     PromptVerbs,
+    TimelineVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

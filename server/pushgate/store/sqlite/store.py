@@ -23,6 +23,7 @@ from pushgate.store.sqlite.prompts import PromptVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
+from pushgate.store.sqlite.timeline import TimelineVerbs
 from pushgate.store.sqlite.tracked_events import TrackedEventVerbs
 from pushgate.store.sqlite.triggers import TriggerVerbs
 from pushgate.store.sqlite.webhooks import WebhookVerbs
@@ -43,6 +44,7 @@ class SQLiteStore(
     TrackedEventVerbs,
     DashboardSessionVerbs,  # with the operator verbs
     PromptVerbs,
+    TimelineVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
