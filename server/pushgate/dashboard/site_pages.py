@@ -16,6 +16,7 @@ from pushgate.dashboard.navigation import see_other
 from pushgate.dashboard.pages import error_page, render
 from pushgate.dashboard.site_access import not_found_page, visible_site
 from pushgate.dashboard.site_forms import SiteForm, parse_origins_form, parse_site_form
+from pushgate.dashboard.test_push import operator_browsers
 from pushgate.origins import insecure_origin_warning
 from pushgate.store.models import Site, SiteChange
 from pushgate.store.operator_rows import DashboardSession
@@ -34,7 +35,9 @@ async def site_page(request: Request, session: DashboardSession) -> Response:
     if site is None:
         return not_found_page(request, session)
     saved = request.query_params.get("saved") == "origins"
-    return await _site_page(request, session, site, SiteForm(), saved=saved)
+    sent = request.query_params.get("test_sent", "")
+    test_sent = int(sent) if sent.isascii() and sent.isdigit() and len(sent) < 6 else None
+    return await _site_page(request, session, site, SiteForm(), saved=saved, test_sent=test_sent)
 
 
 @operator_page
@@ -60,6 +63,7 @@ async def _site_page(
     *,
     status: int = 200,
     saved: bool = False,
+    test_sent: int | None = None,
 ) -> Response:
     ctx = context(request)
     summaries = await ctx.store.site_summaries([site.id])
@@ -76,6 +80,8 @@ async def _site_page(
         warnings=[w for w in map(insecure_origin_warning, site.origins) if w],
         embed=embed_for(site, ctx.settings.base_url),
         subscribers=summaries[0].subscribers if summaries else 0,
+        test_sent=test_sent,
+        my_browsers=await operator_browsers(request, session, site.id),
     )
 
 
