@@ -25,6 +25,7 @@ from pushgate.api import (
     keys,
     notification_control,
     openapi,
+    prompt_events,
     public,
     segments,
     site_rules,
@@ -155,6 +156,7 @@ def create_app(
         *feeds.routes,
         *triggers.routes,
         *tracking.routes,
+        *prompt_events.routes,
         *dashboard.routes,
         *(
             Mount(f"/{url}", RevalidatedStaticFiles(directory=browser_dir(folder), check_dir=False))

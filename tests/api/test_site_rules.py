@@ -64,6 +64,7 @@ async def test_get_site_answers_the_keys_own_site_with_no_rules(
         "vapid_public_key": site.vapid_public_key,
         **NO_RULES,
         "prompt": {"text": None, "accept": None, "dismiss": None, "snooze_days": None},
+        "prompt_variants": [],
         "created_at": body["created_at"],
     }
     assert (await get(client, other))["id"] == other.id

@@ -74,6 +74,7 @@ LIMITED_ROUTES = (
     Limited("DELETE", "/v1/sites/{site_id}/subscriptions", (PER_CLIENT,), public.site_cors),
     Limited("POST", "/v1/events", (PER_CLIENT,), public.events_cors),
     Limited("POST", "/v1/sites/{site_id}/track", (PER_CLIENT,), public.site_cors),
+    Limited("POST", "/v1/sites/{site_id}/prompt-events", (PER_CLIENT,), public.site_cors),
     Limited("*", "/api/v1/{rest:path}", (PER_API_KEY,)),
     Limited("POST", "/hooks/{token}", (PER_WEBHOOK,)),
 )

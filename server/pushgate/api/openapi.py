@@ -17,6 +17,7 @@ from pushgate.api import (
     notification_control,
     openapi_events,
     openapi_observability,
+    openapi_prompt,
     openapi_sites,
     openapi_triggers,
     openapi_webhooks,
@@ -378,14 +379,16 @@ def document() -> dict[str, Any]:
         | openapi_triggers.paths()
         | openapi_triggers.feed_paths()
         | openapi_sites.paths()
-        | openapi_observability.paths(),
+        | openapi_observability.paths()
+        | openapi_prompt.paths(),
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
             | openapi_webhooks.SCHEMAS
             | openapi_triggers.SCHEMAS
             | openapi_sites.SCHEMAS
-            | openapi_observability.SCHEMAS,
+            | openapi_observability.SCHEMAS
+            | openapi_prompt.SCHEMAS,  # after openapi_sites: extends its site schemas
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

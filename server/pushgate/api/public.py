@@ -16,6 +16,7 @@ from pushgate.api.validation import endpoint_of, require_object, subscription_re
 from pushgate.audience.fields import browser_of
 from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
+from pushgate.prompt_variants import served_variants
 from pushgate.site_profile import prompt_json
 from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import Site
@@ -66,12 +67,15 @@ async def preflight(request: Request) -> Response:
 
 async def site_config(request: Request) -> Response:
     site, headers = await _site_and_origin(request, require_origin=False)
-    base = context(request).settings.base_url
+    ctx = context(request)
+    base = ctx.settings.base_url
     return json_response(
         {
             "site_id": site.id,
             "vapid_public_key": site.vapid.public_key,
             "prompt": prompt_json(site),  # the site's words; null: the snippet's own
+            "prompt_variants": served_variants(site, await ctx.store.prompt_variants(site.id)),
+            "prompt_events_url": f"{base}/v1/sites/{site.id}/prompt-events",
             "subscriptions_url": f"{base}/v1/sites/{site.id}/subscriptions",
             "events_url": f"{base}/v1/events",
         },

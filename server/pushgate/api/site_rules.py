@@ -13,17 +13,26 @@ from pushgate.api.admin import authenticated_site
 from pushgate.api.context import context
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.errors import ApiError
+from pushgate.prompt_variants import variant_json, variants_of
 from pushgate.site_profile import PROFILE_NAMES, site_change_of, site_json
 from pushgate.site_rules import RULE_NAMES, InvalidRule, site_rules_of
-from pushgate.store.base import SiteNameTaken
-from pushgate.store.models import SiteChange, SiteRules
+from pushgate.store.base import SiteNameTaken, Store
+from pushgate.store.models import Site, SiteChange, SiteRules
 
 MAX_SITE_PATCH_BODY_BYTES = 64 * 1024  # room for 100 origins
-PATCH_NAMES = (*PROFILE_NAMES, *RULE_NAMES)
+VARIANTS_NAME = "prompt_variants"  # read by patch_site, not site_patch_of (the dashboard's form)
+PATCH_NAMES = (*PROFILE_NAMES, *RULE_NAMES, VARIANTS_NAME)
+
+
+async def site_with_variants(store: Store, site: Site) -> dict[str, Any]:
+    """The site as the API shows it, with its soft-prompt variants (issue #12 part 6)."""
+    variants = [variant_json(v) for v in await store.prompt_variants(site.id)]
+    return site_json(site) | {VARIANTS_NAME: variants}
 
 
 async def get_site(request: Request) -> Response:
-    return json_response(site_json(await authenticated_site(request)))
+    site = await authenticated_site(request)
+    return json_response(await site_with_variants(context(request).store, site))
 
 
 def site_patch_of(body: Any) -> tuple[SiteChange, SiteRules, list[str]]:
@@ -43,7 +52,9 @@ async def patch_site(request: Request) -> Response:
     site = await authenticated_site(request)
     store = context(request).store
     try:
-        change, rules, warnings = site_patch_of(await read_json(request, MAX_SITE_PATCH_BODY_BYTES))
+        body = await read_json(request, MAX_SITE_PATCH_BODY_BYTES)
+        change, rules, warnings = site_patch_of(body)
+        variants = variants_of(body[VARIANTS_NAME]) if VARIANTS_NAME in body else None
     except InvalidRule as exc:
         raise ApiError("invalid_request", str(exc)) from exc
     try:
@@ -54,9 +65,12 @@ async def patch_site(request: Request) -> Response:
         updated = await store.update_site_rules(site.id, rules)
     if updated is None:  # deleted between the key's lookup and the write
         raise ApiError("not_found", "no such site")
+    if variants is not None:
+        await store.set_prompt_variants(site.id, variants)
     # Origins browsers will not allow push on are stored (a staging site may want them), and
     # said so: an http origin on a public host is almost always a typing slip.
-    return json_response(site_json(updated) | ({"warnings": warnings} if warnings else {}))
+    shown = await site_with_variants(store, updated)
+    return json_response(shown | ({"warnings": warnings} if warnings else {}))
 
 
 routes = contain_unexpected(
