@@ -59,7 +59,7 @@ def postgres_server(opts: Options) -> Iterator[BenchPostgres | None]:
         yield None
         return
     opts.log("starting PostgreSQL (durable defaults) ...")
-    db = BenchPostgres(free_port())
+    db = BenchPostgres(free_port(), profile_to=opts.out_dir / "pg_statements.txt")
     db.start()
     try:
         yield db

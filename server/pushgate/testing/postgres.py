@@ -37,8 +37,16 @@ def server_binaries() -> Path:
 class LocalPostgres:
     """One PostgreSQL server on `port` of 127.0.0.1."""
 
-    def __init__(self, port: int, *, durable: bool = False, max_connections: int = 300) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        durable: bool = False,
+        max_connections: int = 300,
+        extra_options: str = "",
+    ) -> None:
         self.port, self.durable, self.max_connections = port, durable, max_connections
+        self.extra_options = extra_options  # more `-c name=value` for the server
         self.bin = server_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="pushgate-pg-"))
         self.data = self.root / "data"
@@ -57,6 +65,8 @@ class LocalPostgres:
         )
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
+        if self.extra_options:
+            options += " " + self.extra_options
         self._run(
             "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "server.log",
             "-w", "-t", str(START_TIMEOUT_SECONDS), "start",
