@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from pushgate.demo_admin import dashboard_lines, ensure_demo_admin
 from pushgate.listen import listening_socket, on_all_interfaces
 from pushgate.settings import Settings, default_database
 
@@ -282,6 +283,7 @@ async def run_demo(
     )
     origins = demo_origins(settings.host, demo_port)
     site_id, api_key = await ensure_demo_site(settings, origins, demo_port)
+    admin = await ensure_demo_admin(settings)
     demo_url = origins[0]
     await ensure_cart_trigger(settings, site_id, cart_reminder_delay, demo_url)
     replacements = {"GATEWAY": settings.base_url, "SITE_ID": site_id}
@@ -298,7 +300,8 @@ async def run_demo(
             await asyncio.sleep(STARTUP_POLL_SECONDS)
         else:
             setup = shell_setup(settings, settings.base_url, api_key)
-            print(first_steps(settings.base_url, demo_url, site_id, api_key, setup), flush=True)
+            steps = first_steps(settings.base_url, demo_url, site_id, api_key, setup)
+            print(steps + "\n".join(dashboard_lines(settings.base_url, admin)) + "\n", flush=True)
         await asyncio.wait([site_task, gateway_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
         site_server.should_exit = gateway_server.should_exit = True
