@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from pushgate import docs_pages, home_page
 from pushgate.api import (
     admin,
+    event_hooks,
     failures,
     feeds,
     keys,
@@ -53,6 +54,8 @@ from pushgate.delivery.services import MAX_TIMEOUT_SECONDS
 from pushgate.delivery.workers import SendWorkers
 from pushgate.errors import ApiError
 from pushgate.health import healthz
+from pushgate.hooks_out.capture import EventCapture
+from pushgate.hooks_out.dispatcher import running_dispatcher
 from pushgate.metrics import DeliveryMetrics, Metrics
 from pushgate.metrics.http import metrics_listener, metrics_route
 from pushgate.settings import Settings
@@ -129,10 +132,16 @@ def create_app(
                 countries=open_country_finder(settings, stack),
                 clock=wall,
                 database={"backend": "postgresql" if settings.uses_postgres else "sqlite"},
+                hooks=EventCapture(the_store, wall),
             )
+            if engine is not None:  # `sent` and `gone` events come from its outcome writes
+                engine.outcomes.observer = app.state.ctx.hooks
             # Automation runs in every `serve` (its work is leased: once across a cluster).
             await stack.enter_async_context(running_engine(app.state.ctx))
             await stack.enter_async_context(running_poller(app.state.ctx))
+            await stack.enter_async_context(
+                running_dispatcher(the_store, wall, settings.allowed_hook_hosts)
+            )
             yield
 
     routes = [
@@ -153,6 +162,7 @@ def create_app(
         *site_rules.routes,
         *keys.routes,
         *webhooks.routes,
+        *event_hooks.routes,
         *feeds.routes,
         *triggers.routes,
         *tracking.routes,

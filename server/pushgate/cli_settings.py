@@ -50,6 +50,8 @@ def build_settings(values: dict[str, Any]) -> Settings:
         given["allowed_push_hosts"] = parse_push_hosts(given["allowed_push_hosts"])
     if "allowed_feed_hosts" in given:
         given["allowed_feed_hosts"] = parse_push_hosts(given["allowed_feed_hosts"])
+    if "allowed_hook_hosts" in given:
+        given["allowed_hook_hosts"] = parse_push_hosts(given["allowed_hook_hosts"])
     if "trusted_proxies" in given:
         given["trusted_proxies"] = parse_list(given["trusted_proxies"])
     settings = Settings(**given)

@@ -47,6 +47,9 @@ TABLES = (
     "login_failures",
     "prompt_variants",
     "prompt_event_counts",
+    "event_hooks",
+    "event_hook_outbox",
+    "event_hook_attempts",
 )
 # A row in any of these makes a target "not empty". Not meta: a new database a gateway has
 # opened once holds a write probe and perhaps an event secret that no token names yet (tokens

@@ -75,6 +75,11 @@ class Settings:
         "Exact host:port entries a feed URL may use although they are loopback or private "
         "(for tests), comma-separated.",
     )
+    allowed_hook_hosts: tuple[str, ...] = _setting(
+        tuple,
+        "Exact host:port entries an event hook URL may use although they are loopback or "
+        "private, and over http (for tests), comma-separated.",
+    )
     push_timeout: float = _setting(
         DEFAULT_PUSH_TIMEOUT_SECONDS, "Seconds to wait for a push service's answer."
     )

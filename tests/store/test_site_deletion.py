@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pushgate.store import Store, open_store
+from pushgate.store.event_hook_rows import AttemptResult, EventHook, HookAttempt, HookEvent
 from pushgate.store.models import NewSubscription
 from pushgate.store.prompt_rows import PromptVariant
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
@@ -138,6 +139,16 @@ async def fill(store: Store, site_id: str, tag: str) -> None:
     )
     await store.set_prompt_variants(site_id, [PromptVariant("a", "News?", "Yes", "No", 50)])
     await store.count_prompt_event(site_id, "2026-12-02", "a", "shown")
+    await fill_event_hooks(store, site_id, tag, subscription.id)
+
+
+async def fill_event_hooks(store: Store, site_id: str, tag: str, subscription_id: str) -> None:
+    """An event hook with an event waiting and an attempt made (issue #12 part 8)."""
+    hook = EventHook(f"eh-{tag}", site_id, "https://crm.example/in", ("clicked",), "s" * 32, 1.0)
+    await store.create_event_hook(hook)
+    await store.enqueue_hook_events([(hook.id, HookEvent("clicked", 1.0, subscription_id))])
+    attempt = AttemptResult(HookAttempt(1.0, 500, None, 1), (), 2.0, 5.0)
+    await store.finish_hook_attempt(hook.id, attempt, keep=100)
 
 
 async def test_delete_site_removes_every_row_of_the_site_and_none_of_another(

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from pushgate.api.geo import CountryFinder
 from pushgate.clock import WallClock
 from pushgate.delivery.engine import DeliveryEngine
+from pushgate.hooks_out.capture import EventCapture
 from pushgate.settings import Settings
 from pushgate.store import Store
 from pushgate.webpush.allowlist import EndpointPolicy
@@ -31,6 +32,7 @@ class AppContext:
     store_checked_at: float = 0.0
     clock: WallClock = time.time  # scheduling's wall clock (pushgate.clock)
     database: dict[str, Any] = field(default_factory=dict)  # /healthz: backend and schema
+    hooks: EventCapture | None = None  # event streams out: what the site's hooks want
 
     @property
     def events_url(self) -> str:

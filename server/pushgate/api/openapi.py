@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from pushgate import __version__
 from pushgate.api import (
     notification_control,
+    openapi_event_hooks,
     openapi_events,
     openapi_observability,
     openapi_prompt,
@@ -375,6 +376,7 @@ def document() -> dict[str, Any]:
         | browser_paths()
         | admin_paths()
         | openapi_events.paths()
+        | openapi_event_hooks.paths()
         | openapi_webhooks.paths()
         | openapi_triggers.paths()
         | openapi_triggers.feed_paths()
@@ -384,6 +386,7 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
+            | openapi_event_hooks.SCHEMAS
             | openapi_webhooks.SCHEMAS
             | openapi_triggers.SCHEMAS
             | openapi_sites.SCHEMAS

@@ -103,6 +103,8 @@ async def subscribe(request: Request) -> Response:
     except SubscriptionLimitReached:
         message = f"the site holds {cap} subscriptions, as many as it may"
         return error_response(ApiError("subscription_limit", message), headers)
+    if created and ctx.hooks is not None:
+        await ctx.hooks.record(site.id, "subscribed", subscription.id)
     return json_response(subscription_json(subscription), 201 if created else 200, headers)
 
 
@@ -112,7 +114,11 @@ async def unsubscribe(request: Request) -> Response:
         endpoint = endpoint_of(await read_json(request, MAX_SUBSCRIBE_BODY_BYTES))
     except ApiError as error:
         return error_response(error, headers)
-    await context(request).store.remove_subscription_by_endpoint(site.id, endpoint)
+    ctx = context(request)
+    leaving = await ctx.hooks.subscription_leaving(site.id, endpoint) if ctx.hooks else None
+    removed = await ctx.store.remove_subscription_by_endpoint(site.id, endpoint)
+    if removed and leaving is not None and ctx.hooks is not None:
+        await ctx.hooks.record(site.id, "unsubscribed", leaving)
     return Response(status_code=204, headers=headers)
 
 
@@ -160,6 +166,10 @@ async def _record_event(request: Request, origin: str | None) -> None:
         raise ApiError("origin_not_allowed", f"origin {origin!r} is not this site's")
     if not await ctx.store.record_event(ref, kind, action):
         raise ApiError("duplicate_event", f"{kind} was already recorded")
+    if ctx.hooks is not None:
+        await ctx.hooks.delivery_event(
+            ref.site_id, kind, ref.notification_key, ref.subscription_key, action
+        )
 
 
 routes = [

@@ -88,6 +88,10 @@ class DeliveryEngine:
         await self._outcomes.start()
         self._main = asyncio.create_task(self._watch(), name="pushgate-delivery")
 
+    @property
+    def outcomes(self) -> OutcomeWriter:
+        return self._outcomes
+
     def wake(self) -> None:
         """A notification was created: look for work now rather than at the next poll."""
         self._wake.set()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pushgate.store import Store
 from pushgate.store.models import DeliveryResult
@@ -22,6 +23,13 @@ FLUSH_AT_COUNT = 1000
 RETRY_SECONDS = 0.5  # between tries to write outcomes while the database refuses
 
 OnWritten = Callable[[Sequence[int]], None]  # the subscription keys whose outcome is stored
+
+
+class OutcomeObserver(Protocol):
+    """Told of the outcomes as they are written (event hooks: `sent` and `gone` events)."""
+
+    async def accepted(self, notification_key: int, keys: Sequence[int], at: float) -> None: ...
+    async def before_results(self, results: Sequence[DeliveryResult], at: float) -> None: ...
 
 
 class _Accepted:
@@ -48,6 +56,7 @@ class OutcomeWriter:
         self._full = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self.observer: OutcomeObserver | None = None
         # Cleared while outcomes cannot be written: the dispatcher sends nothing new meanwhile,
         # since what it sent could not be recorded and would all be sent again.
         self.writable = asyncio.Event()
@@ -118,6 +127,8 @@ class OutcomeWriter:
         self._count = 0
         try:
             if results:
+                if self.observer is not None:  # before: gone subscriptions are then deleted
+                    await self.observer.before_results([r for r, _ in results], self._clock())
                 await self._store.record_results([r for r, _ in results], self._clock())
         except BaseException:
             self._results[:0] = results  # keep them, and what is not written yet, for next time
@@ -136,6 +147,8 @@ class OutcomeWriter:
                 self._requeue(accepted)
                 raise
             del accepted[(notification_key, status)]
+            if self.observer is not None:
+                await self.observer.accepted(notification_key, group.keys, self._clock())
             for callback, keys in group.callbacks:
                 callback(keys)
 

@@ -19,6 +19,7 @@ from pushgate.store.automation_models import (
     Webhook,
 )
 from pushgate.store.counts import FailureCount, StoreCounts
+from pushgate.store.event_hook_rows import EventHookStore
 from pushgate.store.models import (
     ApiKey,
     Audience,
@@ -93,7 +94,7 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(OperatorStore, PromptStore, TimelineStore, Protocol):
+class Store(OperatorStore, PromptStore, TimelineStore, EventHookStore, Protocol):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

@@ -28,6 +28,11 @@ SITE_DATA_DELETES = (
     "DELETE FROM operator_sites WHERE site_id = {id}",
     "DELETE FROM prompt_event_counts WHERE site_id = {id}",
     "DELETE FROM prompt_variants WHERE site_id = {id}",
+    "DELETE FROM event_hook_outbox WHERE hook_id IN "
+    "(SELECT id FROM event_hooks WHERE site_id = {id})",
+    "DELETE FROM event_hook_attempts WHERE hook_id IN "
+    "(SELECT id FROM event_hooks WHERE site_id = {id})",
+    "DELETE FROM event_hooks WHERE site_id = {id}",
 )
 SITE_DELETE = "DELETE FROM sites WHERE id = {id}"
 

@@ -10,6 +10,20 @@ function keyBytes(base64url) {
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
+// The worker's scope is not this page's, so navigator.serviceWorker.ready would never resolve:
+// wait for this registration's own worker instead (subscribe needs it active).
+function activated(registration) {
+  if (registration.active) return Promise.resolve();
+  const worker = registration.installing || registration.waiting;
+  if (worker.state === "activated") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    worker.addEventListener("statechange", () => {
+      if (worker.state === "activated") resolve();
+      if (worker.state === "redundant") reject(new Error("the service worker did not start"));
+    });
+  });
+}
+
 async function subscribeThisBrowser(button, status) {
   const site = button.dataset.site;
   status.textContent = "Subscribing…";
@@ -21,7 +35,7 @@ async function subscribeThisBrowser(button, status) {
     const registration = await navigator.serviceWorker.register("/sw/pushgate-sw.js", {
       scope: `/sw/dashboard-test/${site}/`,
     });
-    await navigator.serviceWorker.ready;
+    await activated(registration);
     const key = keyBytes(button.dataset.vapidKey);
     let subscription = await registration.pushManager.getSubscription();
     if (!subscription) {

@@ -12,6 +12,7 @@ from pushgate.store.postgres.connection import migrate as migrate_schema
 from pushgate.store.postgres.connection import unavailable_on_error
 from pushgate.store.postgres.dashboard_sessions import DashboardSessionVerbs
 from pushgate.store.postgres.deliveries import DeliveryVerbs
+from pushgate.store.postgres.event_hooks import EventHookVerbs
 from pushgate.store.postgres.feeds import FeedVerbs
 from pushgate.store.postgres.leases import LeaseVerbs
 from pushgate.store.postgres.notifications import NotificationVerbs
@@ -48,6 +49,7 @@ class PostgresStore(
     DashboardSessionVerbs,  # with the operator verbs
     PromptVerbs,
     TimelineVerbs,
+    EventHookVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

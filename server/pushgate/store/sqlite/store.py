@@ -15,6 +15,7 @@ from pushgate.store.sqlite.connection import PRAGMAS
 from pushgate.store.sqlite.connection import migrate as migrate_schema
 from pushgate.store.sqlite.dashboard_sessions import DashboardSessionVerbs
 from pushgate.store.sqlite.deliveries import DeliveryVerbs
+from pushgate.store.sqlite.event_hooks import EventHookVerbs
 from pushgate.store.sqlite.feeds import FeedVerbs
 from pushgate.store.sqlite.notifications import NotificationVerbs
 from pushgate.store.sqlite.observability import ObservabilityVerbs
@@ -45,6 +46,7 @@ class SQLiteStore(
     DashboardSessionVerbs,  # with the operator verbs
     PromptVerbs,
     TimelineVerbs,
+    EventHookVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 
