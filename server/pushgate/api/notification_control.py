@@ -7,13 +7,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.api.admin import authenticated_site, page_of
-from pushgate.api.context import announce, context
+from pushgate.api.context import context
 from pushgate.api.http import contain_unexpected, json_response
+from pushgate.api.notification_actions import cancel
 from pushgate.api.render import notification_json
 from pushgate.errors import ApiError
 
 STATUSES = ("scheduled", "queued", "sending", "done", "failed", "cancelled")
-CANCELLABLE = ("scheduled", "queued", "sending")
 
 
 async def list_notifications(request: Request) -> Response:
@@ -36,10 +36,7 @@ async def list_notifications(request: Request) -> Response:
 async def cancel_notification(request: Request) -> Response:
     """Nothing not yet handed to a push service goes out; one not yet started targets nobody."""
     site = await authenticated_site(request)
-    ctx = context(request)
-    notification = await ctx.store.cancel_notification(
-        site.id, request.path_params["notification_id"], from_statuses=CANCELLABLE
-    )
+    notification = await cancel(context(request), site.id, request.path_params["notification_id"])
     if notification is None:
         raise ApiError("not_found", "no such notification for this site")
     if notification.status != "cancelled":
@@ -47,7 +44,6 @@ async def cancel_notification(request: Request) -> Response:
             "not_cancellable",
             f"the notification is {notification.status}: nothing is left to cancel",
         )
-    await announce(ctx, f"cancel:{notification.key}")
     return json_response(notification_json(notification))
 
 
