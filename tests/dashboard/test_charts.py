@@ -144,3 +144,15 @@ def test_y_axis_reaches_a_round_number_above_the_largest_value() -> None:
 def test_chart_refuses_bad_input(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _draw(line_chart, **overrides)
+
+
+def test_small_counts_get_whole_number_ticks() -> None:
+    _, figure = _draw(bar_chart, x_ticks=["a", "b"], series=[Series("n", [1, 2])])
+    svg = figure.find(f"{SVG}svg")
+    assert svg is not None
+    ticks = [t for t in _texts(svg) if t.replace(".", "").isdigit()]
+    assert ticks == ["0", "1", "2", "3", "4", "5"]
+    _, figure = _draw(line_chart, x_ticks=["a"], series=[Series("rate", [0.3])])
+    svg = figure.find(f"{SVG}svg")
+    assert svg is not None
+    assert "0.20" in _texts(svg)  # fractions keep their fine scale

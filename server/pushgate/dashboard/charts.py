@@ -97,7 +97,11 @@ def _chart(
     _check(chart_id, x_ticks, series)
     count = len(x_ticks)
     empty = count == 0 or not series
-    scale = _Scale(_nice_top(max((v for s in series for v in s.values), default=0)))
+    values = [v for s in series for v in s.values]
+    top = _nice_top(max(values, default=0))
+    if all(float(v).is_integer() for v in values):
+        top = max(top, Y_TICKS)  # counts: whole-number ticks, never 0.2 of a subscriber
+    scale = _Scale(top)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="100%" aria-labelledby="{chart_id}-title" {FONT} font-size="12">',
