@@ -1,0 +1,128 @@
+"""What the composer checks and sends, through the path of `POST /api/v1/notifications`
+(api/admin.py): the form's body parsed by `parse_notification` (every validator of the API),
+the audience checked by `checked_audience`, the notification created by the store and
+announced to the delivery engine. The payload's size is measured by the builder the API
+measures with (`build_template`), and the audience counted as `POST /api/v1/audiences/count`
+counts it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pushgate.api.audience_checks import checked_audience
+from pushgate.api.context import AppContext, announce
+from pushgate.api.notification_content import MEMBER_FIELDS, content_of
+from pushgate.api.notification_request import (
+    ParsedNotification,
+    _notification_member,  # the member the API builds, measured past the limit it refuses
+    parse_notification,
+)
+from pushgate.dashboard.compose_audience import (
+    AudienceInvalid,
+    Picked,
+    audience_count,
+    picked_audience,
+)
+from pushgate.dashboard.compose_form import ComposeForm
+from pushgate.delivery.payload import build_template
+from pushgate.errors import ApiError
+from pushgate.store import IdempotencyConflict
+from pushgate.store.models import Notification
+from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
+
+CONFIRM_ABOVE = 1000  # a send to more subscribers than this asks for a confirmation first
+_ID_EXAMPLE = "0" * 32  # a notification id's length, as the API measures
+
+
+@dataclass
+class Checked:
+    form: ComposeForm
+    picked: Picked | None = None
+    parsed: ParsedNotification | None = None
+    payload_bytes: int | None = None
+    count: int | None = None
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.count is not None and self.count > CONFIRM_ABOVE
+
+
+async def check(
+    ctx: AppContext, site_id: str, form: ComposeForm, idempotency_key: str | None = None
+) -> Checked:
+    """The form judged by the API's rules: errors in `form.errors`, and what it would send."""
+    checked = Checked(form, payload_bytes=payload_size(ctx, form))
+    try:
+        checked.picked = await picked_audience(ctx.store, site_id, form.values)
+    except AudienceInvalid as exc:
+        form.errors.setdefault(exc.field, exc.message)
+    if checked.picked is not None:
+        checked.count = await audience_count(ctx.store, site_id, checked.picked, ctx.clock())
+    if form.errors:
+        return checked
+    body = form.body | {"audience": checked.picked.json if checked.picked else None}
+    try:
+        checked.parsed = parse_notification(body, idempotency_key, ctx.events_url, ctx.clock())
+    except ApiError as exc:
+        form.refuse(exc, _button_at_fault(ctx, form, exc))
+    return checked
+
+
+async def send(ctx: AppContext, site_id: str, checked: Checked) -> Notification | None:
+    """Create the notification (None, with the form's error set, when it cannot be)."""
+    assert checked.parsed is not None
+    new = checked.parsed.new
+    now = ctx.clock()
+    try:
+        await checked_audience(ctx.store, site_id, new.audience)
+        notification, created = await ctx.store.create_notification(site_id, new, now=now)
+    except ApiError as exc:
+        checked.form.refuse(exc)
+        return None
+    except IdempotencyConflict:
+        checked.form.errors["form"] = (
+            "This form was sent already, with other content. Open the composer again to send "
+            "another notification."
+        )
+        return None
+    if created:
+        await announce(ctx, "new")
+    return notification
+
+
+def payload_size(ctx: AppContext, form: ComposeForm) -> int | None:
+    """The plaintext bytes of the largest push message the content makes (what the API
+    checks against 3993), measured also past the limit; None while the content is invalid."""
+    content = {k: v for k, v in form.body.items() if k in MEMBER_FIELDS}
+    try:
+        return parse_notification(content, None, ctx.events_url, ctx.clock()).payload_bytes
+    except ApiError as exc:
+        if exc.error.code != "payload_too_large":
+            return None
+    stamp = int(time.time() * 1000)
+    member, variants = content_of(content, {}, lambda fields: _notification_member(fields, stamp))
+    members = (member, *variants.localized.values())
+    return max(build_template(m, _ID_EXAMPLE, ctx.events_url).size for m in members)
+
+
+def _button_at_fault(ctx: AppContext, form: ComposeForm, exc: ApiError) -> int | None:
+    """Which action button (1-based) an ambiguous message ("url must be …") is about: the
+    first whose button alone the API refuses; None when it is about the notification's own."""
+    actions = form.body.get("actions") or []
+    if exc.error.code == "payload_too_large" or not actions:
+        return None
+    own = {k: v for k, v in form.body.items() if k != "actions"}
+    try:
+        parse_notification(own, None, ctx.events_url, ctx.clock())
+    except ApiError:
+        return None  # the notification's own fields are at fault
+    for index, action in enumerate(actions):
+        try:
+            parse_notification({"title": "t", "actions": [action]}, None, ctx.events_url)
+        except ApiError:
+            return form.action_fields[index]
+    return None
+
+
+LIMIT_BYTES = MAX_PLAINTEXT_BYTES
