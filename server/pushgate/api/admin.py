@@ -12,7 +12,7 @@ from pushgate.api.audience_checks import checked_audience
 from pushgate.api.context import announce, context, log
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import parse_notification
-from pushgate.api.notification_service import accepted_json
+from pushgate.api.notification_service import accepted_json, variant_counts
 from pushgate.api.render import notification_json, subscription_json
 from pushgate.api.validation import (
     MAX_CURSOR,
@@ -106,7 +106,8 @@ async def get_notification(request: Request) -> Response:
     )
     if notification is None:
         raise ApiError("not_found", "no such notification for this site")
-    return json_response(notification_json(notification))
+    counts = await variant_counts(context(request).store, notification)
+    return json_response(notification_json(notification, counts))
 
 
 def page_of(request: Request) -> tuple[int, int]:

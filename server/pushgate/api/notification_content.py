@@ -5,7 +5,8 @@ Before the fields are checked, every template among them is parsed (a syntax err
 to be rendered per message by the send workers; any other is rendered now, once, with the
 request's variables (`payload` for a webhook, `item` for a feed, `event` for a trigger).
 `"localized": {"de": {...}}` variants each become a whole member: the default fields with
-the variant's over them, and `lang` set to the variant's tag unless it sets one.
+the variant's over them, and `lang` set to the variant's tag unless it sets one. An A/B
+test's `"variants": [{...}, ...]` (api/ab_request.py) become whole members the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from pushgate.api.ab_request import variant_fields
 from pushgate.api.validation import LANGUAGE, invalid, require_object
 from pushgate.content.fields import (
     URL_FIELDS,
@@ -22,7 +24,7 @@ from pushgate.content.fields import (
     set_path,
 )
 from pushgate.content.sandbox import RenderFailed, TemplateInvalid, check, is_template, render
-from pushgate.content.variants import DEFAULT, Content
+from pushgate.content.variants import DEFAULT, Content, ab_key
 from pushgate.errors import ApiError
 
 MEMBER_FIELDS = (
@@ -51,10 +53,29 @@ def content_of(
         localized[language], paths = member_with_templates(merged, variables, build, prefix)
         if paths:
             personal[language] = paths
+    tested = []
+    for index, fields in enumerate(variant_fields(data)):
+        variant, paths = _variant_member(own | fields, variables, build, index)
+        tested.append(variant)
+        if paths:
+            personal[ab_key(index)] = paths
     # A per-subscriber template may read the request's variables too ("{{ payload.title }}
     # for {{ subscriber.tags.name }}"): they travel with the content.
     kept = dict(variables) if personal else {}
-    return member, Content(localized, personal, kept)
+    return member, Content(localized, personal, kept, tested)
+
+
+def _variant_member(
+    fields: dict[str, Any], variables: Mapping[str, Any], build: MemberBuilder, index: int
+) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """An A/B variant's member; a field it breaks is named with the variant's index."""
+    prefix = f"variants[{index}]."
+    try:
+        return member_with_templates(fields, variables, build, prefix)
+    except ApiError as exc:
+        if exc.error.code != "invalid_request":
+            raise
+        raise ApiError("invalid_request", f"variants[{index}]: {exc.message}") from None
 
 
 def _variants(value: Any) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pushgate.api.ab_request import ab_test_of
 from pushgate.api.notification_content import (
     content_of,
     render_now,
@@ -142,6 +143,7 @@ def parse_notification(
     data = require_object(body, "body")
     variables = variables or {}
     schedule = schedule_options(data, time.time() if now is None else now)
+    ab_test = ab_test_of(data)
     timestamp = int(time.time() * 1000)
     notification, content = content_of(
         data, variables, lambda fields: _notification_member(fields, timestamp)
@@ -150,7 +152,8 @@ def parse_notification(
     if urgency is not None and urgency not in URGENCIES:
         raise invalid(f"urgency must be one of {', '.join(URGENCIES)}")
     payload_bytes = max(
-        _checked_size(member, events_url) for member in (notification, *content.localized.values())
+        _checked_size(member, events_url)
+        for member in (notification, *content.localized.values(), *content.ab)
     )
     audience = data.get("audience")
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -168,6 +171,7 @@ def parse_notification(
         ignore_quiet_hours=schedule.ignore_quiet_hours,
         ignore_frequency_cap=schedule.ignore_frequency_cap,
         content=content.to_json() if content.per_subscriber else None,
+        ab_test=None if ab_test is None else ab_test.to_json(),
     )
     return ParsedNotification(new, payload_bytes)
 

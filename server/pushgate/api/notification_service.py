@@ -13,7 +13,7 @@ from pushgate.api.context import AppContext, announce
 from pushgate.api.notification_request import ParsedNotification, notification_request
 from pushgate.errors import ApiError
 from pushgate.store.base import Store
-from pushgate.store.models import Audience, Notification
+from pushgate.store.models import Audience, Counts, Notification
 
 # Firefox for Android refuses an encrypted body over 3,070 bytes: 2,967 bytes of plaintext after
 # the 86-byte header, the 16-byte tag and the padding delimiter (RFC 8291 §4, aes128gcm); warn
@@ -99,3 +99,11 @@ def payload_warnings(payload_bytes: int) -> list[dict[str, str]]:
         "so it may not reach Firefox on Android; shorten body, data or URLs"
     )
     return [{"code": "payload_large", "message": message}]
+
+
+async def variant_counts(store: Store, notification: Notification) -> list[Counts] | None:
+    """An A/B test's counts per variant (GET of a notification, the dashboard), from its
+    deliveries and their events; None without a test."""
+    if not notification.ab_test:
+        return None
+    return await store.variant_counts(notification.key, int(notification.ab_test["variants"]))

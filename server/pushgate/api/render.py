@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pushgate.store.models import Notification, Subscription
+from pushgate.content.ab_test import AbTest
+from pushgate.content.variants import Content
+from pushgate.durations import describe
+from pushgate.store.models import Counts, Notification, Subscription
 
 
 def iso(timestamp: float) -> str:
@@ -30,7 +34,10 @@ def subscription_json(s: Subscription) -> dict[str, Any]:
     }
 
 
-def notification_json(n: Notification) -> dict[str, Any]:
+def notification_json(
+    n: Notification, variant_counts: Sequence[Counts] | None = None
+) -> dict[str, Any]:
+    """`variant_counts`: an A/B test's counts per variant (GET of one notification)."""
     return {
         "id": n.id,
         "status": n.status,
@@ -48,4 +55,26 @@ def notification_json(n: Notification) -> dict[str, Any]:
         "throttle_per_minute": n.throttle_per_minute,
         "ignore_quiet_hours": n.ignore_quiet_hours,
         "ignore_frequency_cap": n.ignore_frequency_cap,
+        **ab_test_json(n, variant_counts),
+    }
+
+
+def ab_test_json(n: Notification, counts: Sequence[Counts] | None) -> dict[str, Any]:
+    """`ab_test` (null without one), `variants` in the order given (each its content and,
+    when read, its counts) and `winner`: the winning variant's index, null until chosen."""
+    if not n.ab_test:
+        return {"ab_test": None, "variants": [], "winner": None}
+    test = AbTest.from_json(n.ab_test)
+    members = Content.from_json(n.content).ab
+    variants: list[dict[str, Any]] = [{"notification": member} for member in members]
+    for variant, variant_counts in zip(variants, counts or (), strict=False):
+        variant["counts"] = variant_counts.to_json()
+    return {
+        "ab_test": {
+            "sample_percent": test.sample_percent,
+            "winner_after": describe(test.winner_after_seconds),
+            "metric": test.metric,
+        },
+        "variants": variants,
+        "winner": n.winner,
     }

@@ -1,7 +1,9 @@
 """What a notification's messages may differ in, and how one subscriber's message is made.
 
-A notification's `Content` (stored with it) holds its language variants, each a whole
-notification member, and per variant the paths of fields templated over `subscriber`. The
+A notification's `Content` (stored with it) holds its language variants and its A/B test's
+variants, each a whole notification member, and per variant the paths of fields templated
+over `subscriber`. An A/B variant is chosen per delivery (its `variant` index), a language
+variant per subscriber; a notification has one kind or the other, never both. The
 engine turns it into a `MessageContent` once per run: variants without such fields become
 ready payload templates; the send workers render the others per message, in the sandbox.
 """
@@ -21,6 +23,11 @@ from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
 DEFAULT = ""  # the variant key of the notification's own fields
 
 
+def ab_key(index: int) -> str:
+    """The variant key of an A/B test's variant `index` (no language tag has a colon)."""
+    return f"ab:{index}"
+
+
 Profile = SubscriberProfile
 
 
@@ -33,24 +40,31 @@ class Content:
     localized: dict[str, dict[str, Any]] = field(default_factory=dict)  # language -> member
     personal: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # variant -> paths
     variables: dict[str, Any] = field(default_factory=dict)  # payload, item, event: as created
+    ab: list[dict[str, Any]] = field(default_factory=list)  # A/B variant index -> member
 
     @property
     def per_subscriber(self) -> bool:
-        return bool(self.localized or self.personal)
+        return bool(self.localized or self.personal or self.ab)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "localized": self.localized,
             "personal": {key: [list(p) for p in paths] for key, paths in self.personal.items()},
             "variables": self.variables,
         }
+        return data | {"ab": self.ab} if self.ab else data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Content:
         if not data:
             return cls()
         personal = {k: tuple(tuple(p) for p in v) for k, v in data.get("personal", {}).items()}
-        return cls(dict(data.get("localized", {})), personal, dict(data.get("variables", {})))
+        return cls(
+            dict(data.get("localized", {})),
+            personal,
+            dict(data.get("variables", {})),
+            list(data.get("ab", [])),
+        )
 
 
 def pick_variant(languages: Mapping[str, str], language: str | None) -> str:
@@ -74,9 +88,13 @@ class MessageContent:
     personal: dict[str, tuple[Path, ...]]
     variables: dict[str, Any]  # what the templates read besides subscriber
 
-    def template_for(self, profile: Profile | None) -> PayloadTemplate:
-        """The payload for one subscriber; RenderFailed with the reason when it cannot be."""
-        variant = pick_variant(self.languages, profile.language if profile else None)
+    def template_for(self, profile: Profile | None, ab: int | None = None) -> PayloadTemplate:
+        """The payload for one subscriber (of A/B variant `ab`, if the delivery has one);
+        RenderFailed with the reason when it cannot be."""
+        if ab is not None:
+            variant = ab_key(ab)
+        else:
+            variant = pick_variant(self.languages, profile.language if profile else None)
         ready = self.ready.get(variant)
         if ready is not None:
             return ready
@@ -97,7 +115,11 @@ def message_content(
     """None when every subscriber gets the same message (the broadcast's fast path)."""
     if not content.per_subscriber:
         return None
-    members = {DEFAULT: member, **content.localized}
+    members = {
+        DEFAULT: member,
+        **content.localized,
+        **{ab_key(index): m for index, m in enumerate(content.ab)},
+    }
     ready = {
         key: build_template(m, notification_id, events_url)
         for key, m in members.items()

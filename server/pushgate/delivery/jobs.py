@@ -21,6 +21,7 @@ class Target(NamedTuple):  # a tuple: thousands cross the pipe per second, and t
     attempts: int
     authorization: str  # the VAPID header for the endpoint's origin (cached, shared object)
     profile: SubscriberProfile | None = None  # only when the content differs per subscriber
+    variant: int | None = None  # the delivery's A/B variant, if its notification has a test
 
 
 @dataclass(frozen=True)

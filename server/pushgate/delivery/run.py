@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pushgate.content.variants import Content, message_content
+from pushgate.delivery.ab_winner import AbTestRun
 from pushgate.delivery.jobs import BatchJob, Target
 from pushgate.delivery.leases import RunLeases
 from pushgate.delivery.outcomes import OutcomeWriter
@@ -102,7 +103,10 @@ class NotificationRun:
         # Due times count from the notification's start, not from this run's: after a restart
         # a zone whose local time passed meanwhile is due at once, not a day later.
         self._planner = DuePlanner(notification, site, notification.starts_at)
-        self._plain = not (needs_zones(notification, site) or self._cap or self._throttle)
+        self._ab = AbTestRun(notification, store) if notification.ab_test else None
+        self._plain = not (
+            self._ab or needs_zones(notification, site) or self._cap or self._throttle
+        )
 
     def cancel(self) -> None:
         """The notification was cancelled: claim nothing more, settle what is in flight."""
@@ -167,6 +171,9 @@ class NotificationRun:
                 else:
                     await store.expire_pending(self.n.key, EXPIRED)
                 return True
+            if self._ab and self._ab.due(now, self._expanded):
+                await self._ab.choose(now)
+                continue
             await self._dispatcher.wait_for_room()
             now = self._clock()  # the wait may be long: a lease must count from the claim
             room = self._throttle.room(now) if self._throttle else BATCH_SIZE
@@ -213,6 +220,9 @@ class NotificationRun:
     async def _expand(self, now: float) -> None:
         """The next batch of the audience: claimed and submitted at once when plain, else
         written with due times (and claimed when due)."""
+        if self._ab:
+            self._expanded = await self._ab.expand(BATCH_SIZE) < BATCH_SIZE
+            return
         if not self._plain:
             read = await self._store.expand_audience_due(self.n, BATCH_SIZE, self._due_by_zone)
             self._expanded = read < BATCH_SIZE
@@ -309,6 +319,7 @@ class NotificationRun:
                     t.attempts,
                     sign(t.endpoint),
                     profiles.get(t.subscription_key),
+                    t.variant,
                 )
                 for t in targets
             ],  # fmt: skip

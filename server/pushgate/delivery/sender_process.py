@@ -212,7 +212,11 @@ def _encrypt_one(job: BatchJob, target: Target) -> bytes | str:
     """The encrypted message, or why there is none."""
     token = make_token(job.secret, job.notification_key, target.subscription_key)
     try:
-        template = job.template if job.content is None else job.content.template_for(target.profile)
+        content = job.content
+        if content is None:
+            template = job.template
+        else:
+            template = content.template_for(target.profile, target.variant)
         return encrypt(template.render(token), target.p256dh, target.auth)
     except InvalidSubscriptionKeys:
         return UNUSABLE_KEYS

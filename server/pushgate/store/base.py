@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from pushgate.store.ab_test_rows import AbTestStore
 from pushgate.store.automation_models import (
     DueRun,
     Feed,
@@ -94,7 +95,7 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(OperatorStore, PromptStore, TimelineStore, EventHookStore, Protocol):
+class Store(AbTestStore, OperatorStore, PromptStore, TimelineStore, EventHookStore, Protocol):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

@@ -267,6 +267,7 @@ class NewNotification:
     ignore_quiet_hours: bool = False
     ignore_frequency_cap: bool = False
     content: dict[str, Any] | None = None  # language variants, per-subscriber templates
+    ab_test: dict[str, Any] | None = None  # content/ab_test.py AbTest as JSON; None: no test
     # An older notification with the same idempotency key gives the key up (a webhook's
     # dedupe key holds for 7 days); None: a key holds for ever.
     idempotency_since: float | None = None
@@ -332,6 +333,8 @@ class Notification:
     ignore_quiet_hours: bool = False
     ignore_frequency_cap: bool = False
     content: dict[str, Any] | None = None  # content/variants.py Content as JSON; None: plain
+    ab_test: dict[str, Any] | None = None  # content/ab_test.py AbTest as JSON; None: no test
+    winner: int | None = None  # the A/B test's winning variant, once chosen
 
     @property
     def starts_at(self) -> float:
@@ -342,6 +345,8 @@ class Notification:
         """When the last of its deliveries may no longer go: a local-time delivery's TTL counts
         from its subscriber's local time, up to LOCAL_TIME_SPAN_SECONDS after the start."""
         span = LOCAL_TIME_SPAN_SECONDS if self.deliver_at_local else 0
+        if self.ab_test:  # the rest's TTL counts from the winner's choice
+            span = int(self.ab_test["winner_after_seconds"])
         return self.starts_at + span + self.ttl
 
 
@@ -355,6 +360,7 @@ class DeliveryTarget(NamedTuple):
     auth: str
     attempts: int
     expires_at: float = 0.0  # its own end of life (local time, quiet hours); 0: the notification's
+    variant: int | None = None  # its A/B variant; None: the notification has no test
 
 
 class DeliveryResult(NamedTuple):

@@ -125,7 +125,7 @@ class ClaimVerbs(PostgresConnections):
                 notification_key,
             )
         return [
-            DeliveryTarget(notification_key, r[0], r[3], r[4], r[5], r[1], r[2] or 0.0)
+            DeliveryTarget(notification_key, r[0], r[3], r[4], r[5], r[1], r[2] or 0.0, r[8])
             for r in claimed
         ]
 
@@ -172,7 +172,8 @@ async def _due_rows(
     limit: int,
     exclude: Sequence[int],
 ) -> list[asyncpg.Record]:
-    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone, ctid) of due
+    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone, ctid, variant)
+    of due
     deliveries, locked for this transaction; endpoint None when the subscription is gone.
     SKIP LOCKED: rows another gateway is claiming or settling now are not ours to take.
 
@@ -182,7 +183,7 @@ async def _due_rows(
     return list(
         await conn.fetch(
             "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, "
-            "s.auth, s.timezone, d.ctid "
+            "s.auth, s.timezone, d.ctid, d.variant "
             "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
             "WHERE d.notification_key = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 "
             "AND d.subscription_key <> ALL($4::bigint[]) "

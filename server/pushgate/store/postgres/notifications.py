@@ -28,7 +28,7 @@ _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
     "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, "
     "dismissed, error, send_at, deliver_at_local, throttle_per_minute, ignore_quiet_hours, "
-    "ignore_frequency_cap, capped, cancelled, content"
+    "ignore_frequency_cap, capped, cancelled, content, ab_test, winner"
 )
 
 
@@ -218,8 +218,9 @@ async def _insert(
     return await conn.fetchrow(
         "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
         "idempotency_key, request_hash, created_at, status, send_at, deliver_at_local, "
-        "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content, ab_test) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+        "$18) "
         f"ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING {_NOTIFICATION_COLUMNS}",
         uuid.uuid4().hex,
         site_id,
@@ -238,6 +239,7 @@ async def _insert(
         new.ignore_quiet_hours,
         new.ignore_frequency_cap,
         None if new.content is None else json.dumps(new.content),
+        None if new.ab_test is None else json.dumps(new.ab_test),
     )
 
 
@@ -320,4 +322,6 @@ def _notification(row: asyncpg.Record) -> Notification:
         ignore_quiet_hours=row["ignore_quiet_hours"],
         ignore_frequency_cap=row["ignore_frequency_cap"],
         content=None if row["content"] is None else json.loads(row["content"]),
+        ab_test=None if row["ab_test"] is None else json.loads(row["ab_test"]),
+        winner=row["winner"],
     )

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from pushgate.store.postgres.ab_tests import AbTestVerbs
 from pushgate.store.postgres.claims import ClaimVerbs
 from pushgate.store.postgres.connection import migrate as migrate_schema
 from pushgate.store.postgres.connection import unavailable_on_error
@@ -34,6 +35,7 @@ COMMAND_TIMEOUT_SECONDS = 60.0  # no statement of ours runs this long; a hung se
 
 class PostgresStore(
     SiteVerbs,
+    AbTestVerbs,
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,

@@ -111,7 +111,7 @@ class ClaimVerbs(SQLiteConnections):
                 (notification_key,),
             )
         return [
-            DeliveryTarget(notification_key, r[0], r[3], r[4], r[5], r[1], r[2] or 0.0)
+            DeliveryTarget(notification_key, r[0], r[3], r[4], r[5], r[1], r[2] or 0.0, r[7])
             for r in claimed
         ]
 
@@ -153,11 +153,11 @@ _LEASED = (
 async def _due_rows(
     db: aiosqlite.Connection, notification_key: int, now: float, limit: int, exclude: Sequence[int]
 ) -> list[Any]:
-    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone) of due
+    """(subscription key, attempts, expires_at, endpoint, p256dh, auth, timezone, variant) of due
     deliveries; endpoint None when the subscription is gone."""
     async with db.execute(
         "SELECT d.subscription_key, d.attempts, d.expires_at, s.endpoint, s.p256dh, s.auth, "
-        "s.timezone "
+        "s.timezone, d.variant "
         "FROM deliveries d LEFT JOIN subscriptions s ON s.key = d.subscription_key "
         "WHERE d.notification_key = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
         "ORDER BY d.next_attempt_at LIMIT ?",

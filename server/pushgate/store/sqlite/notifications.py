@@ -23,7 +23,7 @@ _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
     "status, created_at, expanded, targeted, accepted, failed, gone, delivered, clicked, "
     "dismissed, error, send_at, deliver_at_local, throttle_per_minute, ignore_quiet_hours, "
-    "ignore_frequency_cap, capped, cancelled, content"
+    "ignore_frequency_cap, capped, cancelled, content, ab_test, winner"
 )
 
 
@@ -54,8 +54,8 @@ class NotificationVerbs(SQLiteConnections):
             await db.execute(
                 "INSERT INTO notifications (id, site_id, payload, audience, ttl, urgency, topic, "
                 "idempotency_key, request_hash, created_at, status, send_at, deliver_at_local, "
-                "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "throttle_per_minute, ignore_quiet_hours, ignore_frequency_cap, content, ab_test) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     public_id,
                     site_id,
@@ -75,6 +75,7 @@ class NotificationVerbs(SQLiteConnections):
                     new.ignore_frequency_cap,
                     None if new.content is None else json.dumps(new.content),
                 ),
+                    None if new.ab_test is None else json.dumps(new.ab_test),
             )
             async with db.execute(
                 f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?", (public_id,)
@@ -283,3 +284,5 @@ def _notification(row: aiosqlite.Row) -> Notification:
         ignore_frequency_cap=bool(row["ignore_frequency_cap"]),
         content=None if row["content"] is None else json.loads(row["content"]),
     )
+        ab_test=None if row["ab_test"] is None else json.loads(row["ab_test"]),
+        winner=row["winner"],

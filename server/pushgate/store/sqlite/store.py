@@ -10,6 +10,7 @@ import aiosqlite
 
 from pushgate.store.private_files import prepare_database_file
 from pushgate.store.sealing import Sealer
+from pushgate.store.sqlite.ab_tests import AbTestVerbs
 from pushgate.store.sqlite.claims import ClaimVerbs
 from pushgate.store.sqlite.connection import PRAGMAS
 from pushgate.store.sqlite.connection import migrate as migrate_schema
@@ -32,6 +33,7 @@ from pushgate.store.sqlite.webhooks import WebhookVerbs
 
 class SQLiteStore(
     SiteVerbs,
+    AbTestVerbs,
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,
