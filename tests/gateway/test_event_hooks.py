@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from pushgate.clock import TEST_CLOCK_ENV, FileClock
+from pushgate.hooks_out.sender import hook_session, post_batch
 from pushgate.testing import LocalPushService
 from tests.conftest import ORIGIN, Gateway, Site, site_of, subscribe_all, wait_until_done
 from tests.gateway.hook_receiver import HookReceiver, hook_receiver
@@ -154,3 +155,14 @@ async def report(client: httpx.AsyncClient, token: str, kind: str, **extra: str)
         "/v1/events", json={"token": token, "type": kind, **extra}, headers={"Origin": ORIGIN}
     )
     assert answer.status_code == 204, answer.text
+
+
+async def test_a_name_resolving_to_loopback_is_refused_when_connecting() -> None:
+    """The check at send: `localhost` passes the URL's form (a name, https) and is refused
+    by the resolver the connection uses, so the receiver on loopback never hears of it."""
+    async with hook_receiver(SECRET) as receiver, hook_session(()) as session:
+        url = f"https://localhost:{receiver.port}/in"
+        answer = await post_batch(session, url, SECRET, b'{"events":[]}', ())
+    assert answer.status is None and answer.error is not None
+    assert "non-public address" in answer.error and "PUSHGATE_ALLOWED_HOOK_HOSTS" in answer.error
+    assert receiver.requests == []
