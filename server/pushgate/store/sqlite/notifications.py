@@ -283,6 +283,6 @@ def _notification(row: aiosqlite.Row) -> Notification:
         ignore_quiet_hours=bool(row["ignore_quiet_hours"]),
         ignore_frequency_cap=bool(row["ignore_frequency_cap"]),
         content=None if row["content"] is None else json.loads(row["content"]),
-    )
         ab_test=None if row["ab_test"] is None else json.loads(row["ab_test"]),
         winner=row["winner"],
+    )
