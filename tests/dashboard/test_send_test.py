@@ -7,28 +7,43 @@ CSRF, an editor's own sites only)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from pushgate.testing import LocalPushService
 from pushgate.testing.browser import SimulatedBrowser
-from tests.conftest import Site, subscribe_all, wait_until_done
+from tests.conftest import Site, _gateway_factory, subscribe_all, wait_until_done
 from tests.dashboard.conftest import DashboardGateway, Visitor, csrf_of, visit
 
 QUIET_SECONDS = 0.5  # after the notification is done, a stray push would have arrived by now
 
 
-@pytest.fixture
-async def dashboard_push(
-    gateway_factory: Any, push_service: LocalPushService
-) -> AsyncIterator[DashboardGateway]:
+# One push service and one gateway for the module (each gateway costs seconds to start), so
+# the tests run on the module's event loop, which the push service lives on.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def push_service() -> AsyncIterator[LocalPushService]:
+    async with LocalPushService() as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def dashboard_push(
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    push_service: LocalPushService,
+) -> Iterator[DashboardGateway]:
     """A gateway on the real clock that may push to the local push service."""
-    yield DashboardGateway(
-        gateway_factory(push_service.host_port, PUSHGATE_TRUSTED_PROXIES="127.0.0.1")
-    )
+    folder = tmp_path_factory.mktemp("send-test")
+    for make in _gateway_factory(folder, request):
+        gateway = make(push_service.host_port, PUSHGATE_TRUSTED_PROXIES="127.0.0.1")
+        yield DashboardGateway(gateway)
 
 
 async def subscribe_operator(
@@ -59,6 +74,13 @@ async def test_send_a_test_reaches_only_the_operators_own_browser(
     own_browser = push_service.new_browser(site.vapid_public_key)
     async with httpx.AsyncClient(base_url=dashboard.url, timeout=30) as client:
         await subscribe_all(client, site, [reader])
+        # Quiet hours now (UTC, the site's default time zone) and a cap of one a day: neither
+        # holds or drops the operator's own tests (two are sent below).
+        now = datetime.now(UTC)
+        quiet = {"start": f"{(now.hour + 23) % 24:02d}:00", "end": f"{(now.hour + 2) % 24:02d}:00"}
+        rules = {"quiet_hours": quiet, "frequency_cap": {"max": 1, "period": "1d"}}
+        patched = await client.patch("/api/v1/site", json=rules, headers=site.admin_headers)
+        assert patched.status_code == 200, patched.text
 
     async with visit(dashboard) as me, visit(dashboard) as colleague:
         await me.logged_in(await dashboard.add_user("editor", site.id))
@@ -84,24 +106,28 @@ async def test_send_a_test_reaches_only_the_operators_own_browser(
         assert theirs.status_code == 201
         assert await operators_browsers(me, site.id) == 1
 
-        answer = await me.http.post(f"{overview}/send-test", data={"csrf_token": token})
-        assert answer.headers["location"] == f"{overview}?test_sent=1#test-push"
+        for _ in range(2):
+            answer = await me.http.post(f"{overview}/send-test", data={"csrf_token": token})
+            assert answer.headers["location"] == f"{overview}?test_sent=1#test-push"
         page = await me.http.get(f"{overview}?test_sent=1")
         assert "Sent to 1 of your browsers." in page.text
 
-    (message,) = await own_browser.wait_for(1)
-    assert message.decrypt_error is None
-    shown = message.json()["notification"]
-    assert shown["title"] == "Test from pushgate"
-    assert "send-test" in shown["body"] and "from the dashboard" in shown["body"]
+    messages = await own_browser.wait_for(2)
+    for message in messages:
+        assert message.decrypt_error is None
+        shown = message.json()["notification"]
+        assert shown["title"] == "Test from pushgate"
+        assert "send-test" in shown["body"] and "from the dashboard" in shown["body"]
     async with httpx.AsyncClient(base_url=dashboard.url, timeout=30) as client:
         listed = await client.get("/api/v1/notifications", headers=site.admin_headers)
-        (notification,) = listed.json()["data"]
-        done = await wait_until_done(client, site, notification["id"])
-    assert done["counts"]["targeted"] == 1
+        notifications = listed.json()["data"]
+        assert len(notifications) == 2
+        for notification in notifications:
+            done = await wait_until_done(client, site, notification["id"])
+            assert done["counts"]["targeted"] == 1
     await asyncio.sleep(QUIET_SECONDS)
     assert reader.messages == [] and colleague_browser.messages == []
-    assert len(own_browser.messages) == 1
+    assert len(own_browser.messages) == 2
 
 
 async def test_an_endpoint_outside_the_allowlist_is_refused(
@@ -123,8 +149,9 @@ async def test_an_endpoint_outside_the_allowlist_is_refused(
 
 
 async def test_routes_need_a_session_the_csrf_token_and_the_operators_own_site(
-    dashboard: DashboardGateway, push_service: LocalPushService
+    dashboard_push: DashboardGateway, push_service: LocalPushService
 ) -> None:
+    dashboard = dashboard_push
     mine = dashboard.add_site("send-test-mine")
     theirs = dashboard.add_site("send-test-theirs")
     browser = push_service.new_browser(theirs["vapid_public_key"])
