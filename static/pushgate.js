@@ -5,6 +5,8 @@
  * Attributes: data-site (required), data-sw (the site's worker file, default /pushgate-sw.js),
  * data-sw-scope (default: the worker's folder), data-prompt="soft" (show the soft prompt),
  * data-prompt-delay (seconds, default 3), data-debug (log with a [pushgate] prefix).
+ * The soft prompt shows one of the site's prompt variants (chosen by weight once per browser and
+ * kept) and reports what happened to it (shown, accepted, dismissed, granted, denied).
  * API (window.pushgate): subscribe(opts?), unsubscribe(), state(), setTags(obj), setExternalId(id),
  * track(name, props?), showPrompt(), explain(). Calls made before this file loaded are queued:
  *   window.pushgate = window.pushgate || []; pushgate.push(["subscribe", {tags: {topic: "tech"}}]);
@@ -315,7 +317,10 @@
       // The browser's prompt is only ever opened from a click or a key press, never on page load.
       throw fail(new PushgateError("needs_user_gesture", "Call pushgate.subscribe() from a click handler."));
     }
+    const asked = Notification.permission === "default";
     const permission = await askPermission();
+    // The browser's answer counts for the prompt variant this page view showed, if any.
+    if (asked && (permission === "granted" || permission === "denied")) reportPrompt(permission);
     await announce();
     if (permission === "denied") {
       throw fail(new PushgateError("permission_denied", "Notifications are blocked for this site in the browser's settings."));
@@ -469,6 +474,43 @@
       @keyframes in { from { opacity: 0; transform: translate(-50%, -8px); } } }`;
 
   let promptHost = null;
+  let shownVariant = null; // {id, url}: the variant the soft prompt showed in this page view
+  const reported = new Set(); // prompt events already reported in this page view
+
+  function chooseVariant(config) {
+    // Each browser sticks to one variant, chosen by weight the first time; if the site removed
+    // it, the browser chooses again. A gateway without variants: the single prompt, "default".
+    const variants = Array.isArray(config.prompt_variants) ? config.prompt_variants : [];
+    if (!variants.length) return Object.assign({ id: "default" }, config.prompt || {});
+    const kept = variants.find((variant) => variant.id === loadLocal().prompt_variant);
+    if (kept) return kept;
+    const weightOf = (variant) => Math.max(0, Number(variant.weight) || 0);
+    let pick = Math.random() * variants.reduce((sum, variant) => sum + weightOf(variant), 0);
+    let chosen = variants[variants.length - 1];
+    for (const variant of variants) {
+      pick -= weightOf(variant);
+      if (pick < 0) { chosen = variant; break; }
+    }
+    saveLocal({ prompt_variant: chosen.id });
+    return chosen;
+  }
+
+  function reportPrompt(event) {
+    // At most once per event and page view; never throws, never waits (keepalive: a click
+    // that leaves the page still reports).
+    if (!shownVariant || !shownVariant.url || reported.has(event)) return;
+    reported.add(event);
+    fetch(shownVariant.url, {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      keepalive: true,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ event, variant: shownVariant.id }),
+    }).then((response) => {
+      if (!response.ok) log("prompt event refused", event, response.status);
+    }, (error) => log("prompt event failed", event, error));
+  }
 
   function hidePrompt() {
     if (promptHost) promptHost.remove();
@@ -519,14 +561,26 @@
       if (!force && snoozed()) return;
       const config = await loadConfig();
       const prompt = config.prompt || {};
+      const variant = chooseVariant(config);
       const snoozeDays = Number(prompt.snooze_days) || DEFAULT_SNOOZE_DAYS;
-      buildPrompt(document.title || location.hostname, prompt.text || "Get notified about new posts?", [
-        { label: prompt.accept || "Allow", primary: true, onClick: () => subscribe().catch(() => undefined) },
+      buildPrompt(document.title || location.hostname, variant.text || "Get notified about new posts?", [
         {
-          label: prompt.dismiss || "Not now",
-          onClick: () => { saveLocal({ snoozed_until: Date.now() + snoozeDays * DAY_MS }); hidePrompt(); },
+          label: variant.accept || "Allow",
+          primary: true,
+          onClick: () => { reportPrompt("accepted"); subscribe().catch(() => undefined); },
+        },
+        {
+          label: variant.dismiss || "Not now",
+          onClick: () => {
+            reportPrompt("dismissed");
+            saveLocal({ snoozed_until: Date.now() + snoozeDays * DAY_MS });
+            hidePrompt();
+          },
         },
       ]);
+      promptHost.dataset.variant = variant.id;
+      shownVariant = { id: variant.id, url: config.prompt_events_url };
+      reportPrompt("shown");
     } catch (error) {
       fail(error);
     }

@@ -1,0 +1,118 @@
+"""Chromium: the soft prompt shows the browser's prompt variant, reports `shown`, `dismissed`,
+`accepted` and the browser's answer with that variant's id, and a reload keeps the variant; a
+browser whose variant was removed chooses again (issue #12 part 6)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.async_api import Browser, Page, Request, expect
+
+from pushgate.store import open_store
+from tests.browser.conftest import Site, artifact, eventually
+
+VARIANTS = [
+    {"id": "calm", "text": "A calm morning brief?", "accept": "Sure", "dismiss": "Maybe later"},
+    {"id": "bold", "text": "BREAKING news, instantly?", "accept": "Yes!", "dismiss": "No thanks"},
+]
+# The browser's answer to the permission question, without a permission prompt in headless
+# Chromium: requestPermission answers "granted" (the snippet then fails to subscribe offline,
+# after it has reported the answer).
+GRANT_JS = "Notification.requestPermission = () => Promise.resolve('granted');"
+
+
+async def set_variants(site: Site, variants: list[dict[str, Any]]) -> None:
+    async with site.admin() as client:
+        answer = await client.patch("/api/v1/site", json={"prompt_variants": variants})
+    assert answer.status_code == 200, answer.text
+
+
+async def counted(site: Site) -> dict[tuple[str, str], int]:
+    """(variant, event) -> count, summed over days, as the gateway stored them."""
+    async with open_store(site.gateway.database) as store:
+        rows = await store.prompt_event_counts(site.id, "2000-01-01", "2100-01-01")
+    totals: dict[tuple[str, str], int] = {}
+    for row in rows:
+        totals[(row.variant_id, row.event)] = totals.get((row.variant_id, row.event), 0) + row.count
+    return totals
+
+
+def record_reports(page: Page) -> list[dict[str, Any]]:
+    reports: list[dict[str, Any]] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/prompt-events"):
+            reports.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", on_request)
+    return reports
+
+
+async def shown_variant(page: Page) -> dict[str, Any]:
+    prompt = page.get_by_role("dialog")
+    await expect(prompt).to_be_visible()
+    variant_id = await page.locator("#pushgate-prompt").get_attribute("data-variant")
+    variant = next(v for v in VARIANTS if v["id"] == variant_id)
+    await expect(prompt).to_contain_text(variant["text"])
+    await expect(prompt.get_by_role("button", name=variant["accept"])).to_be_visible()
+    await expect(prompt.get_by_role("button", name=variant["dismiss"])).to_be_visible()
+    return variant
+
+
+async def test_a_browser_keeps_its_variant_and_reports_its_events(
+    chromium: Browser, demo_site: Site
+) -> None:
+    await set_variants(demo_site, VARIANTS)
+    context = await chromium.new_context()
+    page = await context.new_page()
+    reports = record_reports(page)
+    await page.goto(demo_site.url + "/")
+    variant = await shown_variant(page)
+    await page.screenshot(path=artifact("chromium-prompt-variant.png"), animations="disabled")
+    stored = f"JSON.parse(localStorage.getItem('pushgate:{demo_site.id}')).prompt_variant"
+    assert await page.evaluate(stored) == variant["id"]
+
+    # A reload keeps the variant; `shown` is reported once per page view.
+    await page.reload()
+    assert await shown_variant(page) == variant
+    await page.get_by_role("dialog").get_by_role("button", name=variant["dismiss"]).click()
+    await expect(page.get_by_role("dialog")).to_be_hidden()
+    expected = {(variant["id"], "shown"): 2, (variant["id"], "dismissed"): 1}
+    await eventually(lambda: _equal(counted(demo_site), expected), f"the counts {expected}")
+    assert reports == [
+        {"event": "shown", "variant": variant["id"]},
+        {"event": "shown", "variant": variant["id"]},
+        {"event": "dismissed", "variant": variant["id"]},
+    ]
+
+    # The site removes this browser's variant: it chooses again, among those left.
+    other = next(v for v in VARIANTS if v is not variant)
+    await set_variants(demo_site, [other])
+    await page.reload()
+    await page.evaluate("pushgate.showPrompt()")  # "Maybe later" snoozed the automatic one
+    assert await shown_variant(page) == other
+    assert await page.evaluate(stored) == other["id"]
+    await context.close()
+
+
+async def test_accepting_reports_accepted_and_the_browsers_answer(
+    chromium: Browser, demo_site: Site
+) -> None:
+    await set_variants(demo_site, VARIANTS[1:])
+    context = await chromium.new_context()
+    await context.add_init_script(GRANT_JS)
+    page = await context.new_page()
+    reports = record_reports(page)
+    await page.goto(demo_site.url + "/")
+    variant = await shown_variant(page)
+    await page.get_by_role("dialog").get_by_role("button", name=variant["accept"]).click()
+    expected = {("bold", "shown"): 1, ("bold", "accepted"): 1, ("bold", "granted"): 1}
+    await eventually(lambda: _equal(counted(demo_site), expected), f"the counts {expected}")
+    assert [r["event"] for r in reports] == ["shown", "accepted", "granted"]
+    assert {r["variant"] for r in reports} == {"bold"}
+    await context.close()
+
+
+async def _equal(totals: Any, expected: dict[tuple[str, str], int]) -> bool:
+    return bool(await totals == expected)
