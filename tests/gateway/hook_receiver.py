@@ -48,13 +48,14 @@ class HookReceiver:
 
 
 @asynccontextmanager
-async def hook_receiver(secret: str) -> AsyncIterator[HookReceiver]:
+async def hook_receiver(secret: str, port: int = 0) -> AsyncIterator[HookReceiver]:
+    """A receiver on 127.0.0.1:`port` (0: a free one)."""
     receiver = HookReceiver(secret)
     app = web.Application()
     app.router.add_post("/in", receiver.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     receiver.port = runner.addresses[0][1]
     try:
