@@ -11,6 +11,9 @@ from playwright.async_api import Browser, Page, Request, expect
 
 from pushgate.store import open_store
 from tests.browser.conftest import Site, artifact, eventually
+from tests.browser.test_dashboard import PASSWORD, axe_source, check_accessibility, create_admin
+
+__all__ = ["axe_source"]  # the fixture, used here by name
 
 VARIANTS = [
     {"id": "calm", "text": "A calm morning brief?", "accept": "Sure", "dismiss": "Maybe later"},
@@ -96,8 +99,8 @@ async def test_a_browser_keeps_its_variant_and_reports_its_events(
     await context.close()
 
 
-async def test_accepting_reports_accepted_and_the_browsers_answer(
-    chromium: Browser, demo_site: Site
+async def test_accepting_reports_accepted_and_the_browsers_answer_and_the_page_shows_it(
+    chromium: Browser, demo_site: Site, axe_source: str
 ) -> None:
     await set_variants(demo_site, VARIANTS[1:])
     context = await chromium.new_context()
@@ -111,6 +114,36 @@ async def test_accepting_reports_accepted_and_the_browsers_answer(
     await eventually(lambda: _equal(counted(demo_site), expected), f"the counts {expected}")
     assert [r["event"] for r in reports] == ["shown", "accepted", "granted"]
     assert {r["variant"] for r in reports} == {"bold"}
+    await context.close()
+    await dashboard_shows(chromium, demo_site, axe_source)
+
+
+async def dashboard_shows(chromium: Browser, site: Site, axe_source: str) -> None:
+    """The operator's prompt page: the counts the browser reported, and the variants form."""
+    create_admin(site.gateway, "prompt@example.com")
+    context = await chromium.new_context(viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+    await page.goto(f"{site.gateway.url}/dashboard/sites/{site.id}/prompt")
+    await page.get_by_label("Email").fill("prompt@example.com")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Opt-in per variant")).to_be_visible()
+    cells = await page.locator("#variant-bold td").all_text_contents()
+    assert cells[1:6] == ["1", "1", "0", "1", "0"] and cells[6] == "100.0 %"
+    await expect(page.locator("#prompt-verdict")).to_have_text(
+        "Add a second variant to compare opt-in rates."
+    )
+    await check_accessibility(page, axe_source, "prompt")
+    await page.get_by_label("Weight").nth(1).fill("500")
+    await page.get_by_label("Text").nth(1).fill("Another question?")
+    await page.get_by_role("button", name="Save variants").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved")
+    await expect(page.locator("#variant-2-weight-error")).to_have_text("Must be from 1 to 100")
+    await check_accessibility(page, axe_source, "prompt-errors")
+    await page.get_by_label("Weight").nth(1).fill("20")
+    await page.get_by_role("button", name="Save variants").click()
+    await expect(page.get_by_role("status")).to_have_text("Prompt variants saved.")
+    await expect(page.locator("#variant-a")).to_contain_text("Another question?")
     await context.close()
 
 
