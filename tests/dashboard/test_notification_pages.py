@@ -344,3 +344,44 @@ async def test_list_pages_newest_first(
         rows = _table(second.text, "notifications")
         assert ["Number 1" in rows[0], "Number 0" in rows[1], len(rows)] == [True, True, 2]
         assert 'rel="next"' not in second.text
+
+
+async def test_ab_test_shows_counts_per_variant_and_the_winner(
+    dashboard: DashboardGateway, api: httpx.AsyncClient, push_service: LocalPushService
+) -> None:
+    site, browsers = await _site(dashboard, api, push_service, "ab", 10)
+    body = {
+        "title": "Base",
+        "variants": [{"title": "Plain A"}, {"title": "Bold B"}],
+        "ab_test": {"sample_percent": 40, "winner_after": "10s", "metric": "clicked"},
+    }
+    nid = await _send(api, site, body)
+    deadline = time.monotonic() + DONE_TIMEOUT_SECONDS
+    while (await _status(api, site, nid))["counts"]["accepted"] < 4:  # 2 per variant
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    sample = [b for b in browsers if b.messages]
+    bold = [b for b in sample if b.messages[0].json()["notification"]["title"] == "Bold B"]
+    assert len(sample) == 4 and len(bold) == 2
+    for browser in bold:
+        await _report(api, browser, nid, "delivered")
+        await _report(api, browser, nid, "clicked")
+    path = f"/dashboard/sites/{site.id}/notifications/{nid}"
+    async with visit(dashboard) as visitor:
+        await visitor.logged_in(await _editor(dashboard, site.id))
+        before = (await visitor.http.get(path)).text
+        assert "No winner chosen yet." in before
+        assert "40 % of the audience split evenly across 2 variants" in before
+        assert _table(before, "variants") == [
+            "1 Plain A 2 2 0 0 0.0 % of accepted",
+            "2 Bold B 2 2 2 2 100.0 % of accepted",
+        ]
+        dashboard.advance(20)
+        while (await _status(api, site, nid))["status"] != "done":
+            assert time.monotonic() < deadline + DONE_TIMEOUT_SECONDS
+            await asyncio.sleep(0.1)
+        after = (await visitor.http.get(path)).text
+    assert (await _status(api, site, nid))["winner"] == 1
+    assert "The winner is variant 2" in after
+    assert _table(after, "variants")[1].startswith("2 (winner) Bold B")
+    assert sum(len(b.messages) for b in browsers) == 10

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from pushgate.api.context import context
 from pushgate.api.notification_actions import CANCELLABLE, cancel, send_again
+from pushgate.api.notification_service import variant_counts
 from pushgate.api.validation import MAX_CURSOR, whole_number
 from pushgate.dashboard import notification_view as view
 from pushgate.dashboard.guard import operator_page
@@ -152,8 +153,7 @@ async def _detail(
         failures_chart=view.failures_chart(failures) if failures else None,
         facts=view.content_facts(notification),
         created=view.when(notification.created_at),
-        variants=[],  # message A/B tests: per-variant counts once the API reports them
-        winner=None,
+        ab=view.ab_summary(notification, await variant_counts(store, notification)),
         cancellable=notification.status in CANCELLABLE,
         live=notification.status in LIVE_STATUSES,
     )

@@ -14,7 +14,10 @@ from typing import Any
 from markupsafe import Markup
 
 from pushgate.api.failures import grouped
+from pushgate.content.ab_test import AbTest
+from pushgate.content.variants import Content
 from pushgate.dashboard.charts import Series, bar_chart, line_chart
+from pushgate.durations import describe
 from pushgate.store.counts import FailureCount
 from pushgate.store.models import Counts, Notification
 from pushgate.store.timeline_rows import MINUTE_SECONDS, MinuteCount
@@ -202,3 +205,43 @@ def content_facts(notification: Notification) -> list[tuple[str, Any]]:
         ("TTL", f"{notification.ttl:,} seconds"),
     ]
     return facts
+
+
+@dataclass(frozen=True)
+class Variant:
+    title: str
+    counts: Counts
+    rate: str  # the test's metric of accepted
+
+
+@dataclass(frozen=True)
+class AbSummary:
+    """A message A/B test as the page shows it: its settings, the variants and the winner."""
+
+    settings: str
+    metric: str
+    variants: list[Variant]
+    winner: int | None  # the winning variant's index, None until chosen
+
+
+def ab_summary(notification: Notification, counts: Sequence[Counts] | None) -> AbSummary | None:
+    """None for a notification without an A/B test; `counts` per variant, as the API reads
+    them (api/notification_service.variant_counts)."""
+    if not notification.ab_test or counts is None:
+        return None
+    test = AbTest.from_json(notification.ab_test)
+    members = Content.from_json(notification.content).ab
+    variants = [
+        Variant(
+            str(member.get("title", "")),
+            c,
+            rate(c.clicked if test.metric == "clicked" else c.delivered, c.accepted),
+        )
+        for member, c in zip(members, counts, strict=False)
+    ]
+    settings = (
+        f"{test.sample_percent} % of the audience split evenly across {len(variants)} variants; "
+        f"after {describe(test.winner_after_seconds)} the variant with the best {test.metric} "
+        "rate (of accepted) goes to the rest."
+    )
+    return AbSummary(settings, test.metric, variants, notification.winner)
