@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pushgate import docs_pages, home_page
+from pushgate.analytics.retention import running_retention
 from pushgate.api import (
     admin,
     event_hooks,
@@ -30,6 +31,7 @@ from pushgate.api import (
     public,
     segments,
     site_rules,
+    stats,
     tracking,
     triggers,
     webhooks,
@@ -139,6 +141,7 @@ def create_app(
             # Automation runs in every `serve` (its work is leased: once across a cluster).
             await stack.enter_async_context(running_engine(app.state.ctx))
             await stack.enter_async_context(running_poller(app.state.ctx))
+            await stack.enter_async_context(running_retention(app.state.ctx))
             await stack.enter_async_context(
                 running_dispatcher(the_store, wall, settings.allowed_hook_hosts)
             )
@@ -166,6 +169,7 @@ def create_app(
         *feeds.routes,
         *triggers.routes,
         *tracking.routes,
+        *stats.routes,
         *prompt_events.routes,
         *dashboard.routes,
         *(

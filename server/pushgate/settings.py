@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pushgate.durations import InvalidDuration, duration_seconds
+
 DEFAULT_PORT = 8080
 DEFAULT_PUSH_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_IN_FLIGHT_PER_HOST = 400
@@ -62,6 +64,11 @@ class Settings:
     )
     database_pool_size: int = _setting(
         10, "PostgreSQL only: connections each process keeps open to the database."
+    )
+    delivery_retention: str = _setting(
+        "30d",
+        "How long per-delivery rows (deliveries, events) of a notification are kept, then "
+        "pruned; counters and daily roll-ups are kept (a number and s, m, h or d).",
     )
     public_url: str = _setting("", "The gateway's public base URL (default: http://HOST:PORT).")
     vapid_subject: str = _setting(
@@ -133,6 +140,15 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def delivery_retention_seconds(self) -> int:
+        try:
+            return duration_seconds(
+                self.delivery_retention, "PUSHGATE_DELIVERY_RETENTION", 3600, 3650 * 86400
+            )
+        except InvalidDuration as exc:
+            raise SettingsError(str(exc)) from exc
+
+    @property
     def uses_postgres(self) -> bool:
         return self.database.startswith(POSTGRES_SCHEMES)
 
@@ -141,6 +157,7 @@ class Settings:
         settings that go with it make sense)."""
         if self.lease_seconds < MIN_LEASE_SECONDS:
             raise SettingsError(f"PUSHGATE_LEASE_SECONDS must be at least {MIN_LEASE_SECONDS:g}")
+        self.delivery_retention_seconds  # noqa: B018 - raises SettingsError for a bad value
         if not self.uses_postgres:
             self.sqlite_path  # noqa: B018 - raises SettingsError for a bad URL
             return

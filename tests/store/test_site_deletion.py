@@ -10,7 +10,7 @@ import pytest
 
 from pushgate.store import Store, open_store
 from pushgate.store.event_hook_rows import AttemptResult, EventHook, HookAttempt, HookEvent
-from pushgate.store.models import NewSubscription
+from pushgate.store.models import DeliveryRef, NewSubscription
 from pushgate.store.prompt_rows import PromptVariant
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
 from tests.store.test_webhook_store import hook
@@ -86,6 +86,8 @@ async def fill(store: Store, site_id: str, tag: str) -> None:
         f"INSERT INTO events (notification_key, subscription_key, kind, at) "
         f"VALUES ({key}, {sub_key}, 'clicked', 1.0)",
     )
+    # An event through the store: counted in the roll-ups too (subscribing filled the others).
+    assert await store.record_event(DeliveryRef(key, sub_key, site_id), "delivered", None)
     await execute(
         store,
         "INSERT INTO segments (site_id, name, filter, created_at, updated_at) "

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pushgate.analytics.subscribers import remove_subscriber
 from pushgate.api.audience_checks import checked_audience
 from pushgate.api.context import announce, context, log
 from pushgate.api.http import contain_unexpected, json_response, read_json
@@ -137,10 +138,8 @@ async def list_subscriptions(request: Request) -> Response:
 
 async def delete_subscription(request: Request) -> Response:
     site = await authenticated_site(request)
-    removed = await context(request).store.remove_subscription(
-        site.id, request.path_params["subscription_id"]
-    )
-    if not removed:
+    ctx, subscription_id = context(request), request.path_params["subscription_id"]
+    if not await remove_subscriber(ctx, site.id, subscription_id):  # as the dashboard does
         raise ApiError("not_found", "no such subscription for this site")
     return Response(status_code=204)
 

@@ -20,6 +20,7 @@ from pushgate.api import (
     openapi_observability,
     openapi_prompt,
     openapi_sites,
+    openapi_stats,
     openapi_triggers,
     openapi_webhooks,
 )
@@ -382,7 +383,8 @@ def document() -> dict[str, Any]:
         | openapi_triggers.feed_paths()
         | openapi_sites.paths()
         | openapi_observability.paths()
-        | openapi_prompt.paths(),
+        | openapi_prompt.paths()
+        | openapi_stats.paths(),
         "components": {
             "schemas": SCHEMAS
             | openapi_events.SCHEMAS
@@ -391,7 +393,8 @@ def document() -> dict[str, Any]:
             | openapi_triggers.SCHEMAS
             | openapi_sites.SCHEMAS
             | openapi_observability.SCHEMAS
-            | openapi_prompt.SCHEMAS,  # after openapi_sites: extends its site schemas
+            | openapi_prompt.SCHEMAS  # after openapi_sites: extends its site schemas
+            | openapi_stats.SCHEMAS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

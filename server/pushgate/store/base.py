@@ -40,6 +40,7 @@ from pushgate.store.models import (
 )
 from pushgate.store.operator_rows import OperatorStore
 from pushgate.store.prompt_rows import PromptStore
+from pushgate.store.stats_rows import StatsStore
 from pushgate.store.timeline_rows import TimelineStore
 
 # For each distinct time zone of a batch (None: none known), its (due, expires_at).
@@ -95,7 +96,9 @@ class LastApiKey(Exception):
     was not revoked (create the new key first, or delete the site)."""
 
 
-class Store(AbTestStore, OperatorStore, PromptStore, TimelineStore, EventHookStore, Protocol):
+class Store(
+    AbTestStore, OperatorStore, PromptStore, TimelineStore, EventHookStore, StatsStore, Protocol
+):
     # sites and keys
     async def ping(self) -> None: ...
     async def create_site(self, name: str, origins: Sequence[str]) -> tuple[Site, str]: ...

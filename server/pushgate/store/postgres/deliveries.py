@@ -26,6 +26,8 @@ from pushgate.store.models import (
 )
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.postgres.segments import next_audience_rows
+from pushgate.store.postgres.stats import count_outcome, count_outcomes, count_subscribers
+from pushgate.store.stats_rows import DELIVERY_COUNTS
 
 
 class DeliveryVerbs(PostgresConnections):
@@ -128,9 +130,17 @@ class DeliveryVerbs(PostgresConnections):
                     counts["gone"],
                     key,
                 )
+            await count_outcomes(conn, counters, now)
             gone = sorted({row[1] for row in changed if row[2] == "gone"})
-            if gone:
-                await conn.execute("DELETE FROM subscriptions WHERE key = ANY($1::bigint[])", gone)
+            if gone:  # deleted and counted in one statement
+                await count_subscribers(
+                    conn,
+                    "DELETE FROM subscriptions WHERE key = ANY($1::bigint[]) RETURNING *",
+                    [gone],
+                    sign=-1,
+                    change="gone",
+                    at=now,
+                )
 
     async def record_accepted(
         self,
@@ -251,6 +261,8 @@ async def add_to_counter(
             n,
             notification_key,
         )
+        if counter in DELIVERY_COUNTS:  # the roll-ups count what the counters count
+            await count_outcome(conn, notification_key, counter, n, time.time())
 
 
 def rowcount(status: str) -> int:

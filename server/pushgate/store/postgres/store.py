@@ -22,6 +22,7 @@ from pushgate.store.postgres.profiles import ProfileVerbs
 from pushgate.store.postgres.prompts import PromptVerbs
 from pushgate.store.postgres.segments import SegmentVerbs
 from pushgate.store.postgres.sites import SiteVerbs
+from pushgate.store.postgres.stats import StatsVerbs
 from pushgate.store.postgres.subscriptions import SubscriptionVerbs
 from pushgate.store.postgres.timeline import TimelineVerbs
 from pushgate.store.postgres.tracked_events import TrackedEventVerbs
@@ -52,6 +53,7 @@ class PostgresStore(
     PromptVerbs,
     TimelineVerbs,
     EventHookVerbs,
+    StatsVerbs,
 ):
     """The store many gateways share: one PostgreSQL database, a pool per process."""
 

@@ -21,6 +21,7 @@ from pushgate.audience.fields import push_service_of
 from pushgate.store.base import SubscriptionLimitReached
 from pushgate.store.models import NewSubscription, Subscription, SubscriptionEdit
 from pushgate.store.postgres.connection import PostgresConnections
+from pushgate.store.postgres.stats import count_subscribers
 from pushgate.store.postgres.tag_index import INSERT_TAGS, TAG_ROWS, reindex_tags
 
 BULK_CHUNK_ROWS = 5_000  # rows per INSERT of a bulk import: one statement, about 1 MB of values
@@ -40,12 +41,14 @@ _BULK_INSERT = (
     "p256dh, auth, timezone, language, tags, external_id, browser, country, push_service) "
     "ON CONFLICT DO NOTHING RETURNING key, site_id, tags"  # known endpoints are kept
 )
-# One statement per chunk: the subscriptions, and with tags their tag rows too.
-_BULK = "WITH s AS (" + _BULK_INSERT + ") SELECT count(*) FROM s"
+# One statement per chunk: the subscriptions, and with tags their tag rows too; the new
+# keys, for the roll-ups.
+_BULK = "WITH s AS (" + _BULK_INSERT + ") SELECT array_agg(key) FROM s"
 _BULK_TAGGED = (
     "WITH s AS (" + _BULK_INSERT + "), t AS (" + INSERT_TAGS + TAG_ROWS
-    + "FROM s, jsonb_each(s.tags::jsonb) j WHERE s.tags <> '{}') SELECT count(*) FROM s"
+    + "FROM s, jsonb_each(s.tags::jsonb) j WHERE s.tags <> '{}') SELECT array_agg(key) FROM s"
 )  # fmt: skip
+_PICK_KEYS = "SELECT * FROM subscriptions WHERE key = ANY($1::bigint[])"
 
 T = TypeVar("T")
 
@@ -88,7 +91,10 @@ class SubscriptionVerbs(PostgresConnections):
             added = 0
             for chunk in chunks:
                 sql = _BULK_TAGGED if any(s.tags for s in chunk) else _BULK
-                added += await db.fetchval(sql, site_id, now, *_bulk_columns(chunk))
+                keys = await db.fetchval(sql, site_id, now, *_bulk_columns(chunk)) or []
+                if keys:
+                    await count_subscribers(db, _PICK_KEYS, [keys], sign=1, change="new", at=now)
+                added += len(keys)
             if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
                 raise SubscriptionLimitReached(site_id)
             return added
@@ -96,18 +102,24 @@ class SubscriptionVerbs(PostgresConnections):
         return await self._write_again_if_raced(write)
 
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
-        async with self._transaction() as db:
-            status = await db.execute(
-                "DELETE FROM subscriptions WHERE site_id = $1 AND endpoint = $2", site_id, endpoint
-            )
-        return _row_count(status) > 0
+        return await self._unsubscribe(site_id, "endpoint", endpoint)
 
     async def remove_subscription(self, site_id: str, subscription_id: str) -> bool:
+        return await self._unsubscribe(site_id, "id", subscription_id)
+
+    async def _unsubscribe(self, site_id: str, column: str, value: str) -> bool:
+        """Delete the site's subscription whose `column` is `value`, counted as unsubscribed
+        by the same statement."""
         async with self._transaction() as db:
-            status = await db.execute(
-                "DELETE FROM subscriptions WHERE site_id = $1 AND id = $2", site_id, subscription_id
+            removed = await count_subscribers(
+                db,
+                f"DELETE FROM subscriptions WHERE site_id = $1 AND {column} = $2 RETURNING *",
+                [site_id, value],
+                sign=-1,
+                change="unsubscribed",
+                at=time.time(),
             )
-        return _row_count(status) > 0
+        return removed > 0
 
     async def list_subscriptions(
         self, site_id: str, *, limit: int, after: int
@@ -204,10 +216,14 @@ async def _insert(
     )
     if key is not None and sub.tags:
         await reindex_tags(db, [key])
+    if key is not None:
+        await count_subscribers(db, _PICK_KEYS, [[key]], sign=1, change="new", at=now)
     return key
 
 
 async def _refresh(db: asyncpg.Connection, key: int, sub: NewSubscription, now: float) -> None:
+    # Its breakdown values may change: out before (the row locked), in after.
+    await count_subscribers(db, _PICK_KEYS + " FOR UPDATE", [[key]], sign=-1)
     await db.execute(
         "UPDATE subscriptions SET endpoint = $1, push_service = $2, p256dh = $3, auth = $4, "
         "timezone = COALESCE($5, timezone), language = COALESCE($6, language), "
@@ -231,6 +247,7 @@ async def _refresh(db: asyncpg.Connection, key: int, sub: NewSubscription, now: 
     )
     if sub.tags is not None:
         await reindex_tags(db, [key])
+    await count_subscribers(db, _PICK_KEYS, [[key]], sign=1)
 
 
 def _bulk_columns(subs: Sequence[NewSubscription]) -> list[list[str | None]]:
@@ -283,6 +300,8 @@ async def _edit_subscriptions(
     edited = [edit(_subscription(row)) for row in rows]
     if not edited:
         return edited
+    keys = [row["key"] for row in rows]
+    await count_subscribers(db, _PICK_KEYS, [keys], sign=-1)  # time zone, language may change
     await db.execute(
         "UPDATE subscriptions SET tags = r.tags, external_id = r.external_id, "
         "timezone = r.timezone, language = r.language "
@@ -296,7 +315,8 @@ async def _edit_subscriptions(
         [s.timezone for s in edited],
         [s.language for s in edited],
     )
-    await reindex_tags(db, [row["key"] for row in rows])
+    await reindex_tags(db, keys)
+    await count_subscribers(db, _PICK_KEYS, [keys], sign=1)
     return edited
 
 

@@ -4,6 +4,7 @@ due, with the frequency cap and end of life decided in the same transaction as t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from pushgate.store.base import DuePlan, HoldPlan
 from pushgate.store.models import DeliveryTarget, Notification
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.sqlite.segments import next_audience_rows
+from pushgate.store.sqlite.stats import count_outcome
 
 EXPIRED = "expired"
 # With quiet hours a claim reads at least this many due rows and holds every quiet one it
@@ -213,3 +215,5 @@ async def _settle(
         f"UPDATE notifications SET {state} = {state} + ? WHERE key = ?",  # state is one of three
         (cur.rowcount, notification_key),
     )
+    if state == "failed":  # expired before sending: a failure the roll-ups count too
+        await count_outcome(db, notification_key, "failed", cur.rowcount, time.time())

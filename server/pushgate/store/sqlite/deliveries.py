@@ -17,6 +17,12 @@ from pushgate.store.models import (
 from pushgate.store.sqlite.connection import SQLiteConnections
 from pushgate.store.sqlite.notifications import cancel_pending
 from pushgate.store.sqlite.segments import next_audience_rows
+from pushgate.store.sqlite.stats import (
+    count_breakdowns,
+    count_outcome,
+    count_outcomes,
+    count_subscriber_change,
+)
 
 
 class DeliveryVerbs(SQLiteConnections):
@@ -117,8 +123,15 @@ class DeliveryVerbs(SQLiteConnections):
                     "gone = gone + ? WHERE key = ?",
                     (counts["accepted"], counts["failed"], counts["gone"], key),
                 )
+            await count_outcomes(db, counters, now)
             gone = [(r.subscription_key,) for r in fresh if r.state == "gone"]
             if gone:
+                picked = (
+                    "s.key IN (SELECT value FROM json_each(?))",
+                    (json.dumps([g[0] for g in gone]),),
+                )
+                await count_subscriber_change(db, "gone", *picked, now)
+                await count_breakdowns(db, -1, *picked)
                 await db.executemany("DELETE FROM subscriptions WHERE key = ?", gone)
 
     async def record_accepted(
@@ -146,6 +159,7 @@ class DeliveryVerbs(SQLiteConnections):
                 "UPDATE notifications SET accepted = accepted + ? WHERE key = ?",
                 (cur.rowcount, notification_key),
             )
+            await count_outcome(db, notification_key, "accepted", cur.rowcount, now)
 
     async def expire_pending(self, notification_key: int, reason: str) -> int:
         async with self._transaction(durable=False) as db:
@@ -158,6 +172,7 @@ class DeliveryVerbs(SQLiteConnections):
                 "UPDATE notifications SET failed = failed + ? WHERE key = ?",
                 (cur.rowcount, notification_key),
             )
+            await count_outcome(db, notification_key, "failed", cur.rowcount, time.time())
             return cur.rowcount
 
     async def renew_leases(

@@ -18,6 +18,7 @@ from pushgate.store.models import (
     Notification,
 )
 from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.sqlite.stats import count_outcome
 
 _NOTIFICATION_COLUMNS = (
     "key, id, site_id, payload, audience, ttl, urgency, topic, idempotency_key, request_hash, "
@@ -209,6 +210,7 @@ class NotificationVerbs(SQLiteConnections):
                 f"UPDATE notifications SET {kind} = {kind} + 1 WHERE key = ?",  # kind is validated
                 (ref.notification_key,),
             )
+            await count_outcome(db, ref.notification_key, kind, 1, time.time())
             return True
 
 

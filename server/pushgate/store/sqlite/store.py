@@ -24,6 +24,7 @@ from pushgate.store.sqlite.profiles import ProfileVerbs
 from pushgate.store.sqlite.prompts import PromptVerbs
 from pushgate.store.sqlite.segments import SegmentVerbs
 from pushgate.store.sqlite.sites import SiteVerbs
+from pushgate.store.sqlite.stats import StatsVerbs
 from pushgate.store.sqlite.subscriptions import SubscriptionVerbs
 from pushgate.store.sqlite.timeline import TimelineVerbs
 from pushgate.store.sqlite.tracked_events import TrackedEventVerbs
@@ -49,6 +50,7 @@ class SQLiteStore(
     PromptVerbs,
     TimelineVerbs,
     EventHookVerbs,
+    StatsVerbs,
 ):
     """The embedded default store. Writes go through one connection under one lock."""
 

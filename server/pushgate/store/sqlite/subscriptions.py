@@ -17,6 +17,7 @@ from pushgate.store.models import (
     SubscriptionEdit,
 )
 from pushgate.store.sqlite.connection import SQLiteConnections
+from pushgate.store.sqlite.stats import count_breakdowns, count_subscriber_change
 from pushgate.store.sqlite.tag_index import index_new_tags, last_key, reindex_tags
 
 _SUB_COLUMNS = (
@@ -61,7 +62,10 @@ class SubscriptionVerbs(SQLiteConnections):
                     ),
                 )
                 await reindex_tags(db, "s.key = ?", (cur.lastrowid,))
+                await count_subscriber_change(db, "new", "s.key = ?", (cur.lastrowid,), now)
+                await count_breakdowns(db, 1, "s.key = ?", (cur.lastrowid,))
             else:
+                await count_breakdowns(db, -1, "s.key = ?", (existing,))
                 await db.execute(
                     "UPDATE subscriptions SET endpoint = ?, push_service = ?, p256dh = ?, "
                     "auth = ?, "
@@ -88,6 +92,7 @@ class SubscriptionVerbs(SQLiteConnections):
                 )
                 if sub.tags is not None:
                     await reindex_tags(db, "s.key = ?", (existing,))
+                await count_breakdowns(db, 1, "s.key = ?", (existing,))
             async with db.execute(
                 f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE site_id = ? AND endpoint = ?",
                 (site_id, sub.endpoint),
@@ -132,6 +137,10 @@ class SubscriptionVerbs(SQLiteConnections):
                 rows,
             )
             added = db.total_changes - before
+            if added:
+                new_rows = "s.site_id = ? AND s.key > ?"
+                await count_subscriber_change(db, "new", new_rows, (site_id, after_key), now)
+                await count_breakdowns(db, 1, new_rows, (site_id, after_key))
             if max_subscriptions and await _at_least(db, site_id, max_subscriptions + 1):
                 raise SubscriptionLimitReached(site_id)
             if any(s.tags for s in subs):  # an import without tags costs the index nothing
@@ -139,16 +148,19 @@ class SubscriptionVerbs(SQLiteConnections):
             return added
 
     async def remove_subscription_by_endpoint(self, site_id: str, endpoint: str) -> bool:
-        async with self._transaction() as db:
-            cur = await db.execute(
-                "DELETE FROM subscriptions WHERE site_id = ? AND endpoint = ?", (site_id, endpoint)
-            )
-            return cur.rowcount > 0
+        return await self._unsubscribe(site_id, "endpoint", endpoint)
 
     async def remove_subscription(self, site_id: str, subscription_id: str) -> bool:
+        return await self._unsubscribe(site_id, "id", subscription_id)
+
+    async def _unsubscribe(self, site_id: str, column: str, value: str) -> bool:
+        """Delete the site's subscription whose `column` is `value`, counted as unsubscribed."""
+        where = f"s.site_id = ? AND s.{column} = ?"
         async with self._transaction() as db:
+            await count_subscriber_change(db, "unsubscribed", where, (site_id, value), time.time())
+            await count_breakdowns(db, -1, where, (site_id, value))
             cur = await db.execute(
-                "DELETE FROM subscriptions WHERE site_id = ? AND id = ?", (site_id, subscription_id)
+                f"DELETE FROM subscriptions WHERE site_id = ? AND {column} = ?", (site_id, value)
             )
             return cur.rowcount > 0
 
@@ -207,6 +219,11 @@ async def _edit_subscriptions(
         (site_id, value),
     ) as cur:
         edited = [edit(_subscription(row)) for row in await cur.fetchall()]
+    picked = (
+        "s.site_id = ? AND s.id IN (SELECT value FROM json_each(?))",
+        (site_id, json.dumps([s.id for s in edited])),
+    )
+    await count_breakdowns(db, -1, *picked)  # the time zone or language may change
     await db.executemany(
         "UPDATE subscriptions SET tags = ?, external_id = ?, timezone = ?, language = ? "
         "WHERE site_id = ? AND id = ?",
@@ -215,11 +232,8 @@ async def _edit_subscriptions(
             for s in edited
         ],
     )
-    await reindex_tags(
-        db,
-        "s.site_id = ? AND s.id IN (SELECT value FROM json_each(?))",
-        (site_id, json.dumps([s.id for s in edited])),
-    )
+    await reindex_tags(db, *picked)
+    await count_breakdowns(db, 1, *picked)
     return edited
 
 
