@@ -75,8 +75,8 @@ class NotificationVerbs(SQLiteConnections):
                     new.ignore_quiet_hours,
                     new.ignore_frequency_cap,
                     None if new.content is None else json.dumps(new.content),
-                ),
                     None if new.ab_test is None else json.dumps(new.ab_test),
+                ),
             )
             async with db.execute(
                 f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?", (public_id,)
