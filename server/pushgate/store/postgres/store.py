@@ -35,8 +35,8 @@ COMMAND_TIMEOUT_SECONDS = 60.0  # no statement of ours runs this long; a hung se
 
 
 class PostgresStore(
-    SiteVerbs,
     AbTestVerbs,
+    SiteVerbs,
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,

@@ -33,8 +33,8 @@ from pushgate.store.sqlite.webhooks import WebhookVerbs
 
 
 class SQLiteStore(
-    SiteVerbs,
     AbTestVerbs,
+    SiteVerbs,
     SubscriptionVerbs,
     NotificationVerbs,
     DeliveryVerbs,
