@@ -76,6 +76,12 @@ async def test_notification_list_detail_and_cancel_in_chromium(
                 assert answer.status_code == 204, answer.text
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
         scheduled = await _send(http, key, {"title": "Tomorrow's forecast", "send_at": later})
+        ab_body = {
+            "title": "Umbrella deals",
+            "variants": [{"title": "Umbrellas -20 %"}, {"title": "Stay dry for less"}],
+            "ab_test": {"sample_percent": 50, "winner_after": "1h", "metric": "clicked"},
+        }
+        ab_test = await _send(http, key, ab_body)
 
     context = await chromium.new_context(viewport={"width": 1100, "height": 900})
     page = await context.new_page()
@@ -97,9 +103,9 @@ async def test_notification_list_detail_and_cancel_in_chromium(
         page.get_by_role("heading", name="The Morning Relay: notifications")
     ).to_be_visible()
     rows = page.locator("#notifications tbody tr")
-    await expect(rows).to_have_count(2)
-    await expect(rows.nth(0)).to_contain_text("Tomorrow's forecast")
-    await expect(rows.nth(1)).to_contain_text(
+    await expect(rows).to_have_count(3)
+    await expect(rows.nth(1)).to_contain_text("Tomorrow's forecast")
+    await expect(rows.nth(2)).to_contain_text(
         re.compile(r"Storm warning\s+done\s+8\s+5\s+2\s+28.6 %")
     )
     await check_accessibility(page, axe_source, "notifications")
@@ -122,6 +128,12 @@ async def test_notification_list_detail_and_cancel_in_chromium(
     await page.get_by_text("The numbers: Deliveries per minute").click()  # open the table
     await expect(page.locator("#timeline-chart-table")).to_be_visible()
     await check_accessibility(page, axe_source, "notification")
+
+    await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}/notifications/{ab_test}")
+    await expect(page.get_by_role("heading", name="A/B test")).to_be_visible()
+    await expect(page.locator("#variants tbody tr")).to_have_count(2)
+    await expect(page.locator("#ab-winner")).to_have_text("No winner chosen yet.")
+    await check_accessibility(page, axe_source, "notification-ab-test")
 
     await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}/notifications/{scheduled}")
     await check_accessibility(page, axe_source, "notification-scheduled")
