@@ -385,3 +385,28 @@ async def test_ab_test_shows_counts_per_variant_and_the_winner(
     assert "The winner is variant 2" in after
     assert _table(after, "variants")[1].startswith("2 (winner) Bold B")
     assert sum(len(b.messages) for b in browsers) == 10
+
+
+async def test_send_again_to_a_deleted_segment_is_refused_with_the_reason(
+    dashboard: DashboardGateway, api: httpx.AsyncClient, push_service: LocalPushService
+) -> None:
+    site, _ = await _site(dashboard, api, push_service, "segment-gone", 0)
+    segment = {"name": "fans", "filter": {"field": "tags.topic", "op": "eq", "value": "f1"}}
+    made = await api.post("/api/v1/segments", json=segment, headers=site.admin_headers)
+    assert made.status_code == 201, made.text
+    nid = await _send(api, site, {"title": "Race day", "audience": {"segment": "fans"}})
+    await _until_done(api, site, nid)
+    gone = await api.delete("/api/v1/segments/fans", headers=site.admin_headers)
+    assert gone.status_code == 204, gone.text
+    path = f"/dashboard/sites/{site.id}/notifications/{nid}"
+    async with visit(dashboard) as visitor:
+        await visitor.logged_in(await _editor(dashboard, site.id))
+        page = await visitor.http.get(path)
+        assert "Segment fans" in _table_text(page.text, "content")
+        answer = await visitor.http.post(
+            f"{path}/send-again", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert answer.status_code == 400
+        assert re.search(r'class="error" role="alert">[^<]*fans', answer.text)
+        listing = await visitor.http.get(f"/dashboard/sites/{site.id}/notifications")
+    assert len(_table(listing.text, "notifications")) == 1
