@@ -301,7 +301,7 @@ async def run_demo(
         else:
             setup = shell_setup(settings, settings.base_url, api_key)
             steps = first_steps(settings.base_url, demo_url, site_id, api_key, setup)
-            print(steps + "\n".join(dashboard_lines(settings.base_url, admin)) + "\n", flush=True)
+            print(steps + "\n" + "\n".join(dashboard_lines(settings.base_url, admin)), flush=True)
         await asyncio.wait([site_task, gateway_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
         site_server.should_exit = gateway_server.should_exit = True
