@@ -51,7 +51,7 @@ async def subscribe_operator(request: Request, session: DashboardSession) -> Res
             site.id, new, max_subscriptions=ctx.settings.max_subscriptions_per_site
         )
     except ApiError as exc:
-        return JSONResponse({"error": exc.error.code, "message": exc.message}, 400)
+        return JSONResponse({"error": exc.error.code, "message": exc.message}, exc.status)
     except SubscriptionLimitReached:
         message = "the site holds as many subscriptions as it may"
         return JSONResponse({"error": "subscription_limit", "message": message}, 409)
