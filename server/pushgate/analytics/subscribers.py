@@ -23,6 +23,16 @@ PUSH_SERVICE_NAMES = {
     "wns": "WNS (Windows)",
     "other": "Other",
 }
+BROWSER_NAMES = {
+    "chrome": "Chrome",
+    "firefox": "Firefox",
+    "safari": "Safari",
+    "edge": "Edge",
+    "opera": "Opera",
+    "samsung": "Samsung Internet",
+    "other": "Other",
+}
+NAMES = {"push_service": PUSH_SERVICE_NAMES, "browser": BROWSER_NAMES}
 UNKNOWN = "Unknown"
 MAX_QUERY_CHARS = 300
 
@@ -61,9 +71,7 @@ async def breakdowns(store: Store, site_id: str) -> list[Breakdown]:
 def _label(dimension: str, value: str) -> str:
     if not value:
         return UNKNOWN
-    if dimension == "push_service":
-        return PUSH_SERVICE_NAMES.get(value, value)
-    return value
+    return NAMES.get(dimension, {}).get(value, value)
 
 
 async def search(

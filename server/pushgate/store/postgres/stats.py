@@ -176,7 +176,7 @@ class StatsVerbs(PostgresConnections):
         where, params = "s.site_id = $1 AND s.key > $2", [site_id, after]
         if query:
             name, eq, value = query.partition("=")
-            if eq:
+            if eq and name.strip():  # "=x" is an id, not a tag
                 where += (
                     " AND s.key IN (SELECT subscription_key FROM subscription_tags "
                     "WHERE site_id = $1 AND name = $3 AND ((kind = 'string' AND str_value = $4) "

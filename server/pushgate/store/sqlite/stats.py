@@ -157,7 +157,7 @@ class StatsVerbs(SQLiteConnections):
         where, params = "s.site_id = ? AND s.key > ?", [site_id, after]
         if query:
             name, eq, value = query.partition("=")
-            if eq:
+            if eq and name.strip():  # "=x" is an id, not a tag
                 where += (
                     " AND s.key IN (SELECT subscription_key FROM subscription_tags "
                     "WHERE site_id = ? AND name = ? AND ((kind = 'string' AND value = ?) "
