@@ -64,7 +64,7 @@ async def test_composer_previews_size_and_count_update_as_the_operator_types(
     await check_accessibility(page, axe_source, "compose-empty")
 
     await page.get_by_label("Title", exact=True).fill("Melons are in")
-    await page.get_by_label("Body").fill("Sweet, and only this week.")
+    await page.get_by_label("Body", exact=True).fill("Sweet, and only this week.")
     await page.get_by_label("Icon", exact=True).fill("https://compose.example/icon.png")
     await page.get_by_label("Button 1 label").fill("Buy")
     for preview in PREVIEWS:

@@ -288,13 +288,21 @@ async def test_at_a_local_time_sets_deliver_at_local(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
     site = site_of(dashboard, "compose-local")
+    waiting = NewSubscription(f"http://127.0.0.1:{PUSH_PORT}/push/local-1", "p", "a")
+    async with open_store(dashboard.gateway.database) as store:
+        await store.add_subscriptions_bulk(site.id, [waiting])
     await admin(dashboard, visitor)
     token = await visitor.csrf(f"/dashboard/sites/{site.id}/compose")
     fields = composed(token, when="local", local_time="07:30")
     answer = await visitor.http.post(f"/dashboard/sites/{site.id}/compose", data=fields)
     assert answer.status_code == 303, answer.text
     (made,) = await notifications(api, site)
-    assert made["deliver_at_local"] == "07:30" and made["status"] == "scheduled"
+    # The test clock stands at 08:00 UTC: the subscriber's 07:30 is tomorrow's.
+    assert made["deliver_at_local"] == "07:30" and made["status"] in ("scheduled", "sending")
+    cancel = await api.post(
+        f"/api/v1/notifications/{made['id']}/cancel", headers=site.admin_headers
+    )
+    assert cancel.status_code == 200, cancel.text
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +327,13 @@ def bad_input_site(dashboard: DashboardGateway) -> Site:
         ({"audience": "segment", "segment": "missing"}, "segment", "missing"),
         ({"audience": "filter", "filter1_field": "browser", "filter1_op": "eq",
           "filter1_value": "netscape"}, "filter1", "is not one of chrome"),
+        ({"ab_enabled": "yes"}, "variant_b_title", "Variant B needs its own title or body"),
+        ({"ab_enabled": "yes", "variant_b_title": "B", "ab_winner_after": "2s"},
+         "ab_winner_after", "ab_test.winner_after must be"),
+        ({"ab_enabled": "yes", "variant_b_title": "B", "ab_sample": "100"},
+         "ab_sample", "ab_test.sample_percent must be a whole number from 1 to 99"),
+        ({"ab_enabled": "yes", "variant_c_body": "x" * 2049, "variant_b_title": "B"},
+         "variant_c_body", "variants[2]: body must be"),
     ],
 )  # fmt: skip
 async def test_bad_input_is_400_with_the_error_beside_its_field(
@@ -432,3 +447,39 @@ async def test_preview_without_javascript_shows_previews_size_and_count(
     assert re.search(r'<strong id="size-value">\d+</strong> of 3,993 bytes', answer.text)
     assert '<strong id="count-value">0</strong>' in answer.text
     assert await notifications(api, site) == []
+
+
+async def test_ab_test_sends_each_variant_to_its_share_of_the_sample(
+    dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient, push_service: Any
+) -> None:
+    site = site_of(dashboard, "compose-ab")
+    browsers = [push_service.new_browser() for _ in range(10)]
+    await subscribe_all(api, site, browsers)
+    await admin(dashboard, visitor)
+    token = await visitor.csrf(f"/dashboard/sites/{site.id}/compose")
+    fields = composed(
+        token,
+        title="A title",
+        ab_enabled="yes",
+        variant_b_title="B title",
+        variant_b_body="B body",
+        ab_sample="20",
+        ab_winner_after="1h",
+        ab_metric="clicked",
+    )
+    answer = await visitor.http.post(f"/dashboard/sites/{site.id}/compose", data=fields)
+    assert answer.status_code == 303, answer.text
+    notification_id = answer.headers["location"].rsplit("/", 1)[1]
+    status = await api.get(f"/api/v1/notifications/{notification_id}", headers=site.admin_headers)
+    made = status.json()
+    test = made["ab_test"]
+    assert (test["sample_percent"], test["winner_after"], test["metric"]) == (20, "1h", "clicked")
+    assert [v["notification"]["title"] for v in made["variants"]] == ["A title", "B title"]
+    assert made["variants"][1]["notification"]["body"] == "B body"
+    await push_service.wait_for_total(2)
+    titles = sorted(m.json()["notification"]["title"] for m in push_service.received)
+    assert titles == ["A title", "B title"]  # 20 % of 10, split evenly; the rest held
+    cancel = await api.post(
+        f"/api/v1/notifications/{notification_id}/cancel", headers=site.admin_headers
+    )
+    assert cancel.status_code == 200, cancel.text

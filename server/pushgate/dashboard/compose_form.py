@@ -20,6 +20,7 @@ from pushgate.content.fields import (
     MAX_TITLE_LENGTH,
     MAX_URL_LENGTH,
 )
+from pushgate.dashboard import compose_ab as ab
 from pushgate.dashboard.compose_audience import FILTER_ROWS
 from pushgate.dashboard.forms import field as form_field
 from pushgate.durations import DURATION, UNIT_SECONDS
@@ -40,6 +41,7 @@ LIMITS = {
     "tags": 20_000,
     **{f"action{n}_title": MAX_ACTION_LENGTH + 1 for n in range(1, MAX_ACTIONS + 1)},
     **{f"action{n}_url": MAX_URL_LENGTH + 1 for n in range(1, MAX_ACTIONS + 1)},
+    **ab.LIMITS,
 }
 CHOICE_FIELDS = ("urgency", "ttl", "audience", "segment", "filter_match", "when")
 SCHEDULE_FIELDS = ("send_at", "send_at_zone", "local_time")
@@ -48,7 +50,7 @@ FILTER_FIELDS = tuple(
     for row in range(1, FILTER_ROWS + 1)
     for part in ("field", "tag", "op", "value")
 )
-NAMES = (*LIMITS, *CHOICE_FIELDS, *SCHEDULE_FIELDS, *FILTER_FIELDS)
+NAMES = tuple(dict.fromkeys((*LIMITS, *CHOICE_FIELDS, *SCHEDULE_FIELDS, *FILTER_FIELDS, *ab.NAMES)))
 TEXT_FIELDS = ("title", "body", "url", "icon", "image", "tag")
 _MESSAGE_PATH = re.compile(r"\A([a-z_]+)(?:\[(\d+)\])?")
 _DATETIME_LOCAL = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?\Z")
@@ -70,6 +72,9 @@ class ComposeForm:
     def field_of(self, exc: ApiError, button: int | None = None) -> str:
         if exc.error.code == "payload_too_large":
             return "size"
+        about_test = ab.ab_field_of(exc.message, ab.used_letters(self.values))
+        if about_test is not None:
+            return about_test
         found = _MESSAGE_PATH.match(exc.message)
         name = found[1] if found else ""
         if name == "actions" and button is None:
@@ -84,6 +89,7 @@ class ComposeForm:
 def empty_values(default_zone: str) -> dict[str, str]:
     values = dict.fromkeys(NAMES, "")
     values.update(audience="everyone", when="now", send_at_zone=default_zone, filter_match="all")
+    values.update(ab.DEFAULTS)
     return values
 
 
@@ -98,6 +104,7 @@ def read_compose(form: ImmutableMultiDict[str, str], default_zone: str) -> Compo
         values["body"] = form.get("body", "").strip()[: LIMITS["body"]]
     result = ComposeForm(values)
     result.body = _content(result) | _delivery(result) | _schedule(result)
+    result.body |= ab.ab_body(values, result.errors)
     return result
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pushgate.api.context import context
+from pushgate.content.ab_test import METRICS
 from pushgate.dashboard import compose_audience as picker
 from pushgate.dashboard.compose_form import (
     DEFAULT_TTL_TEXT,
@@ -177,6 +178,7 @@ def _choices() -> dict[str, Any]:
         "filter_fields": picker.FILTER_FIELDS,
         "filter_ops": picker.FILTER_OPS,
         "filter_rows": range(1, picker.FILTER_ROWS + 1),
+        "ab_metrics": METRICS,
     }
 
 

@@ -31,6 +31,7 @@ from pushgate.store import IdempotencyConflict
 from pushgate.store.models import Notification
 from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
 
+TEST_FIELDS = ("variants", "ab_test")  # an A/B test's variants are measured too
 CONFIRM_ABOVE = 1000  # a send to more subscribers than this asks for a confirmation first
 _ID_EXAMPLE = "0" * 32  # a notification id's length, as the API measures
 
@@ -94,7 +95,7 @@ async def send(ctx: AppContext, site_id: str, checked: Checked) -> Notification 
 def payload_size(ctx: AppContext, form: ComposeForm) -> int | None:
     """The plaintext bytes of the largest push message the content makes (what the API
     checks against 3993), measured also past the limit; None while the content is invalid."""
-    content = {k: v for k, v in form.body.items() if k in MEMBER_FIELDS}
+    content = {k: v for k, v in form.body.items() if k in (*MEMBER_FIELDS, *TEST_FIELDS)}
     try:
         return parse_notification(content, None, ctx.events_url, ctx.clock()).payload_bytes
     except ApiError as exc:
@@ -102,7 +103,7 @@ def payload_size(ctx: AppContext, form: ComposeForm) -> int | None:
             return None
     stamp = int(time.time() * 1000)
     member, variants = content_of(content, {}, lambda fields: _notification_member(fields, stamp))
-    members = (member, *variants.localized.values())
+    members = (member, *variants.localized.values(), *variants.ab)
     return max(build_template(m, _ID_EXAMPLE, ctx.events_url).size for m in members)
 
 
