@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from cryptography.fernet import Fernet
 
+from pushgate.settings import Settings
 from pushgate.store import Store, open_store
 from pushgate.store.event_hook_rows import AttemptResult, EventHook, HookAttempt, HookEvent
 from pushgate.store.models import NewSubscription
@@ -134,3 +136,22 @@ async def _key_of(store: Store, subscription_id: str) -> int:
             "SELECT key FROM subscriptions WHERE id = ?", (subscription_id,)
         )
     return int(row[0])
+
+
+async def test_hook_secrets_are_sealed_and_resealed_with_the_newest_key(database_url: str) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    async with open_store(Settings(database=database_url, secret_key=old)) as store:
+        site, _ = await store.create_site("news", ["https://news.example"])
+        await store.create_event_hook(a_hook(site.id, "eh_1"))
+        stored = await _stored_secret(store)
+        assert stored.startswith("fernet:") and "k" * 20 not in stored
+    async with open_store(Settings(database=database_url, secret_key=f"{new},{old}")) as store:
+        await store.reseal_site_keys()
+    async with open_store(Settings(database=database_url, secret_key=new)) as store:
+        hook = await store.get_event_hook(site.id, "eh_1")
+        assert hook is not None and hook.secret == "k" * 20
+
+
+async def _stored_secret(store: Store) -> str:
+    row = await store._one("SELECT secret FROM event_hooks")  # type: ignore[attr-defined]
+    return str(row[0])

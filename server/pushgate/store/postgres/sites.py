@@ -78,6 +78,11 @@ class SiteVerbs(ApiKeyVerbs):
                 "UPDATE webhooks SET token = $1, secret = $2 WHERE id = $3",
                 [(reseal(t), None if c is None else reseal(c), i) for i, t, c in hooks],
             )
+            # So are event hooks' secrets (issue #12 part 8).
+            out = await db.fetch("SELECT id, secret FROM event_hooks FOR UPDATE")
+            await db.executemany(
+                "UPDATE event_hooks SET secret = $1 WHERE id = $2", [(reseal(c), i) for i, c in out]
+            )
         return len(rows)
 
     async def _check_site_keys(self) -> None:

@@ -86,6 +86,12 @@ class SiteVerbs(ApiKeyVerbs):
                 "UPDATE webhooks SET token = ?, secret = ? WHERE id = ?",
                 [(reseal(t), None if c is None else reseal(c), i) for i, t, c in hooks],
             )
+            # So are event hooks' secrets (issue #12 part 8).
+            async with db.execute("SELECT id, secret FROM event_hooks") as cur:
+                out = list(await cur.fetchall())
+            await db.executemany(
+                "UPDATE event_hooks SET secret = ? WHERE id = ?", [(reseal(c), i) for i, c in out]
+            )
         await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
         return len(rows)
 
