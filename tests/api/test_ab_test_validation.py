@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
+from pushgate.api.openapi_schemas import SCHEMAS
 from tests.api.asgi import InProcess, in_process
 
 GOOD_TEST = {"sample_percent": 20, "winner_after": "1h", "metric": "clicked"}
@@ -103,3 +105,23 @@ async def test_a_notification_without_a_test_shows_none(app: InProcess) -> None:
     )
     data = shown.json()
     assert (data["ab_test"], data["variants"], data["winner"]) == (None, [], None)
+
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({}, True),
+        ({"ab_test": {"sample_percent": 5, "winner_after": "10s"}}, True),
+        ({"ab_test": None}, False),
+        ({"variants": None}, False),
+        ({"variants": [{"title": "A"}]}, False),
+        ({"variants": [{"title": "A"}, {"tag": "x"}]}, False),
+        ({"ab_test": GOOD_TEST | {"sample_percent": 100}}, False),
+        ({"ab_test": GOOD_TEST | {"winner_after": "1 h"}}, False),
+        ({"ab_test": GOOD_TEST | {"metric": "opened"}}, False),
+    ],
+)
+def test_the_openapi_schema_agrees(change: dict[str, Any], valid: bool) -> None:
+    body = {k: v for k, v in _body(**change).items() if v is not None}  # None: left out
+    schema = jsonschema_rs.Draft202012Validator(SCHEMAS["NotificationRequest"])
+    assert schema.is_valid(body) is valid

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pushgate.api import ab_request as ab
 from pushgate.api import notification_request as notif
 from pushgate.api import schedule_options as sched
 from pushgate.api import validation as v
@@ -15,6 +16,8 @@ from pushgate.api.notification_service import ESTIMATE_MAX_SUBSCRIPTIONS
 from pushgate.api.strict_json import MAX_JSON_DEPTH
 from pushgate.audience import fields as audience_fields
 from pushgate.audience import parse as audience_parse
+from pushgate.content import ab_test
+from pushgate.durations import DURATION
 from pushgate.errors import ERROR_CODES
 from pushgate.scheduling.throttle import MAX_PER_MINUTE, MIN_PER_MINUTE
 from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH
@@ -241,24 +244,59 @@ ACTION = obj(
     "title",
 )
 
+CONTENT_FIELDS: dict[str, Schema] = {
+    "title": text(notif.MAX_TITLE_LENGTH),
+    "body": text(notif.MAX_BODY_LENGTH, pattern=NO_CONTROLS_BUT_LINES, nullable=True),
+    "url": url(),
+    "icon": url(),
+    "image": url(),
+    "badge": url(),
+    "actions": {"type": ["array", "null"], "maxItems": notif.MAX_ACTIONS, "items": ACTION},
+    "data": {
+        "type": ["object", "null"],
+        "description": f"Any JSON object; the whole body nests at most {MAX_JSON_DEPTH} deep.",
+    },
+}
+
+AB_VARIANTS = {
+    "type": "array",
+    "minItems": ab_test.MIN_VARIANTS,
+    "maxItems": ab_test.MAX_VARIANTS,
+    "items": obj({name: CONTENT_FIELDS[name] for name in ab.VARIANT_FIELDS}, closed=True),
+    "description": "A message A/B test's variants (needs ab_test): each the content fields it "
+    "changes over the notification's own. Not with localized or deliver_at_local.",
+}
+
+AB_TEST = obj(
+    {
+        "sample_percent": {
+            "type": "integer",
+            "minimum": ab_test.MIN_SAMPLE_PERCENT,
+            "maximum": ab_test.MAX_SAMPLE_PERCENT,
+            "description": "The share of the audience sent the variants at once, split evenly "
+            "and at random across them.",
+        },
+        "winner_after": {
+            "type": "string",
+            "pattern": DURATION.pattern.replace(r"\A", "^").replace(r"\Z", "$"),
+            "description": "From 10s to 7d after the start: then the variant with the best "
+            "metric per accepted message (the first on a tie) goes to the rest.",
+        },
+        "metric": {"enum": list(ab_test.METRICS), "default": ab.DEFAULT_METRIC},
+    },
+    "sample_percent",
+    "winner_after",
+    closed=True,
+)
+
 NOTIFICATION_REQUEST = obj(
     {
-        "title": text(notif.MAX_TITLE_LENGTH),
-        "body": text(notif.MAX_BODY_LENGTH, pattern=NO_CONTROLS_BUT_LINES, nullable=True),
-        "url": url(),
-        "icon": url(),
-        "image": url(),
-        "badge": url(),
+        **CONTENT_FIELDS,
         "tag": text(notif.MAX_TAG_LENGTH, nullable=True),
         "lang": text(v.MAX_LANGUAGE_LENGTH, pattern=LANGUAGE, nullable=True),
         "renotify": {"type": ["boolean", "null"]},
         "require_interaction": {"type": ["boolean", "null"]},
         "silent": {"type": ["boolean", "null"]},
-        "actions": {"type": ["array", "null"], "maxItems": notif.MAX_ACTIONS, "items": ACTION},
-        "data": {
-            "type": ["object", "null"],
-            "description": f"Any JSON object; the whole body nests at most {MAX_JSON_DEPTH} deep.",
-        },
         "audience": AUDIENCE,
         "ttl": {"type": "integer", "minimum": 1, "maximum": notif.MAX_TTL_SECONDS},
         "urgency": {"enum": [*notif.URGENCIES, None]},
@@ -294,12 +332,15 @@ NOTIFICATION_REQUEST = obj(
             "description": "Per language (BCP 47): fields over the default ones; a subscriber "
             "gets its exact tag, else its primary language, else the default.",
         },
+        "variants": AB_VARIANTS,
+        "ab_test": AB_TEST,
     },
     "title",
 ) | {
     # Browsers refuse `renotify` without a tag.
     "if": obj({"renotify": {"const": True}}, "renotify"),
     "then": obj({"tag": {"type": "string"}}, "tag"),
+    "dependentRequired": {"variants": ["ab_test"], "ab_test": ["variants"]},
 }
 
 SUBSCRIPTION = obj(
@@ -380,6 +421,34 @@ NOTIFICATION = obj(
         "throttle_per_minute": {"type": ["integer", "null"]},
         "ignore_quiet_hours": {"type": "boolean"},
         "ignore_frequency_cap": {"type": "boolean"},
+        "ab_test": or_null(
+            obj(
+                {
+                    "sample_percent": {"type": "integer"},
+                    "winner_after": {"type": "string"},
+                    "metric": {"enum": list(ab_test.METRICS)},
+                },
+                "sample_percent",
+                "winner_after",
+                "metric",
+            )
+        ),
+        "variants": {
+            "type": "array",
+            "description": "The A/B test's variants in the order given (empty without a "
+            "test): each its whole message and, in GET of one notification, its counts.",
+            "items": obj(
+                {
+                    "notification": {"type": "object"},
+                    "counts": {"$ref": "#/components/schemas/Counts"},
+                },
+                "notification",
+            ),
+        },
+        "winner": {
+            "type": ["integer", "null"],
+            "description": "The winning variant's index; null until chosen (or without a test)",
+        },
     },
     *("id", "status", "created_at", "audience", "ttl", "urgency", "topic"),
     *("notification", "counts"),
