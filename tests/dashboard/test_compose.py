@@ -19,7 +19,7 @@ from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
 from pushgate.testing import LocalPushService
-from tests.conftest import Site, _gateway_factory, free_port, subscribe_all
+from tests.conftest import ORIGIN, Site, _gateway_factory, free_port, subscribe_all
 from tests.conftest import wait_until_done as wait_done
 from tests.dashboard.conftest import START, DashboardGateway, Visitor, csrf_of, visit
 
@@ -55,9 +55,12 @@ async def api(dashboard: DashboardGateway) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def site_of(dashboard: DashboardGateway, name: str) -> Site:
-    created = dashboard.add_site(name)
-    return Site(created["id"], created["api_key"], created["vapid_public_key"], dashboard.gateway)
+async def site_of(dashboard: DashboardGateway, name: str) -> Site:
+    """A new site, made in-process as `pushgate sites create` makes it (a process a site would
+    cost a second or more on a busy machine)."""
+    async with open_store(dashboard.gateway.database) as store:
+        site, api_key = await store.create_site(name, (ORIGIN,))
+    return Site(site.id, api_key, site.vapid.public_key, dashboard.gateway)
 
 
 async def admin(dashboard: DashboardGateway, visitor: Visitor) -> Visitor:
@@ -96,7 +99,7 @@ async def api_count(api: httpx.AsyncClient, site: Site, audience: dict[str, Any]
 async def test_count_route_equals_the_api_count_for_tags_segment_and_filter(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient, push_service: Any
 ) -> None:
-    site = site_of(dashboard, "compose-count")
+    site = await site_of(dashboard, "compose-count")
     browsers = [push_service.new_browser() for _ in range(9)]
     await subscribe_all(api, site, browsers[:4], tags={"plan": "pro", "score": 7})
     await subscribe_all(api, site, browsers[4:6], tags={"plan": "free"}, language="de")
@@ -146,7 +149,7 @@ async def test_count_route_equals_the_api_count_for_tags_segment_and_filter(
 async def test_send_now_reaches_exactly_the_audience_with_the_composed_content(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient, push_service: Any
 ) -> None:
-    site = site_of(dashboard, "compose-send-now")
+    site = await site_of(dashboard, "compose-send-now")
     pro = [push_service.new_browser() for _ in range(3)]
     free = [push_service.new_browser() for _ in range(2)]
     await subscribe_all(api, site, pro, tags={"plan": "pro"})
@@ -207,7 +210,7 @@ async def test_size_route_measures_as_the_api_does(
 ) -> None:
     """The API warns past 2,900 bytes naming its own measure: the composer's is the same, and
     past 3,993 the send is refused beside the size."""
-    site = site_of(dashboard, "compose-size")
+    site = await site_of(dashboard, "compose-size")
     await admin(dashboard, visitor)
     token = await visitor.csrf(f"/dashboard/sites/{site.id}/compose")
     content = {"title": "Size", "body": "b" * 2000, "url": "https://news.example/" + "u" * 950}
@@ -232,7 +235,7 @@ async def test_size_route_measures_as_the_api_does(
 async def test_more_than_1000_asks_for_confirmation_and_sends_nothing_before(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
-    site = site_of(dashboard, "compose-confirm")
+    site = await site_of(dashboard, "compose-confirm")
     subs = [NewSubscription(f"http://127.0.0.1:{PUSH_PORT}/push/bulk-{i}", "p", "a")
             for i in range(BULK)]  # fmt: skip
     async with open_store(dashboard.gateway.database) as store:
@@ -263,7 +266,7 @@ async def test_more_than_1000_asks_for_confirmation_and_sends_nothing_before(
 async def test_send_at_is_scheduled_and_goes_when_the_test_clock_gets_there(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient, push_service: Any
 ) -> None:
-    site = site_of(dashboard, "compose-send-at")
+    site = await site_of(dashboard, "compose-send-at")
     browsers = [push_service.new_browser() for _ in range(2)]
     await subscribe_all(api, site, browsers)
     await admin(dashboard, visitor)
@@ -287,7 +290,7 @@ async def test_send_at_is_scheduled_and_goes_when_the_test_clock_gets_there(
 async def test_at_a_local_time_sets_deliver_at_local(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
-    site = site_of(dashboard, "compose-local")
+    site = await site_of(dashboard, "compose-local")
     waiting = NewSubscription(f"http://127.0.0.1:{PUSH_PORT}/push/local-1", "p", "a")
     async with open_store(dashboard.gateway.database) as store:
         await store.add_subscriptions_bulk(site.id, [waiting])
@@ -307,7 +310,8 @@ async def test_at_a_local_time_sets_deliver_at_local(
 
 @pytest.fixture(scope="module")
 def bad_input_site(dashboard: DashboardGateway) -> Site:
-    return site_of(dashboard, "compose-bad-input")
+    created = dashboard.add_site("compose-bad-input")
+    return Site(created["id"], created["api_key"], created["vapid_public_key"], dashboard.gateway)
 
 
 @pytest.mark.parametrize(
@@ -360,7 +364,7 @@ async def test_bad_input_is_400_with_the_error_beside_its_field(
 async def test_missing_csrf_token_is_403_and_nothing_is_sent(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
-    site = site_of(dashboard, "compose-csrf")
+    site = await site_of(dashboard, "compose-csrf")
     await admin(dashboard, visitor)
     base = f"/dashboard/sites/{site.id}/compose"
     for path in (base, base + "/count", base + "/size"):
@@ -374,8 +378,8 @@ async def test_missing_csrf_token_is_403_and_nothing_is_sent(
 async def test_an_editor_gets_404_for_another_sites_composer(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
-    mine = site_of(dashboard, "compose-editor-mine")
-    theirs = site_of(dashboard, "compose-editor-theirs")
+    mine = await site_of(dashboard, "compose-editor-mine")
+    theirs = await site_of(dashboard, "compose-editor-theirs")
     await visitor.logged_in(await dashboard.add_user("editor", mine.id))
     page = await visitor.http.get(f"/dashboard/sites/{mine.id}/compose")
     assert page.status_code == 200
@@ -391,8 +395,8 @@ async def test_an_editor_gets_404_for_another_sites_composer(
 async def test_from_fills_the_form_from_one_of_the_sites_notifications(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:
-    site = site_of(dashboard, "compose-from")
-    other = site_of(dashboard, "compose-from-other")
+    site = await site_of(dashboard, "compose-from")
+    other = await site_of(dashboard, "compose-from-other")
     body = {
         "title": "Sale <today>",
         "body": "Half off",
@@ -431,7 +435,7 @@ async def test_from_fills_the_form_from_one_of_the_sites_notifications(
 async def test_preview_without_javascript_shows_previews_size_and_count(
     dashboard: DashboardGateway, api: httpx.AsyncClient
 ) -> None:
-    site = site_of(dashboard, "compose-preview")
+    site = await site_of(dashboard, "compose-preview")
     async with visit(dashboard) as visitor:
         await admin(dashboard, visitor)
         token = await visitor.csrf(f"/dashboard/sites/{site.id}/compose")
@@ -452,7 +456,7 @@ async def test_preview_without_javascript_shows_previews_size_and_count(
 async def test_ab_test_sends_each_variant_to_its_share_of_the_sample(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient, push_service: Any
 ) -> None:
-    site = site_of(dashboard, "compose-ab")
+    site = await site_of(dashboard, "compose-ab")
     browsers = [push_service.new_browser() for _ in range(10)]
     await subscribe_all(api, site, browsers)
     await admin(dashboard, visitor)
