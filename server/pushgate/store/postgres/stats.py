@@ -184,9 +184,12 @@ class StatsVerbs(PostgresConnections):
                 )
                 params += [name.strip(), value.strip()]
             else:
+                # One index lookup each: an OR here would scan the site's subscriptions.
                 where += (
-                    " AND (s.id = $3 OR s.external_id = $3 OR s.key IN (SELECT "
-                    "subscription_key FROM subscription_tags WHERE site_id = $1 AND name = $3))"
+                    " AND s.key IN (SELECT key FROM subscriptions WHERE id = $3 "
+                    "UNION SELECT key FROM subscriptions WHERE site_id = $1 AND external_id = $3 "
+                    "UNION SELECT subscription_key FROM subscription_tags "
+                    "WHERE site_id = $1 AND name = $3)"
                 )
                 params += [query]
         rows = await self._all(

@@ -165,11 +165,14 @@ class StatsVerbs(SQLiteConnections):
                 )
                 params += [site_id, name.strip(), value.strip(), value.strip()]
             else:
+                # One index lookup each: an OR here would scan the site's subscriptions.
                 where += (
-                    " AND (s.id = ? OR s.external_id = ? OR s.key IN (SELECT subscription_key "
-                    "FROM subscription_tags WHERE site_id = ? AND name = ?))"
+                    " AND s.key IN (SELECT key FROM subscriptions WHERE id = ? "
+                    "UNION SELECT key FROM subscriptions WHERE site_id = ? AND external_id = ? "
+                    "UNION SELECT subscription_key FROM subscription_tags "
+                    "WHERE site_id = ? AND name = ?)"
                 )
-                params += [query, query, site_id, query]
+                params += [query, site_id, query, site_id, query]
         rows = await self._all(
             "SELECT key, id, external_id, tags, browser, push_service, language, country, "
             f"timezone, created_at, last_seen_at FROM subscriptions s WHERE {where} "
