@@ -483,6 +483,14 @@ async def test_ab_test_sends_each_variant_to_its_share_of_the_sample(
     await push_service.wait_for_total(2)
     titles = sorted(m.json()["notification"]["title"] for m in push_service.received)
     assert titles == ["A title", "B title"]  # 20 % of 10, split evenly; the rest held
+    again = await visitor.http.get(
+        f"/dashboard/sites/{site.id}/compose", params={"from": notification_id}
+    )
+    for name, value in [("title", "A title"), ("variant_b_title", "B title"),
+                        ("variant_b_body", "B body"), ("ab_sample", "20"),
+                        ("ab_winner_after", "1h")]:  # fmt: skip
+        assert re.search(rf'name="{name}"[^>]*value="{value}"', again.text), name
+    assert 'name="ab_enabled" value="yes" checked' in again.text
     cancel = await api.post(
         f"/api/v1/notifications/{notification_id}/cancel", headers=site.admin_headers
     )

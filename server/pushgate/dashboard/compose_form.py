@@ -23,7 +23,7 @@ from pushgate.content.fields import (
 from pushgate.dashboard import compose_ab as ab
 from pushgate.dashboard.compose_audience import FILTER_ROWS
 from pushgate.dashboard.forms import field as form_field
-from pushgate.durations import DURATION, UNIT_SECONDS
+from pushgate.durations import DURATION, UNIT_SECONDS, describe
 from pushgate.errors import ApiError
 
 MAX_ACTIONS = 2
@@ -180,12 +180,5 @@ def send_at_text(local: str, zone: str) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def describe_ttl(seconds: int) -> str:
-    for unit in ("d", "h", "m"):
-        if seconds % UNIT_SECONDS[unit] == 0:
-            return f"{seconds // UNIT_SECONDS[unit]}{unit}"
-    return str(seconds)
-
-
 URGENCY_CHOICES = (("", "Default (normal)"), *((u, u) for u in URGENCIES))
-DEFAULT_TTL_TEXT = describe_ttl(MAX_TTL_SECONDS)
+DEFAULT_TTL_TEXT = describe(MAX_TTL_SECONDS)

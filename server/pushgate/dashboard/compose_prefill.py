@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pushgate.content.ab_test import AbTest
+from pushgate.content.variants import Content
+from pushgate.dashboard.compose_ab import LETTERS
 from pushgate.dashboard.compose_audience import FILTER_ROWS, TAG_FIELD
-from pushgate.dashboard.compose_form import MAX_ACTIONS, describe_ttl
+from pushgate.dashboard.compose_form import MAX_ACTIONS
+from pushgate.durations import describe
 from pushgate.store.models import Notification
 
 _MEMBER_TO_FORM = {"title": "title", "body": "body", "navigate": "url", "icon": "icon",
@@ -25,11 +29,31 @@ def prefilled(values: dict[str, str], notification: Notification) -> tuple[dict[
         values[f"action{n}_title"] = str(action.get("title", ""))
         values[f"action{n}_url"] = str(action.get("navigate", ""))
     values["urgency"] = notification.urgency or ""
-    values["ttl"] = describe_ttl(notification.ttl)
+    values["ttl"] = describe(notification.ttl)
     if notification.deliver_at_local:
         values.update(when="local", local_time=notification.deliver_at_local)
+    if notification.ab_test:
+        _ab_test(values, notification)
     note = _audience(values, notification.audience.to_json())
     return values, note
+
+
+def _ab_test(values: dict[str, str], notification: Notification) -> None:
+    """The test's settings, and variants B to D (A's wording is the form's own, from the first
+    variant, whose fields win over the notification's where it set them)."""
+    test = AbTest.from_json(notification.ab_test or {})
+    values.update(
+        ab_enabled="yes",
+        ab_sample=str(test.sample_percent),
+        ab_winner_after=describe(test.winner_after_seconds),
+        ab_metric=test.metric,
+    )
+    members = Content.from_json(notification.content).ab
+    for letter, member in zip(("a", *LETTERS), members, strict=False):
+        for name in ("title", "body"):
+            text = member.get(name)
+            if isinstance(text, str):
+                values[name if letter == "a" else f"variant_{letter}_{name}"] = text
 
 
 def _audience(values: dict[str, str], audience: dict[str, Any]) -> str:
