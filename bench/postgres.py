@@ -8,12 +8,14 @@ WAL writer, checkpointer, autovacuum), those already reaped included.
 
 `PUSHGATE_BENCH_PG_STATEMENTS=1` loads pg_stat_statements and writes, when the server stops,
 the statements that took the most time (bench/out/pg_statements.txt): where PostgreSQL's CPU
-per message goes.
+per message goes; the plans of statements slower than 5 ms and lock waits longer than 50 ms go
+to the server's log (bench/out/pg_server.log).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from bench import procstat
@@ -21,7 +23,10 @@ from pushgate.testing.postgres import LocalPostgres
 
 MAX_CONNECTIONS = 200
 PROFILE_ENV = "PUSHGATE_BENCH_PG_STATEMENTS"
-PROFILE_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=1000"
+PROFILE_OPTIONS = (
+    "-c shared_preload_libraries=pg_stat_statements,auto_explain -c pg_stat_statements.max=1000 "
+    "-c auto_explain.log_min_duration=5 -c log_lock_waits=on -c deadlock_timeout=50"
+)
 TOP_STATEMENTS = 25
 STATEMENTS_QUERY = (
     "SELECT round(total_exec_time::numeric, 1) AS ms, calls, rows, "
@@ -49,4 +54,5 @@ class BenchPostgres(LocalPostgres):
         if self.profile_to is not None:
             self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             self.profile_to.write_text(self.sql(STATEMENTS_QUERY))
+            shutil.copy(self.root / "server.log", self.profile_to.with_name("pg_server.log"))
         super().stop()

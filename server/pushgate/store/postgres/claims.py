@@ -59,14 +59,16 @@ class ClaimVerbs(PostgresConnections):
         return len(rows)
 
     async def has_due(self, notification_key: int, now: float) -> bool:
-        """Whether any delivery is due (a read: the common answer, no, costs no write)."""
-        row = await self._one(
-            "SELECT 1 FROM deliveries WHERE notification_key = $1 AND state = 'pending' "
-            "AND next_attempt_at <= $2 LIMIT 1",
-            notification_key,
-            now,
-        )
-        return row is not None
+        """Whether any delivery is due (a read: the common answer, no, costs no write).
+
+        Asked as the earliest due time, which PostgreSQL always reads from the first entry of
+        deliveries_pending. `… AND next_attempt_at <= $2 LIMIT 1` let the planner expect a
+        match early in a sequential scan (statistics from an emptier table count every row
+        pending and due), so during a broadcast, where every pending row is leased into the
+        future and none matches, each claim read the whole table: 5-50 ms a claim at 100,000,
+        most of PostgreSQL's CPU per message."""
+        earliest = await self.next_retry_at(notification_key)
+        return earliest is not None and earliest <= now
 
     async def claim_due(
         self,

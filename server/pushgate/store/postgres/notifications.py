@@ -139,11 +139,14 @@ class NotificationVerbs(PostgresConnections):
         engine died before it could settle or cancel them."""
         async with self._transaction(durable=False) as conn:
             rows = await conn.fetch(
+                # Driven by the cancelled notifications, each read through deliveries_pending:
+                # a join let the planner walk every delivery of the table (by its primary key)
+                # every 10 s, to find none. SKIP LOCKED never waits, so no lock order matters.
                 "WITH lapsed AS (SELECT d.notification_key, d.subscription_key "
-                "FROM notifications n JOIN deliveries d ON d.notification_key = n.key "
-                "WHERE n.status = 'cancelled' AND d.state = 'pending' "
-                "AND d.next_attempt_at <= $1 "
-                "ORDER BY d.notification_key, d.subscription_key FOR UPDATE OF d SKIP LOCKED), "
+                "FROM notifications n CROSS JOIN LATERAL (SELECT notification_key, "
+                "subscription_key FROM deliveries WHERE notification_key = n.key "
+                "AND state = 'pending' AND next_attempt_at <= $1 FOR UPDATE SKIP LOCKED) d "
+                "WHERE n.status = 'cancelled'), "
                 "done AS (UPDATE deliveries d SET state = 'cancelled', leased = FALSE "
                 "FROM lapsed l WHERE (d.notification_key, d.subscription_key) = "
                 "(l.notification_key, l.subscription_key) AND d.state = 'pending' "
