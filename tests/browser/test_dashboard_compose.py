@@ -11,6 +11,8 @@ import re
 import httpx
 from playwright.async_api import Browser, ConsoleMessage, expect
 
+from pushgate.store import open_store
+from pushgate.store.models import NewSubscription
 from pushgate.testing import LocalPushService, SimulatedBrowser
 from tests.browser.conftest import Gateway
 from tests.browser.test_dashboard import PASSWORD, axe_source, check_accessibility, create_admin
@@ -62,6 +64,18 @@ async def test_composer_previews_size_and_count_update_as_the_operator_types(
     await expect(page.get_by_role("heading", name="Compose")).to_be_visible()
     await expect(page.locator("#count-value")).to_have_text("3")  # Everyone, on the server
     await check_accessibility(page, axe_source, "compose-empty")
+    await page.get_by_role("button", name="Send", exact=True).click()  # no title: refused
+    await expect(page.locator("#title-error")).to_have_text("title is required")
+    await check_accessibility(page, axe_source, "compose-errors")
+    # Only the chosen parts of the form show: the time fields, the A/B test's variants.
+    await expect(page.get_by_label("Send at")).to_be_hidden()
+    await page.get_by_label("At a time").check()
+    await expect(page.get_by_label("Send at")).to_be_visible()
+    await page.get_by_label("Send now").check()
+    await expect(page.get_by_label("Variant B title")).to_be_hidden()
+    await page.get_by_label("A/B test this notification").check()
+    await expect(page.get_by_label("Variant B title")).to_be_visible()
+    await page.get_by_label("A/B test this notification").uncheck()
 
     await page.get_by_label("Title", exact=True).fill("Melons are in")
     await page.get_by_label("Body", exact=True).fill("Sweet, and only this week.")
@@ -89,5 +103,22 @@ async def test_composer_previews_size_and_count_update_as_the_operator_types(
         assert message.json()["notification"]["title"] == "Melons are in"
         assert message.json()["notification"]["actions"] == [{"action": "button-1", "title": "Buy"}]
     assert [len(b.messages) for b in free] == [0]
+
+    # Past 1,000 subscribers a confirmation page comes first.
+    big = gateway.create_site("Compose to many", [SITE_ORIGIN])
+    many = [
+        NewSubscription(f"{push_service.base_url}/push/many-{i}", "p", "a") for i in range(1001)
+    ]
+    async with open_store(gateway.database) as store:
+        await store.add_subscriptions_bulk(big["id"], many)
+    await page.goto(f"{gateway.url}/dashboard/sites/{big['id']}/compose")
+    await page.get_by_label("Title", exact=True).fill("To many")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(
+        page.get_by_role("heading", name=re.compile("Send .To many. to 1,001"))
+    ).to_be_visible()
+    await check_accessibility(page, axe_source, "compose-confirm")
+    await page.get_by_role("button", name="Back to the form").click()
+    await expect(page.get_by_label("Title", exact=True)).to_have_value("To many")
     assert blocked == [], blocked
     await context.close()

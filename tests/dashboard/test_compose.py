@@ -247,6 +247,8 @@ async def test_more_than_1000_asks_for_confirmation_and_sends_nothing_before(
     first = await visitor.http.post(f"/dashboard/sites/{site.id}/compose", data=fields)
     assert first.status_code == 200, first.text
     assert '<span id="confirm-count">1,001</span>' in first.text
+    assert '<dd id="confirm-audience">Everyone</dd>' in first.text
+    assert f'<dd id="confirm-when">At {at}:00+00:00</dd>' in first.text
     assert await notifications(api, site) == []  # the first POST sends nothing
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first.text))
     assert hidden["confirmed"] == "yes" and hidden["title"] == "Big news"

@@ -5,6 +5,7 @@ page's script calls as the operator types (session and X-CSRF-Token, like every 
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -167,8 +168,29 @@ def _confirm_page(
         count=checked.count,
         title=checked.form.values["title"],
         kept=kept,
-        scheduled=bool(checked.parsed and checked.parsed.new.send_at),
+        audience=_audience_text(checked),
+        when=_when_text(checked),
     )
+
+
+def _audience_text(checked: Checked) -> str:
+    data: dict[str, Any] = checked.picked.json if checked.picked else {}
+    if "tags" in data:
+        return "Subscribers tagged " + ", ".join(f"{k}={v}" for k, v in data["tags"].items())
+    if "segment" in data:
+        return f"The segment {data['segment']}"
+    if "filter" in data:
+        return "The filter " + json.dumps(data["filter"], ensure_ascii=False)
+    return "Everyone"
+
+
+def _when_text(checked: Checked) -> str:
+    body = checked.form.body
+    if "send_at" in body:
+        return f"At {body['send_at']}"
+    if "deliver_at_local" in body:
+        return f"At {body['deliver_at_local']} in each subscriber's time zone"
+    return "Now"
 
 
 def _choices() -> dict[str, Any]:

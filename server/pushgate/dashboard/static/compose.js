@@ -1,12 +1,13 @@
 // pushgate composer: progressive enhancement only (the form works without it, its Preview
 // button asks the server). Redraws the three previews as the operator types, asks the server
 // for the payload's size and the audience's count (POST with the session's CSRF token), and
-// shows only the part of the audience picker that is chosen.
+// shows only the parts of the form that are chosen (audience, when, A/B test).
 "use strict";
 
 const SIZE_DELAY_MS = 250; // after the last keystroke, before asking for the size
 const COUNT_DELAY_MS = 400; // counting may walk the whole site: ask less often
 const AUDIENCE_FIELDS = /^(audience|tags|segment|filter)/;
+const CHOICE_FIELDS = ["when", "ab_enabled"]; // show only the part of the form they choose
 
 function debounce(wait, run) {
   let timer = null;
@@ -28,10 +29,18 @@ function redrawPreviews(form) {
   }
 }
 
-function showChosenAudience(form) {
-  const chosen = form.elements.namedItem("audience").value;
-  for (const part of form.querySelectorAll(".audience-part")) {
-    part.hidden = part.dataset.audience !== chosen;
+function showChosenParts(form) {
+  const audience = form.elements.namedItem("audience").value;
+  for (const part of form.querySelectorAll("[data-audience]")) {
+    part.hidden = part.dataset.audience !== audience;
+  }
+  const when = form.elements.namedItem("when").value;
+  for (const part of form.querySelectorAll("[data-when]")) {
+    part.hidden = part.dataset.when !== when;
+  }
+  const testing = form.elements.namedItem("ab_enabled").checked;
+  for (const part of form.querySelectorAll("[data-ab]")) {
+    part.hidden = !testing;
   }
 }
 
@@ -93,8 +102,10 @@ function start() {
   const changed = (event) => {
     const name = event.target.name || "";
     if (AUDIENCE_FIELDS.test(name)) {
-      showChosenAudience(form);
+      showChosenParts(form);
       count();
+    } else if (CHOICE_FIELDS.includes(name)) {
+      showChosenParts(form);
     } else {
       redrawPreviews(form);
       size();
@@ -102,7 +113,7 @@ function start() {
   };
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
-  showChosenAudience(form);
+  showChosenParts(form);
   redrawPreviews(form);
 }
 
