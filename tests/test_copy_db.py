@@ -125,8 +125,25 @@ def add_dashboard_rows(path: Path, site_id: str) -> None:
                 "INSERT INTO prompt_event_counts VALUES (?, '2026-12-02', 'a', 'shown', 3)",
                 (site_id,),
             )
+            add_event_hook_rows(db, site_id)
     finally:
         db.close()
+
+
+def add_event_hook_rows(db: sqlite3.Connection, site_id: str) -> None:
+    """An event hook (never due, so the running gateway leaves it), an event waiting for it and
+    an attempt (issue #12 part 8)."""
+    db.execute(
+        "INSERT INTO event_hooks VALUES ('eh_1', ?, 'https://crm.invalid/in', '[\"clicked\"]', "
+        "'a-plain-secret-of-20', 1.5, 9e9, 5.0, 0, 2)",
+        (site_id,),
+    )
+    db.execute(
+        "INSERT INTO event_hook_outbox (hook_id, type, at, notification_id, subscription_id, "
+        "action) VALUES ('eh_1', 'clicked', 9e9, 'n-1', 's-1', 'read')"
+    )
+    db.execute("INSERT INTO event_hook_attempts (hook_id, at, status, error, event_count) "
+               "VALUES ('eh_1', 2.5, NULL, 'no answer within 10 s', 1)")  # fmt: skip
 
 
 QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
