@@ -18,6 +18,7 @@ from pushgate.hooks_out.signing import SIGNATURE_HEADER, verify
 class HookReceiver:
     secret: str
     fail_next: int = 0  # answer 500 to this many requests
+    redirect: bool = False  # answer 307 to /in itself (a redirect must not be followed)
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)  # every request, as seen
     taken: list[list[dict[str, Any]]] = field(default_factory=list)  # batches answered 200
@@ -39,6 +40,8 @@ class HookReceiver:
         signed = verify(body, self.secret, request.headers.get(SIGNATURE_HEADER))
         batch = json.loads(body)["events"]
         self.requests.append({"signed": signed, "size": len(batch), "path": request.path})
+        if self.redirect:
+            return web.Response(status=307, headers={"Location": self.url})
         if self.fail_next > 0:
             self.fail_next -= 1
             return web.Response(status=500, text="not now")

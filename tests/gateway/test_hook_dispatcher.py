@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pushgate.hooks_out.dispatcher import HookDispatcher
-from pushgate.hooks_out.sender import hook_session
+from pushgate.hooks_out.sender import hook_session, post_batch
 from pushgate.store import Store, open_store
 from pushgate.store.event_hook_rows import EventHook, HookEvent
 from tests.gateway.hook_receiver import HookReceiver, hook_receiver
@@ -99,3 +99,11 @@ async def test_a_backlog_goes_out_in_batches_of_100_in_one_claim(
     assert await store.hook_outbox(hook.id, 10) == []
     shown = await store.get_event_hook(hook.site_id, hook.id)
     assert shown is not None and shown.backoff == 0 and shown.dropped == 0
+
+
+async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(receiver: HookReceiver) -> None:
+    receiver.redirect = True
+    async with hook_session([receiver.host]) as session:
+        answer = await post_batch(session, receiver.url, SECRET, b'{"events":[]}', [receiver.host])
+    assert (answer.status, answer.error) == (307, "HTTP 307 Temporary Redirect")
+    assert len(receiver.requests) == 1
