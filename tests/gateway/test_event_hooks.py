@@ -131,6 +131,12 @@ async def test_a_receiver_gets_signed_batches_of_every_event_and_a_500_is_retrie
     assert leaving.status_code == 204
     await arrived(lambda: len(receiver.events("unsubscribed")) == 1, "unsubscribed")
     assert receiver.events("unsubscribed")[0]["subscription_id"] == ids[-1]
+    removed = await s.client.delete(
+        f"/api/v1/subscriptions/{ids[-2]}", headers=s.site.admin_headers
+    )  # by the site's back end: also `unsubscribed`
+    assert removed.status_code == 204
+    await arrived(lambda: len(receiver.events("unsubscribed")) == 2, "unsubscribed by the API")
+    assert receiver.events("unsubscribed")[1]["subscription_id"] == ids[-2]
     push_service.unsubscribe(browsers[0])
     again = await s.client.post(
         "/api/v1/notifications", json={"title": "Again"}, headers=s.site.admin_headers
