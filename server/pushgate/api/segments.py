@@ -20,6 +20,7 @@ from pushgate.api.validation import audience_of, invalid, optional_str, require_
 from pushgate.audience.parse import SEGMENT_NAME, FilterError, parse_filter, segment_name
 from pushgate.audience.tree import Node, to_json
 from pushgate.errors import ApiError
+from pushgate.store import Store
 from pushgate.store.base import SegmentExists, SegmentInUse
 from pushgate.store.models import Audience, Segment
 
@@ -156,9 +157,18 @@ async def count_audience(request: Request) -> Response:
     data = _segment_body(await read_json(request, MAX_SEGMENT_BODY_BYTES), ("audience",))
     if "audience" not in data:
         raise invalid("audience is required: any audience a notification takes")
-    audience = audience_of(data["audience"])
-    await checked_audience(store, site.id, audience)
-    return json_response({"count": await store.count_audience(site.id, audience, _now(request))})
+    _, count = await counted_audience(store, site.id, data["audience"], _now(request))
+    return json_response({"count": count})
+
+
+async def counted_audience(
+    store: Store, site_id: str, value: Any, now: float
+) -> tuple[Audience, int]:
+    """The audience of an `audience` member, checked against the site's segments, and how many
+    subscriptions it holds now: this route's answer, and the dashboard composer's count."""
+    audience = audience_of(value)
+    await checked_audience(store, site_id, audience)
+    return audience, await store.count_audience(site_id, audience, now)
 
 
 routes = [

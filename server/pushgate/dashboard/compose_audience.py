@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pushgate.api.audience_checks import checked_audience
-from pushgate.api.validation import audience_of
+from pushgate.api.segments import counted_audience
 from pushgate.audience import fields as f
 from pushgate.errors import ApiError
 from pushgate.store import Store
@@ -39,6 +38,7 @@ class AudienceInvalid(Exception):
 class Picked:
     json: dict[str, Any]  # the request's `audience` member
     audience: Audience
+    count: int  # subscriptions it holds now
 
 
 def audience_json(values: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
@@ -58,20 +58,15 @@ def audience_json(values: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
     return {"all": True}, []
 
 
-async def picked_audience(store: Store, site_id: str, values: dict[str, str]) -> Picked:
-    """The checked audience, exactly as the API checks it; AudienceInvalid naming the field."""
+async def picked_audience(store: Store, site_id: str, values: dict[str, str], now: float) -> Picked:
+    """The audience checked and counted by `POST /api/v1/audiences/count`'s own function;
+    AudienceInvalid naming the form field when it refuses it."""
     data, rows = audience_json(values)
     try:
-        audience = audience_of(data)
-        await checked_audience(store, site_id, audience)
+        audience, count = await counted_audience(store, site_id, data, now)
     except ApiError as exc:
         raise AudienceInvalid(_field_of(exc.message, data, rows), exc.message) from None
-    return Picked(data, audience)
-
-
-async def audience_count(store: Store, site_id: str, picked: Picked, now: float) -> int:
-    """`POST /api/v1/audiences/count`'s figure for the same audience."""
-    return await store.count_audience(site_id, picked.audience, now)
+    return Picked(data, audience, count)
 
 
 def _tags(text: str) -> dict[str, str]:

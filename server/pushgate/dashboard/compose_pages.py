@@ -101,11 +101,10 @@ async def count_json(request: Request, session: DashboardSession) -> Response:
     ctx = context(request)
     form = read_compose(await read_form(request), site.default_timezone)
     try:
-        picked = await picker.picked_audience(ctx.store, site.id, form.values)
+        picked = await picker.picked_audience(ctx.store, site.id, form.values, ctx.clock())
     except picker.AudienceInvalid as exc:
         return JSONResponse({"error": {"field": exc.field, "message": exc.message}}, 400)
-    count = await picker.audience_count(ctx.store, site.id, picked, ctx.clock())
-    return JSONResponse({"count": count, "audience": picked.json})
+    return JSONResponse({"count": picked.count, "audience": picked.json})
 
 
 def read_compose_values(values: dict[str, str], site: Site) -> ComposeForm:

@@ -21,7 +21,6 @@ from pushgate.api.notification_request import (
 from pushgate.dashboard.compose_audience import (
     AudienceInvalid,
     Picked,
-    audience_count,
     picked_audience,
 )
 from pushgate.dashboard.compose_form import ComposeForm
@@ -55,11 +54,10 @@ async def check(
     """The form judged by the API's rules: errors in `form.errors`, and what it would send."""
     checked = Checked(form, payload_bytes=payload_size(ctx, form))
     try:
-        checked.picked = await picked_audience(ctx.store, site_id, form.values)
+        checked.picked = await picked_audience(ctx.store, site_id, form.values, ctx.clock())
+        checked.count = checked.picked.count
     except AudienceInvalid as exc:
         form.errors.setdefault(exc.field, exc.message)
-    if checked.picked is not None:
-        checked.count = await audience_count(ctx.store, site_id, checked.picked, ctx.clock())
     if form.errors:
         return checked
     body = form.body | {"audience": checked.picked.json if checked.picked else None}
