@@ -5,7 +5,7 @@ types it wants, and its signing secret. Each rule raises HookRefused with one cl
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from yarl import URL
 
@@ -97,7 +97,3 @@ def checked_secret(secret: object) -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(GENERATED_SECRET_BYTES)
-
-
-def wants(events: Sequence[str], kind: str) -> bool:
-    return kind in events
