@@ -4,6 +4,7 @@ events, and a winner recorded once, which alone makes the rest due with its vari
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -79,3 +80,22 @@ async def test_held_deliveries_are_never_due_before_the_winner(store: Store) -> 
     await store.expand_audience_split(n, 10, lambda b, c: [None] * c, (NOW, NOW + TTL), 1e15)
     assert not await store.has_due(n.key, NOW + 30 * 86400)
     assert await store.variant_counts(n.key, 2) == [Counts(), Counts()]
+
+
+async def test_two_gateways_choosing_at_once_record_one_winner(
+    store: Store, database_url: str
+) -> None:
+    site_id, n = await _notification(store, 6)
+    await store.expand_audience_split(n, 10, _every_other, (NOW, NOW + TTL), HELD_DUE_AT)
+    async with open_store(database_url) as other:
+        recorded = await asyncio.gather(
+            store.record_winner(n.key, 0, NOW + 60), other.record_winner(n.key, 1, NOW + 60)
+        )
+    assert sorted(recorded) == [False, True]
+    winner = 0 if recorded[0] else 1
+    shown = await store.get_notification(site_id, n.id)
+    assert shown is not None and shown.winner == winner
+    due = await store.claim_due(n.key, NOW + 60, 100, NOW + 60 + LEASE)  # sample and rest
+    assert sum(t.variant == winner for t in due) == 3 + (2 if winner == 0 else 1)
+    counts = await store.variant_counts(n.key, 2)
+    assert counts[winner].targeted == 3 + (2 if winner == 0 else 1)
