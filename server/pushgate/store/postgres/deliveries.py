@@ -26,7 +26,7 @@ from pushgate.store.models import (
 )
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.postgres.segments import next_audience_rows
-from pushgate.store.postgres.stats import count_outcome, count_outcomes, count_subscribers
+from pushgate.store.postgres.stats import add_counted, count_outcomes, count_subscribers
 from pushgate.store.stats_rows import DELIVERY_COUNTS
 
 
@@ -255,14 +255,14 @@ async def add_to_counter(
 ) -> None:
     """notifications.`counter` += n (a column name of ours, never input); nothing for 0, so
     the row is not locked for nothing."""
-    if n:
+    if n and counter in DELIVERY_COUNTS:  # the roll-ups count what the counters count
+        await add_counted(conn, notification_key, counter, n, time.time())
+    elif n:
         await conn.execute(
             f"UPDATE notifications SET {counter} = {counter} + $1 WHERE key = $2",
             n,
             notification_key,
         )
-        if counter in DELIVERY_COUNTS:  # the roll-ups count what the counters count
-            await count_outcome(conn, notification_key, counter, n, time.time())
 
 
 def rowcount(status: str) -> int:

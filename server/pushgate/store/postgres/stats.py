@@ -91,18 +91,18 @@ async def count_outcomes(
     )
 
 
-async def count_outcome(
+async def add_counted(
     conn: asyncpg.Connection, notification_key: int, kind: str, count: int, at: float
 ) -> None:
-    """Add `count` to one counter (`kind`, a column name of ours) of one notification."""
-    if count <= 0:
-        return
+    """notifications.`kind` += count and the same to its roll-ups, in one statement (one round
+    trip: the common outcome write pays for the roll-ups with no extra one)."""
     await conn.execute(
+        f"WITH n AS (UPDATE notifications SET {kind} = {kind} + $1 WHERE key = $2 "
+        "RETURNING site_id, key) "
         f"INSERT INTO delivery_rollups (site_id, span, bucket, notification_key, {kind}) "
-        "SELECT n.site_id, spans.span, spans.bucket, n.key, $1 FROM notifications n, "
+        "SELECT n.site_id, spans.span, spans.bucket, n.key, $1 FROM n, "
         "(VALUES ('day', $3::bigint), ('hour', $4::bigint)) AS spans(span, bucket) "
-        "WHERE n.key = $2 ORDER BY spans.span "
-        "ON CONFLICT (site_id, span, bucket, notification_key) DO UPDATE "
+        "ORDER BY spans.span ON CONFLICT (site_id, span, bucket, notification_key) DO UPDATE "
         f"SET {kind} = delivery_rollups.{kind} + excluded.{kind}",
         count,
         notification_key,
