@@ -9,11 +9,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pushgate.analytics.subscribers import remove_subscriber
-from pushgate.api.audience_checks import checked_audience
-from pushgate.api.context import announce, context, log
+from pushgate.api.context import context, log
 from pushgate.api.http import contain_unexpected, json_response, read_json
 from pushgate.api.notification_request import parse_notification
-from pushgate.api.notification_service import accepted_json, variant_counts
+from pushgate.api.notification_service import accepted_json, create_parsed, variant_counts
 from pushgate.api.render import notification_json, subscription_json
 from pushgate.api.validation import (
     MAX_CURSOR,
@@ -87,16 +86,12 @@ async def create_notification(request: Request) -> Response:
     body = await read_json(request, MAX_NOTIFICATION_BODY_BYTES)
     now = ctx.clock()
     parsed = parse_notification(body, _idempotency_key(request), ctx.events_url, now)
-    new = parsed.new
-    await checked_audience(ctx.store, site.id, new.audience)
     try:
-        notification, created = await ctx.store.create_notification(site.id, new, now=now)
+        notification, _ = await create_parsed(ctx, site.id, parsed, now)
     except IdempotencyConflict as exc:
         raise ApiError(
             "idempotency_conflict", "this Idempotency-Key was used with a different request body"
         ) from exc
-    if created:
-        await announce(ctx, "new")
     return json_response(await accepted_json(ctx, site.id, notification, parsed), 202)
 
 

@@ -54,6 +54,19 @@ async def create_rendered(
     return notification, created
 
 
+async def create_parsed(
+    ctx: AppContext, site_id: str, parsed: ParsedNotification, now: float
+) -> tuple[Notification, bool]:
+    """Store a parsed notification once its audience is checked against the site's segments,
+    and wake the delivery engine: what `POST /api/v1/notifications` and the dashboard's
+    composer share. IdempotencyConflict when its key was used with another body."""
+    await checked_audience(ctx.store, site_id, parsed.new.audience)
+    notification, created = await ctx.store.create_notification(site_id, parsed.new, now=now)
+    if created:
+        await announce(ctx, "new")
+    return notification, created
+
+
 async def accepted_json(
     ctx: AppContext, site_id: str, notification: Notification, parsed: ParsedNotification
 ) -> dict[str, Any]:

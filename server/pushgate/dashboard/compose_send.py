@@ -1,23 +1,22 @@
 """What the composer checks and sends, through the path of `POST /api/v1/notifications`
 (api/admin.py): the form's body parsed by `parse_notification` (every validator of the API),
-the audience checked by `checked_audience`, the notification created by the store and
-announced to the delivery engine. The payload's size is measured by the builder the API
-measures with (`build_template`), and the audience counted as `POST /api/v1/audiences/count`
-counts it."""
+then stored and announced by `create_parsed` (api/notification_service.py). The payload's
+size is measured by the builder the API measures with (`build_template`), and the audience
+counted by the count route's `counted_audience`."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from pushgate.api.audience_checks import checked_audience
-from pushgate.api.context import AppContext, announce
+from pushgate.api.context import AppContext
 from pushgate.api.notification_content import MEMBER_FIELDS, content_of
 from pushgate.api.notification_request import (
     ParsedNotification,
     _notification_member,  # the member the API builds, measured past the limit it refuses
     parse_notification,
 )
+from pushgate.api.notification_service import create_parsed
 from pushgate.dashboard.compose_audience import (
     AudienceInvalid,
     Picked,
@@ -71,12 +70,9 @@ async def check(
 async def send(ctx: AppContext, site_id: str, checked: Checked) -> Notification | None:
     """Create the notification (None, with the form's error set, when it cannot be)."""
     assert checked.parsed is not None
-    new = checked.parsed.new
-    now = ctx.clock()
     try:
-        await checked_audience(ctx.store, site_id, new.audience)
-        notification, created = await ctx.store.create_notification(site_id, new, now=now)
-    except ApiError as exc:
+        notification, _ = await create_parsed(ctx, site_id, checked.parsed, ctx.clock())
+    except ApiError as exc:  # a segment deleted since the check
         checked.form.refuse(exc)
         return None
     except IdempotencyConflict:
@@ -85,8 +81,6 @@ async def send(ctx: AppContext, site_id: str, checked: Checked) -> Notification 
             "another notification."
         )
         return None
-    if created:
-        await announce(ctx, "new")
     return notification
 
 
