@@ -14,7 +14,7 @@ from playwright.async_api import Browser, ConsoleMessage, expect
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
 from pushgate.testing import LocalPushService, SimulatedBrowser
-from tests.browser.conftest import Gateway
+from tests.browser.conftest import Gateway, artifact
 from tests.browser.test_dashboard import PASSWORD, axe_source, check_accessibility, create_admin
 
 __all__ = ["axe_source"]  # the fixture, shared with test_dashboard.py
@@ -122,3 +122,22 @@ async def test_composer_previews_size_and_count_update_as_the_operator_types(
     await expect(page.get_by_label("Title", exact=True)).to_have_value("To many")
     assert blocked == [], blocked
     await context.close()
+
+    # Without JavaScript the Preview button asks the server for the same previews and size.
+    still = await chromium.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = await still.new_page()
+    await page.goto(f"{gateway.url}/dashboard/login")
+    await page.get_by_label("Email").fill("composer@example.com")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}/compose")
+    await expect(page.get_by_label("Tags to match")).to_be_visible()  # nothing hidden
+    await page.get_by_label("Title", exact=True).fill("Without a script")
+    await page.get_by_role("button", name="Preview").click()
+    for preview in PREVIEWS:
+        await expect(page.locator(f"{preview} .title")).to_have_text("Without a script")
+    await expect(page.locator("#size-value")).to_have_text(re.compile(r"^[1-9][0-9,]*$"))
+    await page.screenshot(path=artifact("dashboard-compose-no-js.png"), full_page=True)
+    await still.close()
