@@ -70,21 +70,26 @@ class _Batch:
 
 @contextlib.contextmanager
 def _interrupts_ignored() -> Iterator[None]:
-    """Start a worker with SIGINT ignored, which it inherits (Python then installs no
-    KeyboardInterrupt): a terminal's Ctrl-C reaches the whole process group, and the workers must
-    not die with tracebacks while the main process stops them in order."""
+    """Start a worker with SIGINT and SIGTERM ignored, which it inherits (Python then installs
+    no KeyboardInterrupt): a terminal's Ctrl-C reaches the whole process group, and systemd's
+    stop sends SIGTERM to every process of the unit, and the workers must not die (and be
+    replaced, with an error logged) while the main process stops them in order. A worker still
+    ends when its pipe closes, or with SIGKILL."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal dispositions can only be changed from the main thread
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # a handler Python did not install: it could not be put back
+    ignored = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.getsignal(number) for number in ignored]
+    if None in previous:  # a handler Python did not install: it could not be put back
         yield
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in ignored:
+        signal.signal(number, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in zip(ignored, previous, strict=True):
+            signal.signal(number, handler)
 
 
 class _Worker:
@@ -294,4 +299,4 @@ class SendWorkers:
         for worker in self._workers:
             await asyncio.to_thread(worker.process.join, 5)
             if worker.process.is_alive():
-                worker.process.terminate()
+                worker.process.kill()  # it ignores SIGTERM
