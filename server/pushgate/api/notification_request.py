@@ -34,6 +34,7 @@ from pushgate.content.fields import (
     MAX_TITLE_LENGTH,
 )
 from pushgate.content.sandbox import is_template
+from pushgate.content.variants import Content
 from pushgate.delivery.payload import build_template
 from pushgate.errors import ApiError
 from pushgate.store.models import NewNotification
@@ -151,10 +152,7 @@ def parse_notification(
     urgency = data.get("urgency")
     if urgency is not None and urgency not in URGENCIES:
         raise invalid(f"urgency must be one of {', '.join(URGENCIES)}")
-    payload_bytes = max(
-        _checked_size(member, events_url)
-        for member in (notification, *content.localized.values(), *content.ab)
-    )
+    payload_bytes = max(_checked_size(m, events_url) for m in _members(notification, content))
     audience = data.get("audience")
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     new = NewNotification(
@@ -174,6 +172,24 @@ def parse_notification(
         ab_test=None if ab_test is None else ab_test.to_json(),
     )
     return ParsedNotification(new, payload_bytes)
+
+
+def payload_bytes_of(body: Any, events_url: str) -> int:
+    """The plaintext bytes of the largest message `body`'s content makes, as
+    parse_notification measures it, but also past the limit it refuses (the dashboard's
+    composer shows how far over it is); ApiError when a content field is invalid."""
+    data = require_object(body, "body")
+    timestamp = int(time.time() * 1000)
+    notification, content = content_of(
+        data, {}, lambda fields: _notification_member(fields, timestamp)
+    )
+    members = _members(notification, content)
+    return max(build_template(m, _NOTIFICATION_ID_EXAMPLE, events_url).size for m in members)
+
+
+def _members(notification: dict[str, Any], content: Content) -> list[dict[str, Any]]:
+    """Every member a push message may carry: the default, each language's, each variant's."""
+    return [notification, *content.localized.values(), *content.ab]
 
 
 def _checked_size(member: dict[str, Any], events_url: str) -> int:

@@ -6,15 +6,14 @@ counted by the count route's `counted_audience`."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from pushgate.api.context import AppContext
-from pushgate.api.notification_content import MEMBER_FIELDS, content_of
+from pushgate.api.notification_content import MEMBER_FIELDS
 from pushgate.api.notification_request import (
     ParsedNotification,
-    _notification_member,  # the member the API builds, measured past the limit it refuses
     parse_notification,
+    payload_bytes_of,
 )
 from pushgate.api.notification_service import create_parsed
 from pushgate.dashboard.compose_audience import (
@@ -23,7 +22,6 @@ from pushgate.dashboard.compose_audience import (
     picked_audience,
 )
 from pushgate.dashboard.compose_form import ComposeForm
-from pushgate.delivery.payload import build_template
 from pushgate.errors import ApiError
 from pushgate.store import IdempotencyConflict
 from pushgate.store.models import Notification
@@ -31,7 +29,6 @@ from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
 
 TEST_FIELDS = ("variants", "ab_test")  # an A/B test's variants are measured too
 CONFIRM_ABOVE = 1000  # a send to more subscribers than this asks for a confirmation first
-_ID_EXAMPLE = "0" * 32  # a notification id's length, as the API measures
 
 
 @dataclass
@@ -93,10 +90,7 @@ def payload_size(ctx: AppContext, form: ComposeForm) -> int | None:
     except ApiError as exc:
         if exc.error.code != "payload_too_large":
             return None
-    stamp = int(time.time() * 1000)
-    member, variants = content_of(content, {}, lambda fields: _notification_member(fields, stamp))
-    members = (member, *variants.localized.values(), *variants.ab)
-    return max(build_template(m, _ID_EXAMPLE, ctx.events_url).size for m in members)
+    return payload_bytes_of(content, ctx.events_url)
 
 
 def _button_at_fault(ctx: AppContext, form: ComposeForm, exc: ApiError) -> int | None:
