@@ -115,6 +115,8 @@ async def test_totals_growth_and_breakdowns(
     assert "en-GB 2 50.0 %" in _table(text, "breakdown-language")
     assert "Europe/London 1 25.0 %" in _table(text, "breakdown-timezone")
     assert "Unknown 3 75.0 %" in _table(text, "breakdown-timezone")
+    # No GeoIP country for anyone: each subscriber's country is its time zone's.
+    assert "Unknown 3 75.0 % GB 1 25.0 %" in _table(text, "breakdown-country")
     assert f'href="/dashboard/sites/{site.id}/subscribers.csv"' in text
     assert f'href="/dashboard/sites/{site.id}/notifications.csv"' in text
 

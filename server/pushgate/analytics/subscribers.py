@@ -3,9 +3,11 @@ store keeps (never a GROUP BY over the subscriptions per page view), search, and
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from pushgate.api.context import AppContext
+from pushgate.audience.countries import country_of_zone
 from pushgate.store import Store
 from pushgate.store.stats_rows import DIMENSIONS, SubscriberRow
 
@@ -56,6 +58,8 @@ async def breakdowns(store: Store, site_id: str) -> list[Breakdown]:
     by_dimension: dict[str, list[tuple[str, int]]] = {d: [] for d in DIMENSIONS}
     for row in await store.subscriber_breakdowns(site_id):
         by_dimension.setdefault(row.dimension, []).append((row.value, row.count))
+    if not any(value for value, _ in by_dimension["country"]):
+        by_dimension["country"] = _countries_of_zones(by_dimension["timezone"])
     result = []
     for dimension in DIMENSIONS:
         pairs = by_dimension[dimension]
@@ -66,6 +70,15 @@ async def breakdowns(store: Store, site_id: str) -> list[Breakdown]:
         ]
         result.append(Breakdown(dimension, DIMENSION_LABELS[dimension], rows))
     return result
+
+
+def _countries_of_zones(zones: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Without a GeoIP country for anyone (no PUSHGATE_GEOIP_DATABASE), each subscriber's
+    country is its time zone's, as audience filters read it: exact, from the zone counters."""
+    counts: Counter[str] = Counter()
+    for zone, count in zones:
+        counts[country_of_zone(zone) or ""] += count
+    return list(counts.items())
 
 
 def _label(dimension: str, value: str) -> str:
