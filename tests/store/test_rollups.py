@@ -4,6 +4,7 @@ alone by the retention prune, which takes the per-delivery rows of old notificat
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -175,3 +176,26 @@ async def test_a_job_lease_is_held_by_one_until_it_ends(store: Store) -> None:
     assert not await store.take_job_lease("retention", 120.0, 180.0)
     assert await store.take_job_lease("other", 120.0, 180.0)
     assert await store.take_job_lease("retention", 161.0, 221.0)
+
+
+async def test_concurrent_writes_keep_the_rollups_exact(store: Store) -> None:
+    """Many writers at once (a pool of connections on PostgreSQL): subscribes, refreshes that
+    move a language, and unsubscribes of one site never lose or double a count."""
+    site, _ = await store.create_site("busy", ["https://busy.example"])
+    endpoints = [f"{FCM}-busy-{i}" for i in range(40)]
+    await asyncio.gather(
+        *(store.upsert_subscription(site.id, browser(e, language="en")) for e in endpoints)
+    )
+    await asyncio.gather(
+        *(store.upsert_subscription(site.id, browser(e, language="de")) for e in endpoints[:20]),
+        *(store.remove_subscription_by_endpoint(site.id, e) for e in endpoints[20:30]),
+        *(store.remove_subscription_by_endpoint(site.id, e) for e in endpoints[20:30]),  # twice
+    )
+    now = time.time()
+    day = bucket_of(now, "day")
+    (rollup,) = await store.subscriber_rollups(site.id, "day", day, day + DAY_SECONDS)
+    assert (rollup.new, rollup.unsubscribed) == (40, 10)
+    counts = {(b.dimension, b.value): b.count for b in await store.subscriber_breakdowns(site.id)}
+    assert counts[("language", "de")] == 20
+    assert counts[("language", "en")] == 10
+    assert counts[("push_service", "fcm")] == 30
