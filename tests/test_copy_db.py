@@ -81,6 +81,7 @@ async def _install(push_service: LocalPushService, gateway: Any, feeds: Any) -> 
         # After the send: quiet hours read the wall clock here, and 22:00-06:00 UTC would
         # hold the notification whenever this test runs at night.
         await admin(client, site, "PATCH", "/api/v1/site", QUIET_HOURS)
+        await admin(client, site, "PATCH", "/api/v1/site", PROMPT_VARIANTS)
         token = browsers[0].messages[0].json()["pushgate"]["token"]
         event = {"token": token, "type": "clicked", "action": "read"}
         answer = await client.post("/v1/events", json=event, headers={"Origin": ORIGIN})
@@ -118,10 +119,6 @@ def add_dashboard_rows(path: Path, site_id: str) -> None:
             )
             db.execute("INSERT INTO login_failures VALUES ('email:ed@news.example', 3.5)")
             db.execute(
-                "INSERT INTO prompt_variants VALUES (?, 'a', 0, 'News?', 'Yes', 'No', 60)",
-                (site_id,),
-            )
-            db.execute(
                 "INSERT INTO prompt_event_counts VALUES (?, '2026-12-02', 'a', 'shown', 3)",
                 (site_id,),
             )
@@ -146,6 +143,11 @@ def add_event_hook_rows(db: sqlite3.Connection, site_id: str) -> None:
                "VALUES ('eh_1', 2.5, NULL, 'no answer within 10 s', 1)")  # fmt: skip
 
 
+PROMPT_VARIANTS = {
+    "prompt_variants": [
+        {"id": "a", "text": "News?", "accept": "Yes", "dismiss": "No", "weight": 60}
+    ]
+}
 QUIET_HOURS = {"quiet_hours": {"start": "22:00", "end": "06:00", "allow_high_urgency": True}}
 WEBHOOK = {
     "name": "cms",
