@@ -5,12 +5,15 @@ alone by the retention prune, which takes the per-delivery rows of old notificat
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from pushgate.store import Store, open_store
+from pushgate.store.migrations import MIGRATIONS
 from pushgate.store.models import (
     Audience,
     DeliveryRef,
@@ -19,6 +22,7 @@ from pushgate.store.models import (
     NewSubscription,
 )
 from pushgate.store.stats_rows import DAY_SECONDS, bucket_of
+from pushgate.webpush.vapid import generate_key_pair
 from tests.api.test_subscriptions import VALID_AUTH, VALID_P256DH
 
 FCM = "https://fcm.googleapis.com/fcm/send/rollup"
@@ -199,3 +203,47 @@ async def test_concurrent_writes_keep_the_rollups_exact(store: Store) -> None:
     assert counts[("language", "de")] == 20
     assert counts[("language", "en")] == 10
     assert counts[("push_service", "fcm")] == 30
+
+
+async def test_an_older_database_is_backfilled_by_the_migration(tmp_path: Path) -> None:
+    """Schema 15 counts what was there: subscribers as new on the day they came, breakdowns,
+    and each notification's counters on the day it was made (SQLite; PostgreSQL's migration
+    runs the same statements, in its own dialect, in every PostgreSQL test)."""
+    path = tmp_path / "old.sqlite"
+    mine = next(i for i, m in enumerate(MIGRATIONS) if "CREATE TABLE subscriber_rollups" in m)
+    keys = generate_key_pair()
+    day = 1_700_000_000 // DAY_SECONDS * DAY_SECONDS
+    with sqlite3.connect(path) as db:
+        for script in MIGRATIONS[:mine]:
+            db.executescript(script)
+        db.execute(
+            "INSERT INTO sites (id, name, origins, vapid_private_key, vapid_public_key, "
+            "prompt_text, created_at) VALUES ('s1', 'old', '[]', ?, ?, 'Hi?', 1.0)",
+            (keys.private_key, keys.public_key),
+        )
+        for n, (language, at) in enumerate(
+            [("en", day + 5), ("en", day + 9), ("de", day + DAY_SECONDS)]
+        ):
+            db.execute(
+                "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, language, "
+                "created_at, last_seen_at, push_service) VALUES (?, 's1', ?, 'k', 'a', ?, ?, ?, "
+                "'fcm')",
+                (f"sub{n}", f"{FCM}-old-{n}", language, at, at),
+            )
+        db.execute(
+            "INSERT INTO notifications (id, site_id, payload, audience, ttl, request_hash, "
+            "created_at, status, accepted, clicked, gone) VALUES ('n1', 's1', '{}', '{}', 60, "
+            "'h', ?, 'done', 7, 2, 1)",
+            (day + 100,),
+        )
+        db.execute(f"PRAGMA user_version = {mine}")
+    db.close()
+    async with open_store(f"sqlite:///{path}") as store:
+        rollups = await store.subscriber_rollups("s1", "day", 0, day + 2 * DAY_SECONDS)
+        assert [(r.bucket, r.new) for r in rollups] == [(day, 2), (day + DAY_SECONDS, 1)]
+        assert await store.subscriber_net_before("s1", day + 2 * DAY_SECONDS) == 3
+        counts = {(b.dimension, b.value): b.count for b in await store.subscriber_breakdowns("s1")}
+        assert counts[("language", "en")] == 2
+        assert counts[("push_service", "fcm")] == 3
+        (sent,) = await store.delivery_rollups("s1", "day", day, day + DAY_SECONDS)
+        assert (sent.accepted, sent.clicked, sent.gone) == (7, 2, 1)
