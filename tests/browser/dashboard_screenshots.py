@@ -3,7 +3,8 @@
 Starts a gateway on a test clock, the local push service and a CRM receiver on loopback, builds
 the Daily Planet demo (tests/browser/demo_planet.py), and saves small PNGs of the dashboard's
 pages from Debian's Chromium (device scale 1, a 1000-pixel-wide viewport, the top of each page)
-into docs/screenshots/. Nothing leaves 127.0.0.1. Look at each one before committing it.
+into docs/screenshots/, and each whole page into artifacts/browser/readme-full-*.png. Nothing
+leaves 127.0.0.1. Look at each one before committing it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.dashboard.accounts import create_operator
 from pushgate.store import open_store
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, REPO
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, artifact
 from tests.browser.demo_planet import DAY_SECONDS, DAYS, ORIGIN, Planet, build, crm_receiver
 from tests.conftest import NO_RATE_LIMITS, Gateway, free_port
 
@@ -59,6 +60,8 @@ async def shoot(page: Page, name: str, height: int) -> Path:
     await page.evaluate("window.scrollTo(0, 0)")
     path = OUT / f"dashboard-{name}.png"
     await page.screenshot(path=str(path), animations="disabled", caret="hide")
+    # The whole page too, git-ignored, to look over what the README's crop leaves out.
+    await page.screenshot(path=artifact(f"readme-full-{name}.png"), full_page=True)
     return path
 
 
