@@ -414,4 +414,15 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX notifications_unpruned ON notifications (created_at) WHERE NOT pruned;
         """,
     ),
+    (
+        16,
+        """
+        ALTER TABLE subscriber_rollups ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscriber_rollups DROP CONSTRAINT subscriber_rollups_pkey;
+        ALTER TABLE subscriber_rollups ADD PRIMARY KEY (site_id, span, bucket, shard);
+        ALTER TABLE subscriber_breakdowns ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscriber_breakdowns DROP CONSTRAINT subscriber_breakdowns_pkey;
+        ALTER TABLE subscriber_breakdowns ADD PRIMARY KEY (site_id, dimension, value, shard);
+        """,
+    ),
 ]
