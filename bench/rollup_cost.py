@@ -1,6 +1,7 @@
 """What the stats roll-ups cost a send: the store writes of one 10,000-subscriber send
 (expansion, accepted outcomes in batches of 1,000 as the engine flushes them, 1 % gone answers
-through record_results, and 1,000 browser events), timed on the code given by PYTHONPATH, so
+through record_results, and 1,000 browser events), then 2,000 subscribes 50 at a time (on
+PostgreSQL they contend for the site's roll-up rows), timed on the code given by PYTHONPATH, so
 that the same script times the tree before the roll-ups and after:
 
     git archive fb9e6d7 server | tar -x -C /tmp/before        # schema 15, no roll-up writes
@@ -37,6 +38,8 @@ FLUSH = 1_000  # outcomes per flush, as delivery/outcomes.py writes them at most
 EXPAND = 500  # deliveries per expansion, as delivery/run.py reads them
 GONE_EVERY = 100
 EVENTS = 1_000
+SUBSCRIBES = 2_000  # one at a time through upsert_subscription, as the public API writes them
+CONCURRENT = 50  # at once: on PostgreSQL each holds its site's roll-up rows until it commits
 
 
 async def one_send(url: str, tag: str) -> dict[str, float]:
@@ -65,10 +68,20 @@ async def one_send(url: str, tag: str) -> dict[str, float]:
         for k in keys[1 : EVENTS + 1]:
             await store.record_event(DeliveryRef(n.key, k, site.id), "delivered", None)
         events, cpu_events = time.perf_counter(), time.process_time()
+        gate = asyncio.Semaphore(CONCURRENT)
+
+        async def subscribe(i: int) -> None:
+            async with gate:
+                endpoint = f"https://fcm.googleapis.com/fcm/send/{tag}-new-{i}"
+                await store.upsert_subscription(site.id, NewSubscription(endpoint, P256DH, AUTH))
+
+        await asyncio.gather(*(subscribe(i) for i in range(SUBSCRIBES)))
+        subscribed = time.perf_counter()
     return {
         "expand_ms": (expanded - started) * 1000,
         "outcomes_ms": (settled - expanded) * 1000,
         "events_ms": (events - settled) * 1000,
+        "subscribes_ms": (subscribed - events) * 1000,
         "expand_cpu_ms": (cpu_expanded - cpu_started) * 1000,
         "outcomes_cpu_ms": (cpu_settled - cpu_expanded) * 1000,
         "events_cpu_ms": (cpu_events - cpu_settled) * 1000,

@@ -431,7 +431,7 @@ MIGRATIONS: list[str] = [
         FROM notifications WHERE accepted + delivered + clicked + dismissed + failed + gone > 0;
     CREATE TABLE subscriber_breakdowns (
         site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
-        dimension TEXT NOT NULL,              -- browser | push_service | language | country | timezone
+        dimension TEXT NOT NULL,              -- browser, push_service, language, country, timezone
         value TEXT NOT NULL,                  -- '' when unknown
         count INTEGER NOT NULL,
         PRIMARY KEY (site_id, dimension, value)

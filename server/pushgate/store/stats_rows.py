@@ -71,7 +71,7 @@ class SubscriberRow:
 
 
 class StatsStore(Protocol):
-    """The roll-up verbs both backends implement (store/sqlite/stats.py, store/postgres/stats.py)."""
+    """The roll-up verbs of both backends (store/sqlite/stats.py, store/postgres/stats.py)."""
 
     async def subscriber_rollups(
         self, site_id: str, span: str, start: float, end: float

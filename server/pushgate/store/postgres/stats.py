@@ -23,6 +23,7 @@ from pushgate.store.stats_rows import (
     buckets,
 )
 
+SHARDS = 16  # subscriber roll-up rows per site and bucket (value): concurrent writers spread
 _DIMENSION_VALUES = ", ".join(f"('{d}', COALESCE(p.{d}, ''))" for d in DIMENSIONS)
 
 
@@ -34,35 +35,37 @@ async def count_subscribers(
     sign: int,
     change: str | None = None,
     at: float = 0.0,
-) -> int:
-    """Run `picked` (SQL returning subscription rows: a SELECT … FOR UPDATE, or a DELETE …
-    RETURNING, with placeholders $1…$k for `params`), add its rows times `sign` to their
-    sites' breakdown counters and, with `change` (new, unsubscribed, gone), to that column
-    of the day and hour roll-ups of `at`; how many rows it returned."""
+) -> list[int]:
+    """Run `picked` (SQL returning subscription rows: an INSERT or DELETE … RETURNING *, a
+    SELECT … FOR UPDATE, with placeholders $1…$k for `params`), add its rows times `sign` to
+    their sites' breakdown counters and, with `change` (new, unsubscribed, gone), to that
+    column of the day and hour roll-ups of `at`, in one statement; the keys of its rows."""
     n = len(params)
     counted = (
-        f", changed AS (INSERT INTO subscriber_rollups (site_id, span, bucket, {change}) "
-        "SELECT p.site_id, spans.span, spans.bucket, COUNT(*) FROM picked p, "
+        f", changed AS (INSERT INTO subscriber_rollups (site_id, span, bucket, shard, {change}) "
+        f"SELECT p.site_id, spans.span, spans.bucket, p.key % {SHARDS}, COUNT(*) FROM picked p, "
         f"(VALUES ('day', ${n + 2}::bigint), ('hour', ${n + 3}::bigint)) AS spans(span, bucket) "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 ON CONFLICT (site_id, span, bucket) DO UPDATE "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+        "ON CONFLICT (site_id, span, bucket, shard) DO UPDATE "
         f"SET {change} = subscriber_rollups.{change} + excluded.{change})"
         if change
         else ""
     )
     extra = list(buckets(at)) if change else []
-    total: int = await conn.fetchval(
+    keys: list[int] = await conn.fetchval(
         f"WITH picked AS ({picked}){counted}, broken AS ("
-        "INSERT INTO subscriber_breakdowns (site_id, dimension, value, count) "
-        f"SELECT p.site_id, d.dimension, d.value, ${n + 1}::bigint * COUNT(*) FROM picked p "
-        f"CROSS JOIN LATERAL (VALUES {_DIMENSION_VALUES}) AS d(dimension, value) "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 ON CONFLICT (site_id, dimension, value) DO UPDATE "
+        "INSERT INTO subscriber_breakdowns (site_id, dimension, value, shard, count) "
+        f"SELECT p.site_id, d.dimension, d.value, p.key % {SHARDS}, ${n + 1}::bigint * COUNT(*) "
+        f"FROM picked p CROSS JOIN LATERAL (VALUES {_DIMENSION_VALUES}) AS d(dimension, value) "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+        "ON CONFLICT (site_id, dimension, value, shard) DO UPDATE "
         "SET count = subscriber_breakdowns.count + excluded.count) "
-        "SELECT count(*) FROM picked",
+        "SELECT COALESCE(array_agg(key), '{}') FROM picked",
         *params,
         sign,
         *extra,
     )
-    return total
+    return keys
 
 
 async def count_outcomes(
@@ -115,8 +118,9 @@ class StatsVerbs(PostgresConnections):
         self, site_id: str, span: str, start: float, end: float
     ) -> list[SubscriberBucket]:
         rows = await self._all(
-            "SELECT bucket, new, unsubscribed, gone FROM subscriber_rollups "
-            "WHERE site_id = $1 AND span = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket",
+            "SELECT bucket, SUM(new), SUM(unsubscribed), SUM(gone) FROM subscriber_rollups "
+            "WHERE site_id = $1 AND span = $2 AND bucket >= $3 AND bucket < $4 "
+            "GROUP BY bucket ORDER BY bucket",
             site_id,
             span,
             start,
@@ -164,8 +168,8 @@ class StatsVerbs(PostgresConnections):
 
     async def subscriber_breakdowns(self, site_id: str) -> list[BreakdownCount]:
         rows = await self._all(
-            "SELECT dimension, value, count FROM subscriber_breakdowns "
-            "WHERE site_id = $1 AND count > 0 ORDER BY dimension, count DESC, value",
+            "SELECT dimension, value, SUM(count) FROM subscriber_breakdowns WHERE site_id = $1 "
+            "GROUP BY dimension, value HAVING SUM(count) > 0 ORDER BY dimension, 3 DESC, value",
             site_id,
         )
         return [BreakdownCount(r[0], r[1], int(r[2])) for r in rows]

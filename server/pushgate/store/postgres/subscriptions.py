@@ -119,7 +119,7 @@ class SubscriptionVerbs(PostgresConnections):
                 change="unsubscribed",
                 at=time.time(),
             )
-        return removed > 0
+        return bool(removed)
 
     async def list_subscriptions(
         self, site_id: str, *, limit: int, after: int
@@ -195,29 +195,34 @@ async def _insert(
     db: asyncpg.Connection, site_id: str, sub: NewSubscription, now: float
 ) -> int | None:
     """The new row's key; None if another process inserted the endpoint first."""
-    key: int | None = await db.fetchval(
+    inserted = await count_subscribers(  # and counted as new, in the same statement
+        db,
         "INSERT INTO subscriptions (id, site_id, endpoint, p256dh, auth, timezone, language, "
         "tags, external_id, browser, created_at, last_seen_at, country, push_service) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) "
-        "ON CONFLICT (site_id, endpoint) DO NOTHING RETURNING key",
-        uuid.uuid4().hex,
-        site_id,
-        sub.endpoint,
-        sub.p256dh,
-        sub.auth,
-        sub.timezone,
-        sub.language,
-        json.dumps(sub.tags or {}),
-        sub.external_id,
-        sub.browser,
-        now,
-        sub.country,
-        push_service_of(sub.endpoint),
+        "ON CONFLICT (site_id, endpoint) DO NOTHING RETURNING *",
+        [
+            uuid.uuid4().hex,
+            site_id,
+            sub.endpoint,
+            sub.p256dh,
+            sub.auth,
+            sub.timezone,
+            sub.language,
+            json.dumps(sub.tags or {}),
+            sub.external_id,
+            sub.browser,
+            now,
+            sub.country,
+            push_service_of(sub.endpoint),
+        ],
+        sign=1,
+        change="new",
+        at=now,
     )
+    key = inserted[0] if inserted else None
     if key is not None and sub.tags:
         await reindex_tags(db, [key])
-    if key is not None:
-        await count_subscribers(db, _PICK_KEYS, [[key]], sign=1, change="new", at=now)
     return key
 
 

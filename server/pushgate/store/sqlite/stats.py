@@ -99,8 +99,9 @@ class StatsVerbs(SQLiteConnections):
         self, site_id: str, span: str, start: float, end: float
     ) -> list[SubscriberBucket]:
         rows = await self._all(
-            "SELECT bucket, new, unsubscribed, gone FROM subscriber_rollups "
-            "WHERE site_id = ? AND span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+            "SELECT bucket, SUM(new), SUM(unsubscribed), SUM(gone) FROM subscriber_rollups "
+            "WHERE site_id = ? AND span = ? AND bucket >= ? AND bucket < ? "
+            "GROUP BY bucket ORDER BY bucket",  # over the shards (one here: a single writer)
             (site_id, span, start, end),
         )
         return [SubscriberBucket(*r) for r in rows]
@@ -143,8 +144,8 @@ class StatsVerbs(SQLiteConnections):
 
     async def subscriber_breakdowns(self, site_id: str) -> list[BreakdownCount]:
         rows = await self._all(
-            "SELECT dimension, value, count FROM subscriber_breakdowns "
-            "WHERE site_id = ? AND count > 0 ORDER BY dimension, count DESC, value",
+            "SELECT dimension, value, SUM(count) FROM subscriber_breakdowns WHERE site_id = ? "
+            "GROUP BY dimension, value HAVING SUM(count) > 0 ORDER BY dimension, 3 DESC, value",
             (site_id,),
         )
         return [BreakdownCount(*r) for r in rows]
