@@ -480,6 +480,11 @@ MIGRATIONS: list[str] = [
         SELECT site_id, dimension, value, count FROM subscriber_breakdowns_unsharded;
     DROP TABLE subscriber_breakdowns_unsharded;
     """,
+    # 17: the retention job finds the hourly roll-ups past the retention by their time
+    """
+    CREATE INDEX subscriber_rollups_hours ON subscriber_rollups (bucket) WHERE span = 'hour';
+    CREATE INDEX delivery_rollups_hours ON delivery_rollups (bucket) WHERE span = 'hour';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -425,4 +425,11 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE subscriber_breakdowns ADD PRIMARY KEY (site_id, dimension, value, shard);
         """,
     ),
+    (
+        17,
+        """
+        CREATE INDEX subscriber_rollups_hours ON subscriber_rollups (bucket) WHERE span = 'hour';
+        CREATE INDEX delivery_rollups_hours ON delivery_rollups (bucket) WHERE span = 'hour';
+        """,
+    ),
 ]
