@@ -228,12 +228,12 @@ class StatsVerbs(PostgresConnections):
                 cutoff,
             )
             removed = 0
-            for table in ("subscriber_rollups", "delivery_rollups"):
-                done = await db.execute(
-                    f"DELETE FROM {table} WHERE span = 'hour' AND bucket < $1", cutoff
-                )
-                removed += _count(done)
-            if key is None:
+            if key is None:  # the notifications are done: the old hours go, once a pass
+                for table in ("subscriber_rollups", "delivery_rollups"):
+                    done = await db.execute(
+                        f"DELETE FROM {table} WHERE span = 'hour' AND bucket < $1", cutoff
+                    )
+                    removed += _count(done)
                 return removed
             for table in ("events", "deliveries"):
                 done = await db.execute(

@@ -200,8 +200,8 @@ class StatsVerbs(SQLiteConnections):
 
     async def prune_delivery_rows(self, cutoff: float, limit: int) -> int:
         """Delete up to `limit` deliveries and events of the oldest finished notification
-        created before `cutoff` (marked pruned once none is left), and hourly roll-ups older
-        than `cutoff`; how many rows went. Counters and day roll-ups stay."""
+        created before `cutoff` (marked pruned once none is left); when none is left, the hourly
+        roll-ups older than `cutoff`. How many rows went; counters and day roll-ups stay."""
         async with self._transaction(durable=False) as db:
             async with db.execute(
                 "SELECT key FROM notifications WHERE pruned = 0 AND created_at < ? "
@@ -210,12 +210,12 @@ class StatsVerbs(SQLiteConnections):
             ) as cur:
                 row = await cur.fetchone()
             removed = 0
-            for table in ("subscriber_rollups", "delivery_rollups"):
-                cur = await db.execute(
-                    f"DELETE FROM {table} WHERE span = 'hour' AND bucket < ?", (cutoff,)
-                )
-                removed += cur.rowcount
-            if row is None:
+            if row is None:  # the notifications are done: the old hours go, once a pass
+                for table in ("subscriber_rollups", "delivery_rollups"):
+                    cur = await db.execute(
+                        f"DELETE FROM {table} WHERE span = 'hour' AND bucket < ?", (cutoff,)
+                    )
+                    removed += cur.rowcount
                 return removed
             key = row[0]
             cur = await db.execute(
