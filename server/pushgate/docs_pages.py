@@ -4,11 +4,12 @@ each docs/*.md at `/docs/<name>`, rendered from the same Markdown a checkout rea
 from __future__ import annotations
 
 import functools
+import re
 from html import escape
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from pushgate.api.http import contain_unexpected
@@ -19,6 +20,8 @@ from pushgate.page_layout import page
 INDEX = "README.md"
 PREFIX = "/docs/"
 INDEX_LABEL = "Overview (README)"
+SCREENSHOTS = "screenshots"  # docs/screenshots/*.png, served at /docs/screenshots/<name>
+_PICTURE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.png")
 
 
 def docs_root() -> Path:
@@ -38,10 +41,19 @@ def doc_urls(root: Path) -> dict[str, str]:
     return urls
 
 
+def picture_urls(root: Path) -> dict[str, str]:
+    """Each shipped screenshot's repository path and URL."""
+    return {
+        f"docs/{SCREENSHOTS}/{file.name}": f"{PREFIX}{SCREENSHOTS}/{file.name}"
+        for file in sorted((root / "docs" / SCREENSHOTS).glob("*.png"))
+    }
+
+
 @functools.lru_cache(maxsize=32)
 def _rendered(file: Path, path: str, mtime_ns: int, root: Path) -> Rendered:
     # `mtime_ns` is part of the key: an edited file in a checkout renders again.
-    return render(file.read_text(encoding="utf-8"), path, doc_urls(root).get)
+    urls = {**doc_urls(root), **picture_urls(root)}
+    return render(file.read_text(encoding="utf-8"), path, urls.get)
 
 
 def rendered(root: Path, path: str) -> Rendered:
@@ -77,9 +89,19 @@ async def doc_page(request: Request) -> Response:
     return page(f"{doc.title} · pushgate docs", body, current=PREFIX)
 
 
+async def picture(request: Request) -> Response:
+    """A screenshot the docs show (a fixed folder, names checked: no path leaves it)."""
+    name = str(request.path_params["name"])
+    file = docs_root() / "docs" / SCREENSHOTS / name
+    if not _PICTURE_NAME.fullmatch(name) or not file.is_file():
+        raise ApiError("not_found", f"no picture {name!r} in the docs")
+    return FileResponse(file, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
 routes = contain_unexpected(
     [
         Route(PREFIX, doc_page, methods=["GET"]),
+        Route(PREFIX + SCREENSHOTS + "/{name}", picture, methods=["GET"]),
         Route(PREFIX + "{name}", doc_page, methods=["GET"]),
     ]
 )

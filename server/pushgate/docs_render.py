@@ -45,6 +45,8 @@ def render(source: str, path: str, resolve: Resolve) -> Rendered:
         for child in token.children or ():
             if child.type == "link_open":
                 _rewrite_link(child, path, resolve)
+            elif child.type == "image":
+                _rewrite_image(child, path, resolve)
     _pair_closers(tokens)
     return Rendered(title or path, _MD.renderer.render(tokens, _MD.options, {}))
 
@@ -92,6 +94,17 @@ def _rewrite_link(token: Token, path: str, resolve: Resolve) -> None:
     # Not shipped: the text stays, as a span that says where the file is.
     token.type, token.tag = "offsite_open", "span"
     token.attrs = {"class": "offsite", "title": f"{target} in the pushgate source repository"}
+
+
+def _rewrite_image(token: Token, path: str, resolve: Resolve) -> None:
+    """A picture of the repository (docs/screenshots/…) at its served URL; another stays."""
+    src = str(token.attrGet("src") or "")
+    parts = urlsplit(src)
+    if parts.scheme or parts.netloc or not parts.path:
+        return
+    url = resolve(posixpath.normpath(posixpath.join(posixpath.dirname(path), parts.path)))
+    if url is not None:
+        token.attrSet("src", url)
 
 
 def _pair_closers(tokens: list[Token]) -> None:
