@@ -247,3 +247,19 @@ async def test_an_older_database_is_backfilled_by_the_migration(tmp_path: Path) 
         assert counts[("push_service", "fcm")] == 3
         (sent,) = await store.delivery_rollups("s1", "day", day, day + DAY_SECONDS)
         assert (sent.accepted, sent.clicked, sent.gone) == (7, 2, 1)
+
+
+async def test_search_pages_through_a_tag_held_by_many(store: Store) -> None:
+    site, _ = await store.create_site("tagged", ["https://tagged.example"])
+    subs = [
+        browser(f"{FCM}-tagged-{i}", tags={"plan": "pro" if i % 2 else "free"}) for i in range(120)
+    ]
+    await store.add_subscriptions_bulk(site.id, subs)
+    for query, expected in (("plan", 120), ("plan=pro", 60), ("plan = free", 60)):
+        seen: list[int] = []
+        after: int | None = 0
+        while after is not None:
+            page, after = await store.search_subscribers(site.id, query, limit=50, after=after)
+            seen += [s.key for s in page]
+        assert len(seen) == expected, query
+        assert seen == sorted(set(seen))

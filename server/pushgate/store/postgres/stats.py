@@ -180,20 +180,23 @@ class StatsVerbs(PostgresConnections):
         where, params = "s.site_id = $1 AND s.key > $2", [site_id, after]
         if query:
             name, eq, value = query.partition("=")
+            # Each tag branch reads its first page only (the first keys after `after`, $2;
+            # the page size is the last parameter), never every key that has the tag.
             if eq and name.strip():  # "=x" is an id, not a tag
                 where += (
                     " AND s.key IN (SELECT subscription_key FROM subscription_tags "
                     "WHERE site_id = $1 AND name = $3 AND ((kind = 'string' AND str_value = $4) "
-                    "OR (kind <> 'string' AND num_value::text = $4)))"
+                    "OR (kind <> 'string' AND num_value::text = $4)) AND subscription_key > $2 "
+                    "ORDER BY subscription_key LIMIT $5)"
                 )
                 params += [name.strip(), value.strip()]
             else:
-                # One index lookup each: an OR here would scan the site's subscriptions.
                 where += (
                     " AND s.key IN (SELECT key FROM subscriptions WHERE id = $3 "
                     "UNION SELECT key FROM subscriptions WHERE site_id = $1 AND external_id = $3 "
-                    "UNION SELECT subscription_key FROM subscription_tags "
-                    "WHERE site_id = $1 AND name = $3)"
+                    "UNION (SELECT subscription_key FROM subscription_tags "
+                    "WHERE site_id = $1 AND name = $3 AND subscription_key > $2 "
+                    "ORDER BY subscription_key LIMIT $4))"
                 )
                 params += [query]
         rows = await self._all(

@@ -158,22 +158,24 @@ class StatsVerbs(SQLiteConnections):
         where, params = "s.site_id = ? AND s.key > ?", [site_id, after]
         if query:
             name, eq, value = query.partition("=")
+            # Each tag branch reads its first page only (its index range, the first keys after
+            # `after`), never every key that has the tag; an OR would scan the subscriptions.
+            first = "AND subscription_key > ? ORDER BY subscription_key LIMIT ?"
             if eq and name.strip():  # "=x" is an id, not a tag
                 where += (
                     " AND s.key IN (SELECT subscription_key FROM subscription_tags "
                     "WHERE site_id = ? AND name = ? AND ((kind = 'string' AND value = ?) "
-                    "OR (kind <> 'string' AND CAST(value AS TEXT) = ?)))"
+                    f"OR (kind <> 'string' AND CAST(value AS TEXT) = ?)) {first})"
                 )
-                params += [site_id, name.strip(), value.strip(), value.strip()]
+                params += [site_id, name.strip(), value.strip(), value.strip(), after, limit + 1]
             else:
-                # One index lookup each: an OR here would scan the site's subscriptions.
                 where += (
                     " AND s.key IN (SELECT key FROM subscriptions WHERE id = ? "
                     "UNION SELECT key FROM subscriptions WHERE site_id = ? AND external_id = ? "
-                    "UNION SELECT subscription_key FROM subscription_tags "
-                    "WHERE site_id = ? AND name = ?)"
+                    "UNION SELECT * FROM (SELECT subscription_key FROM subscription_tags "
+                    f"WHERE site_id = ? AND name = ? {first}))"
                 )
-                params += [query, site_id, query, site_id, query]
+                params += [query, site_id, query, site_id, query, after, limit + 1]
         rows = await self._all(
             "SELECT key, id, external_id, tags, browser, push_service, language, country, "
             f"timezone, created_at, last_seen_at FROM subscriptions s WHERE {where} "
