@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from pushgate.api.site_rules import site_with_variants
 from pushgate.cli_settings import build_settings, settings_options
 from pushgate.origins import InvalidOrigin, normalise_origin
 from pushgate.site_profile import (
@@ -18,7 +19,6 @@ from pushgate.site_profile import (
     name_of,
     origins_of,
     prompt_words_of,
-    site_json,
     snooze_days_of,
 )
 from pushgate.site_rules import (
@@ -165,7 +165,7 @@ def update_site(site: str, as_json: bool, **values: Any) -> None:
         raise click.UsageError("nothing to change: give an option (pushgate sites update --help)")
     rules = checked(lambda: rules_from_options(values))
 
-    async def update(store: Store) -> tuple[Site, list[str]]:
+    async def update(store: Store) -> tuple[Site, list[str], dict[str, Any]]:
         found = await find_site(store, site)
         change, warnings = checked(lambda: site_change(found, values))
         try:
@@ -176,12 +176,12 @@ def update_site(site: str, as_json: bool, **values: Any) -> None:
             updated = await store.update_site_rules(found.id, rules)
         if updated is None:
             raise click.UsageError(f"the site {site!r} was deleted meanwhile")
-        return updated, warnings
+        return updated, warnings, await site_with_variants(store, updated)
 
-    updated, warnings = with_store(settings, update)
+    updated, warnings, shown = with_store(settings, update)
     for warning in warnings:
         warn(warning)
     if as_json:
-        click.echo(json.dumps(site_json(updated)))
+        click.echo(json.dumps(shown))
         return
     echo_site(updated)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pushgate.api.site_rules import site_with_variants
 from pushgate.cli_settings import build_settings, run_with_store, settings_options
 from pushgate.origins import InvalidOrigin, normalise_origin
 from pushgate.settings import Settings, shown_database
@@ -115,10 +116,10 @@ def _origins(site: Site) -> dict[str, list[str]]:
 def list_sites(as_json: bool, **values: Any) -> None:
     """List every site: id, name, origins."""
     settings = build_settings(values)
-    found = with_store(settings, lambda store: store.list_sites())
     if as_json:
-        click.echo(json.dumps([site_json(site) for site in found]))
+        click.echo(json.dumps(with_store(settings, _all_sites_json)))
         return
+    found = with_store(settings, lambda store: store.list_sites())
     if not found:  # named, since a mistyped --database or PUSHGATE_DATABASE is a new database
         click.echo(
             f"no sites yet in {shown_database(settings.database)}: "
@@ -137,18 +138,24 @@ def show_site(site: str, as_json: bool, **values: Any) -> None:
     """Show one site, its prompt and rules, and how many API keys it has; SITE is its id or
     name. Origins a browser would never send (typed before they were normalised) are flagged."""
 
-    async def read(store: Store) -> tuple[Site, int]:
+    async def read(store: Store) -> tuple[Site, int, dict[str, Any]]:
         found = await find_site(store, site)
-        return found, len(await store.list_api_keys(found.id))
+        shown = await site_with_variants(store, found)
+        return found, len(await store.list_api_keys(found.id)), shown
 
-    found, key_count = with_store(build_settings(values), read)
+    found, key_count, shown = with_store(build_settings(values), read)
     if as_json:
-        click.echo(json.dumps(site_json(found)))
+        click.echo(json.dumps(shown))
         return
     echo_site(found)
     click.echo(f"{'api keys:':18}{key_count} (pushgate keys list --site {found.id})")
     for origin in found.origins:
         _flag_unnormalised(found, origin)
+
+
+async def _all_sites_json(store: Store) -> list[dict[str, Any]]:
+    """Every site as GET /api/v1/site shows it."""
+    return [await site_with_variants(store, site) for site in await store.list_sites()]
 
 
 def echo_site(site: Site) -> None:

@@ -339,6 +339,16 @@ def service_paths() -> dict[str, Any]:
                 "responses": html_page() | errors(404),
             }
         },
+        "/docs/screenshots/{name}": {
+            "get": {
+                "summary": "A screenshot the docs show (docs/screenshots/*.png)",
+                "parameters": [path_param("name")],
+                "responses": {
+                    "200": {"description": "OK", "content": {"image/png": {"schema": {}}}}
+                }
+                | errors(404),
+            }
+        },
         "/favicon.ico": {
             "get": {
                 "summary": "The icon",
