@@ -19,11 +19,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.testing import LocalPushService
 from pushgate.testing.browser import SimulatedBrowser
-from tests.conftest import NO_RATE_LIMITS, ORIGIN, Site, _gateway_factory, subscribe_all
-from tests.dashboard.conftest import DashboardGateway
+from tests.conftest import NO_RATE_LIMITS, ORIGIN, Site, subscribe_all
+from tests.dashboard.conftest import DashboardGateway, pushing_gateways
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 DAY = 86_400
@@ -44,11 +43,7 @@ def gateway(
 ) -> Iterator[DashboardGateway]:
     """One gateway for the module, on a test clock that starts at the real time."""
     folder = tmp_path_factory.mktemp("stats")
-    clock_file = folder / "clock"
-    FileClock.write(clock_file, time.time())
-    env = {TEST_CLOCK_ENV: str(clock_file)}
-    for make in _gateway_factory(folder, request):
-        yield DashboardGateway(make(push_service.host_port, **env, **NO_RATE_LIMITS), clock_file)
+    yield from pushing_gateways(folder, request, push_service.host_port, **NO_RATE_LIMITS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from pushgate.testing import LocalPushService
 
@@ -329,3 +329,16 @@ async def chromium() -> AsyncIterator[Browser]:
 def artifact(name: str) -> str:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return str(ARTIFACTS / name)
+
+
+def csp_violations(page: Page) -> list[str]:
+    """The Content-Security-Policy refusals `page` logs from now on (a list that grows): a page
+    that keeps to its own policy leaves it empty."""
+    blocked: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append(message.text)
+
+    page.on("console", on_console)
+    return blocked

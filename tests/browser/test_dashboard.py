@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, REPO, Gateway, artifact, child_env
+from tests.browser.conftest import ARTIFACTS, REPO, Gateway, artifact, child_env, csp_violations
 
 AXE_VERSION = "4.14.1"
 AXE_PREFIX = ARTIFACTS.parent / "npm"
@@ -71,13 +71,7 @@ async def test_admin_logs_in_creates_a_site_and_copies_its_embed_code(
     context = await chromium.new_context(viewport={"width": 1100, "height": 800})
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
 
     await page.goto(gateway.url + "/dashboard/")
     assert page.url == gateway.url + "/dashboard/login"  # no session: the login page

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
 from pushgate.store import open_store
 from pushgate.store.models import NewSubscription
 from pushgate.testing import LocalPushService, SimulatedBrowser
-from tests.browser.conftest import Gateway, artifact
+from tests.browser.conftest import Gateway, artifact, csp_violations
 from tests.browser.test_dashboard import PASSWORD, axe_source, check_accessibility, create_admin
 
 __all__ = ["axe_source"]  # the fixture, shared with test_dashboard.py
@@ -47,13 +47,7 @@ async def test_composer_previews_size_and_count_update_as_the_operator_types(
 
     context = await chromium.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
     await page.goto(f"{gateway.url}/dashboard/login")
     await page.get_by_label("Email").fill("composer@example.com")
     await page.get_by_label("Password").fill(PASSWORD)

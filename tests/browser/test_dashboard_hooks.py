@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
 from pushgate.testing import LocalPushService
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
-from tests.browser.conftest import Gateway, child_env, free_port, start_process
+from tests.browser.conftest import Gateway, child_env, csp_violations, free_port, start_process
 from tests.browser.test_dashboard import axe_source as axe_source  # the fixture, shared
 from tests.browser.test_dashboard import check_accessibility, create_admin
 from tests.browser.test_dashboard_settings import log_in
@@ -55,13 +55,7 @@ async def test_event_hooks_page(chromium: Browser, gateway: Gateway, axe_source:
     site = gateway.create_site("The Morning Wire", ["https://morning-wire.example"])
     context = await chromium.new_context(viewport={"width": 1100, "height": 800})
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
     await log_in(page, gateway, "hooks@example.com")
     await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}")
     await page.get_by_role("link", name="Event hooks").click()

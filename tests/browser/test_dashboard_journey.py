@@ -19,16 +19,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
-from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.testing import LocalPushService
 from pushgate.testing.browser import SimulatedBrowser
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, csp_violations, require_binary
 from tests.browser.test_dashboard import axe_source as axe_source  # the fixture, shared
 from tests.browser.test_dashboard import check_accessibility
-from tests.conftest import NO_RATE_LIMITS, _gateway_factory
-from tests.dashboard.conftest import PASSWORD, DashboardGateway
+from tests.conftest import NO_RATE_LIMITS
+from tests.dashboard.conftest import PASSWORD, DashboardGateway, pushing_gateways
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ORIGIN = "https://dailyplanet.example"
@@ -54,11 +53,7 @@ def dashboard(
     """The gateway, pushing to the local push service, on a test clock that starts at the real
     time (the browser's own clock fills in the composer's date)."""
     folder = tmp_path_factory.mktemp("journey")
-    clock_file = folder / "clock"
-    FileClock.write(clock_file, time.time())
-    env = {TEST_CLOCK_ENV: str(clock_file), **NO_RATE_LIMITS}
-    for make in _gateway_factory(folder, request):
-        yield DashboardGateway(make(push_service.host_port, **env), clock_file)
+    yield from pushing_gateways(folder, request, push_service.host_port, **NO_RATE_LIMITS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -134,13 +129,7 @@ async def test_operator_journey_from_login_to_a_cancelled_schedule(
     context = await chromium.new_context(viewport={"width": 1200, "height": 900})
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
 
     # Log in.
     await page.goto(url + "/dashboard/")

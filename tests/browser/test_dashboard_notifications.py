@@ -11,11 +11,11 @@ import re
 import time
 
 import httpx
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
 from pushgate.testing import Fault, LocalPushService
 from pushgate.testing.browser import SimulatedBrowser
-from tests.browser.conftest import Gateway, eventually
+from tests.browser.conftest import Gateway, csp_violations, eventually
 from tests.browser.test_dashboard import axe_source as axe_source  # the fixture, shared
 from tests.browser.test_dashboard import check_accessibility, create_admin
 from tests.browser.test_dashboard_settings import log_in
@@ -85,13 +85,7 @@ async def test_notification_list_detail_and_cancel_in_chromium(
 
     context = await chromium.new_context(viewport={"width": 1100, "height": 900})
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
     await log_in(page, gateway, "notifications@example.com")
     await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}")
     await (

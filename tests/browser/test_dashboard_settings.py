@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import Gateway
+from tests.browser.conftest import Gateway, csp_violations
 from tests.browser.test_dashboard import PASSWORD, check_accessibility, create_admin
 from tests.browser.test_dashboard import axe_source as axe_source  # the fixture, shared
 
@@ -47,13 +47,7 @@ async def test_overview_settings_and_keys_pages(
     await context.grant_permissions(["notifications"], origin=gateway.url)
     await context.add_init_script(FAKE_PUSH_MANAGER % json.dumps(own_browser.subscription()))
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
     await log_in(page, gateway, "settings@example.com")
     overview = f"{gateway.url}/dashboard/sites/{site['id']}"
 

@@ -5,10 +5,10 @@ its own Content-Security-Policy, and saved as a screenshot under artifacts/brows
 from __future__ import annotations
 
 import httpx
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
 from pushgate.testing import LocalPushService
-from tests.browser.conftest import Gateway
+from tests.browser.conftest import Gateway, csp_violations
 from tests.browser.test_dashboard import axe_source as axe_source  # the fixture, shared
 from tests.browser.test_dashboard import check_accessibility, create_admin
 from tests.browser.test_dashboard_settings import log_in
@@ -40,13 +40,7 @@ async def test_subscribers_page_search_and_delete_in_chromium(
 
     context = await chromium.new_context(viewport={"width": 1100, "height": 900})
     page = await context.new_page()
-    blocked: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            blocked.append(message.text)
-
-    page.on("console", on_console)
+    blocked = csp_violations(page)
     await log_in(page, gateway, "subscribers@example.com")
     await page.goto(f"{gateway.url}/dashboard/sites/{site['id']}")
     await (

@@ -68,6 +68,20 @@ class DashboardGateway:
         return self.gateway.create_site(name=name)
 
 
+def pushing_gateways(
+    folder: Path, request: pytest.FixtureRequest, push_port: int, **env: str
+) -> Iterator[DashboardGateway]:
+    """The module's gateway (one per backend run) pushing to the local push service at
+    `push_port`, on a test clock that starts at the real time: what browsers report and what
+    the store stamps from the machine's clock then agree with it."""
+    clock_file = folder / "clock"
+    FileClock.write(clock_file, time.time())
+    for make in _gateway_factory(folder, request):
+        yield DashboardGateway(
+            make(push_port, **{TEST_CLOCK_ENV: str(clock_file)}, **env), clock_file
+        )
+
+
 @pytest.fixture(scope="module")
 def dashboard(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest

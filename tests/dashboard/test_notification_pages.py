@@ -17,11 +17,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from pushgate.testing import Fault, LocalPushService
 from pushgate.testing.browser import SimulatedBrowser
-from tests.conftest import NO_RATE_LIMITS, ORIGIN, Site, _gateway_factory, subscribe_all
-from tests.dashboard.conftest import DashboardGateway, csrf_of, visit
+from tests.conftest import NO_RATE_LIMITS, ORIGIN, Site, subscribe_all
+from tests.dashboard.conftest import DashboardGateway, csrf_of, pushing_gateways, visit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 DONE_TIMEOUT_SECONDS = 30
@@ -43,11 +42,8 @@ def dashboard(
     """One gateway for the module, sending to the local push service, on a test clock that
     starts at the real time (browsers' events are stamped with it too)."""
     folder = tmp_path_factory.mktemp("notification-pages")
-    clock_file = folder / "clock"
-    FileClock.write(clock_file, time.time())
-    env = {TEST_CLOCK_ENV: str(clock_file), "PUSHGATE_TRUSTED_PROXIES": "127.0.0.1"}
-    for make in _gateway_factory(folder, request):
-        yield DashboardGateway(make(push_service.host_port, **env, **NO_RATE_LIMITS), clock_file)
+    proxied = {"PUSHGATE_TRUSTED_PROXIES": "127.0.0.1", **NO_RATE_LIMITS}
+    yield from pushing_gateways(folder, request, push_service.host_port, **proxied)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
