@@ -202,7 +202,7 @@ def content_facts(notification: Notification) -> list[tuple[str, Any]]:
         ("Audience", audience_text(notification)),
         ("Schedule", schedule_text(notification)),
         ("Urgency", notification.urgency or "normal"),
-        ("TTL", f"{notification.ttl:,} seconds"),
+        ("TTL", describe(notification.ttl)),
     ]
     return facts
 
