@@ -164,7 +164,7 @@ async def _record_event(request: Request, origin: str | None) -> None:
     site = await ctx.store.get_site(ref.site_id)
     if origin is not None and (site is None or not site.allows_origin(origin)):
         raise ApiError("origin_not_allowed", f"origin {origin!r} is not this site's")
-    if not await ctx.store.record_event(ref, kind, action):
+    if not await ctx.store.record_event(ref, kind, action, ctx.clock()):
         raise ApiError("duplicate_event", f"{kind} was already recorded")
     if ctx.hooks is not None:
         await ctx.hooks.delivery_event(

@@ -251,12 +251,16 @@ async def lock_notification(conn: asyncpg.Connection, notification_key: int) -> 
 
 
 async def add_to_counter(
-    conn: asyncpg.Connection, notification_key: int, counter: str, n: int
+    conn: asyncpg.Connection,
+    notification_key: int,
+    counter: str,
+    n: int,
+    now: float | None = None,
 ) -> None:
     """notifications.`counter` += n (a column name of ours, never input); nothing for 0, so
     the row is not locked for nothing."""
     if n and counter in DELIVERY_COUNTS:  # the roll-ups count what the counters count
-        await add_counted(conn, notification_key, counter, n, time.time())
+        await add_counted(conn, notification_key, counter, n, time.time() if now is None else now)
     elif n:
         await conn.execute(
             f"UPDATE notifications SET {counter} = {counter} + $1 WHERE key = $2",

@@ -178,9 +178,12 @@ class NotificationVerbs(PostgresConnections):
         )
         return DeliveryRef(notification_key, subscription_key, row[0]) if row else None
 
-    async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool:
+    async def record_event(
+        self, ref: DeliveryRef, kind: str, action: str | None, now: float | None = None
+    ) -> bool:
         """Count an event once per delivery and kind; returns False for a repeat (also when
         another gateway recorded the same event a moment before)."""
+        at = time.time() if now is None else now
         async with self._transaction(durable=False) as conn:
             done = await conn.execute(
                 "INSERT INTO events VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -188,11 +191,11 @@ class NotificationVerbs(PostgresConnections):
                 ref.subscription_key,
                 kind,
                 action,
-                time.time(),
+                at,
             )
             if rowcount(done) == 0:
                 return False
-            await add_to_counter(conn, ref.notification_key, kind, 1)  # kind is validated
+            await add_to_counter(conn, ref.notification_key, kind, 1, at)  # kind is validated
             return True
 
 

@@ -197,12 +197,16 @@ class NotificationVerbs(SQLiteConnections):
         )
         return DeliveryRef(notification_key, subscription_key, row[0]) if row else None
 
-    async def record_event(self, ref: DeliveryRef, kind: str, action: str | None) -> bool:
-        """Count an event once per delivery and kind; returns False for a repeat."""
+    async def record_event(
+        self, ref: DeliveryRef, kind: str, action: str | None, now: float | None = None
+    ) -> bool:
+        """Count an event once per delivery and kind, at `now` (the gateway's clock; default
+        the machine's); returns False for a repeat."""
+        now = time.time() if now is None else now
         async with self._transaction(durable=False) as db:
             cur = await db.execute(
                 "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
-                (ref.notification_key, ref.subscription_key, kind, action, time.time()),
+                (ref.notification_key, ref.subscription_key, kind, action, now),
             )
             if cur.rowcount == 0:
                 return False
@@ -210,7 +214,7 @@ class NotificationVerbs(SQLiteConnections):
                 f"UPDATE notifications SET {kind} = {kind} + 1 WHERE key = ?",  # kind is validated
                 (ref.notification_key,),
             )
-            await count_outcome(db, ref.notification_key, kind, 1, time.time())
+            await count_outcome(db, ref.notification_key, kind, 1, now)
             return True
 
 
