@@ -432,4 +432,11 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX delivery_rollups_hours ON delivery_rollups (bucket) WHERE span = 'hour';
         """,
     ),
+    (
+        18,
+        """
+        CREATE INDEX delivery_rollups_notification
+            ON delivery_rollups (notification_key, span, bucket);
+        """,
+    ),
 ]
