@@ -112,6 +112,16 @@ async def test_bad_input_is_400_with_each_error_beside_its_field_and_nothing_sav
     assert "30d" in error_beside(answer.text, "cap_period")
     assert (await api_site(dashboard, site))["frequency_cap"] is None
 
+    # Half a frequency cap is named as quiet hours are, not as a blank the rule cannot read.
+    both = "Give both a number and a period, or neither for no cap."
+    for blank in ("cap_max", "cap_period"):
+        half = FULL_FORM | {blank: ""}
+        answer = await visitor.http.post(page, data={"csrf_token": token, **half})
+        assert answer.status_code == 400
+        assert error_beside(answer.text, blank) == both
+        assert "1 fields" not in answer.text and "correct the 1 field marked" in answer.text
+    assert (await api_site(dashboard, site))["frequency_cap"] is None
+
 
 async def test_no_session_is_sent_to_the_login_page(dashboard: DashboardGateway) -> None:
     site = dashboard.add_site("settings-no-session")

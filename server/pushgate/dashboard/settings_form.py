@@ -116,6 +116,11 @@ def _patch_groups(
         errors["quiet_start"] = "Give both times, or neither for no quiet hours."
     if start and not end:
         errors["quiet_end"] = "Give both times, or neither for no quiet hours."
+    # Else the rule names the blank field as typed: "…from "1m" to "30d", not ''".
+    if not count and period:
+        errors["cap_max"] = "Give both a number and a period, or neither for no cap."
+    if count and not period:
+        errors["cap_period"] = "Give both a number and a period, or neither for no cap."
     return body
 
 
