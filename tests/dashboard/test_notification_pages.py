@@ -220,6 +220,9 @@ async def test_scheduled_notification_cancelled_from_its_page_never_goes_out(
         page = await visitor.http.get(path)
         assert f'action="{path}/cancel"' in page.text
         assert "At " in _table_text(page.text, "content")
+        # When it goes out is beside its status, not only at the foot of the page.
+        due = f"{later[:10]} {later[11:16]} UTC"
+        assert f'<dt>Goes out</dt><dd id="due">At {due}</dd>' in page.text
         # Without the CSRF token: 403 and still scheduled.
         refused = await visitor.http.post(f"{path}/cancel", data={})
         assert refused.status_code == 403

@@ -153,6 +153,7 @@ async def _detail(
         failures_chart=view.failures_chart(failures) if failures else None,
         facts=view.content_facts(notification),
         created=view.when(notification.created_at),
+        schedule=view.schedule_text(notification),
         ab=view.ab_summary(notification, await variant_counts(store, notification)),
         cancellable=notification.status in CANCELLABLE,
         live=notification.status in LIVE_STATUSES,
