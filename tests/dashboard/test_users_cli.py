@@ -85,7 +85,11 @@ def test_users_create_list_reset_and_delete(users: Users) -> None:
     [
         (["--role", "admin"], "eleven char\n", "at least 12 characters"),
         (["--role", "editor"], PASSWORD + "\n", "an editor needs at least one --site"),
-        (["--role", "editor", "--site", "nope"], PASSWORD + "\n", "no site has the id or name"),
+        (
+            ["--role", "editor", "--site", "nope"],
+            PASSWORD + "\n",
+            "no site has the id or name 'nope' (pushgate sites list shows them)",
+        ),
         (["--role", "admin", "--site", "x"], PASSWORD + "\n", "--site is for editors"),
         (["--role", "owner"], PASSWORD + "\n", "'owner' is not one of 'admin', 'editor'"),
     ],

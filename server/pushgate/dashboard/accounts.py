@@ -77,5 +77,5 @@ def may_see(operator: Operator, site_id: str) -> bool:
 async def _site_id(store: Store, ref: str) -> str:
     site = await store.get_site(ref) or await store.find_site_by_name(ref)
     if site is None:
-        raise AccountError(f"no site has the id or name {ref!r}")
+        raise AccountError(f"no site has the id or name {ref!r} (pushgate sites list shows them)")
     return site.id
