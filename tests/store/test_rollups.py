@@ -135,6 +135,17 @@ async def test_delivery_rollups_equal_the_notification_counters(store: Store) ->
     assert (series.accepted, series.clicked, series.gone) == (3, 1, 1)
     (hourly,) = await store.delivery_rollups(site.id, "hour", day, day + DAY_SECONDS)
     assert hourly.accepted == 3
+    # The minute roll-ups (the delivery timeline's) sum to the counters too, the events in
+    # the minutes they were recorded in (the machine's clock here).
+    minutes = await store.delivery_rollups(site.id, "minute", day, day + DAY_SECONDS)
+    assert all(m.bucket % 60 == 0 for m in minutes)
+    assert (
+        tuple(
+            sum(getattr(m, c) for m in minutes)
+            for c in ("accepted", "delivered", "clicked", "dismissed", "failed", "gone")
+        )
+        == counters
+    )
     # The gone subscriber left the total: 5 new, 1 gone.
     days = await store.subscriber_rollups(site.id, "day", day, day + DAY_SECONDS)
     assert [(b.new, b.gone) for b in days] == [(5, 1)]
@@ -157,6 +168,8 @@ async def test_prune_takes_old_delivery_rows_and_keeps_counters_and_day_rollups(
     await store.record_accepted(recent, recent_subs, 201, now=now)
     await store.finish_notification(recent)
     before = await store.delivery_rollups(site.id, "day", 0, now + DAY_SECONDS)
+    minutes = await store.delivery_rollups(site.id, "minute", 0, now + DAY_SECONDS)
+    assert sum(m.accepted for m in minutes) == 5 + 7  # the recent one went to all 7
 
     cutoff = now - 30 * DAY_SECONDS
     rounds = 0
@@ -168,6 +181,8 @@ async def test_prune_takes_old_delivery_rows_and_keeps_counters_and_day_rollups(
     assert await store.delivery_ref(old, old_subs[0]) is None
     assert await store.delivery_ref(recent, recent_subs[0]) is not None
     assert await store.delivery_rollups(site.id, "day", 0, now + DAY_SECONDS) == before
+    # The minute roll-ups are kept for ever: an old notification keeps its timeline.
+    assert await store.delivery_rollups(site.id, "minute", 0, now + DAY_SECONDS) == minutes
     assert await store.delivery_rollups(site.id, "hour", 0, cutoff) == []
     assert len(await store.delivery_rollups(site.id, "hour", cutoff, now + DAY_SECONDS)) == 1
     (listed, _) = await store.list_notifications(site.id, status=None, limit=5, after=0)

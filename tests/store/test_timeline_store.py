@@ -1,6 +1,8 @@
 """The dashboard's timeline verbs on both backends: `recent_notifications` pages a site's
 notifications newest first, and `delivery_timeline` counts one notification's accepted
-deliveries (deliveries.accepted_at) and browser-reported deliveries (events.at) per minute."""
+deliveries (deliveries.accepted_at) and browser-reported deliveries (events.at) per minute:
+from the minute roll-ups the same writes keep (schema 18), which outlive the retention prune,
+or from those rows for a notification without any (settled before the roll-ups)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ from pushgate.store import Store, open_store
 from pushgate.store.models import (
     Audience,
     DeliveryRef,
+    DeliveryResult,
     DeliveryTarget,
     NewNotification,
     NewSubscription,
 )
+from pushgate.store.timeline_rows import MinuteCount
+from tests.store.test_site_deletion import execute
 
 NOW = 1_800_000_000.0  # a whole minute: 30,000,000 × 60
+DAY = 86_400
 FCM = "https://fcm.googleapis.com/fcm/send/"
 
 
@@ -76,6 +82,61 @@ async def test_delivery_timeline_counts_accepted_and_delivered_per_minute(store:
     assert all(m.minute % 60 == 0 for m in timeline)
     assert [m.minute for m in timeline] == sorted({m.minute for m in timeline})
     assert await store.delivery_timeline(other) == []
+
+
+async def test_the_minute_rollups_count_what_the_rows_say(store: Store) -> None:
+    """Outcomes settled one by one and in batches, browser events in other minutes: the
+    timeline read from the minute roll-ups equals the one counted from the rows."""
+    site_id = await _site(store, "news", 8)
+    key, _ = await _notify(store, site_id, "t")
+    other, _ = await _notify(store, site_id, "other")
+    subs = [t.subscription_key for t in await _expand(store, site_id, key)]
+    await store.record_accepted(key, subs[:3], 201, NOW + 5)
+    await store.record_results(
+        [
+            DeliveryResult(key, subs[3], "accepted", 201),
+            DeliveryResult(key, subs[4], "accepted", 201),
+            DeliveryResult(key, subs[5], "failed", 500, "server error"),
+        ],
+        now=NOW + 70,
+    )
+    await store.record_results([DeliveryResult(key, subs[6], "gone", 410)], now=NOW + 200)
+    await store.record_accepted(key, subs[7:], 201, NOW + 3 * 3600 + 1)  # hours later
+    for i, sub in enumerate(subs[:4]):
+        ref = DeliveryRef(key, sub, site_id)
+        assert await store.record_event(ref, "delivered", None, NOW + 61 + 60 * i)
+    assert await store.record_event(DeliveryRef(key, subs[0], site_id), "clicked", None, NOW + 600)
+    expected = [
+        MinuteCount(int(NOW), 3, 0),
+        MinuteCount(int(NOW) + 60, 2, 1),
+        MinuteCount(int(NOW) + 120, 0, 1),
+        MinuteCount(int(NOW) + 180, 0, 1),
+        MinuteCount(int(NOW) + 240, 0, 1),
+        MinuteCount(int(NOW) + 3 * 3600, 1, 0),
+    ]  # the failure, the gone answer and the click are no point of the chart
+    assert await store.delivery_timeline(key) == expected
+    await execute(store, "DELETE FROM delivery_rollups WHERE span = 'minute'")
+    assert await store.delivery_timeline(key) == expected  # counted from the rows
+    assert await store.delivery_timeline(other) == []
+
+
+async def test_the_timeline_survives_the_retention_prune(store: Store) -> None:
+    site_id = await _site(store, "news", 3)
+    key, _ = await _notify(store, site_id, "t")
+    subs = [t.subscription_key for t in await _expand(store, site_id, key)]
+    await store.record_accepted(key, subs, 201, NOW + 5)
+    assert await store.record_event(DeliveryRef(key, subs[0], site_id), "delivered", None, NOW + 65)
+    await store.finish_notification(key)
+    before = await store.delivery_timeline(key)
+    assert before == [MinuteCount(int(NOW), 3, 0), MinuteCount(int(NOW) + 60, 0, 1)]
+    cutoff = NOW + 31 * DAY  # 31 days on: past a 30-day retention
+    rounds = 0
+    while await store.prune_delivery_rows(cutoff, limit=2):
+        rounds += 1
+        assert rounds < 20
+    assert await store.delivery_ref(key, subs[0]) is None  # the rows went
+    assert await store.delivery_rollups(site_id, "hour", 0, cutoff) == []  # the hours too
+    assert await store.delivery_timeline(key) == before
 
 
 async def _expand(store: Store, site_id: str, key: int) -> list[DeliveryTarget]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from pushgate.store.timeline_rows import MINUTE_SECONDS
+
 DAY_SECONDS = 86_400
 HOUR_SECONDS = 3_600
 SPAN_SECONDS = {"day": DAY_SECONDS, "hour": HOUR_SECONDS}
@@ -25,6 +27,12 @@ def bucket_of(at: float, span: str) -> int:
 def buckets(at: float) -> tuple[int, int]:
     """The day and the hour holding `at`: every roll-up write adds to both."""
     return bucket_of(at, "day"), bucket_of(at, "hour")
+
+
+def delivery_buckets(at: float) -> tuple[int, int, int]:
+    """The day, hour and minute holding `at`: a notification's roll-ups also count per minute
+    (its delivery timeline); the minute is no interval of the stats API."""
+    return (*buckets(at), int(at // MINUTE_SECONDS) * MINUTE_SECONDS)
 
 
 @dataclass(frozen=True)

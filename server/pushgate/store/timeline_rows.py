@@ -3,6 +3,7 @@ notifications first, and one notification's deliveries per minute (issue #12 par
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,12 @@ class MinuteCount:
     delivered: int
 
 
+def timeline_of(rows: Iterable[tuple[int, int, int]]) -> list[MinuteCount]:
+    """The minutes with an accepted or delivered in them, from (minute, accepted, delivered)
+    rows in order: a minute roll-up with only clicks or failures is no point of the chart."""
+    return [MinuteCount(int(m), int(a), int(d)) for m, a, d in rows if a or d]
+
+
 class TimelineStore(Protocol):
     async def recent_notifications(
         self, site_id: str, *, limit: int, before: int | None
@@ -30,5 +37,7 @@ class TimelineStore(Protocol):
         ...
 
     async def delivery_timeline(self, notification_key: int) -> list[MinuteCount]:
-        """Per minute with anything in it, oldest first."""
+        """Per minute with anything in it, oldest first: read from the minute roll-ups (kept
+        for ever), or, for a notification that has none (sent before schema 18), counted from
+        its per-delivery rows while the retention keeps them."""
         ...

@@ -167,7 +167,8 @@ class DeliveryVerbs(PostgresConnections):
                 status,
                 now,
             )
-            await add_to_counter(conn, notification_key, "accepted", rowcount(done))
+            # at `now`, as accepted_at: the roll-ups' minute is the deliveries' minute
+            await add_to_counter(conn, notification_key, "accepted", rowcount(done), now)
 
     async def expire_pending(self, notification_key: int, reason: str) -> int:
         async with self._transaction(durable=False) as conn:

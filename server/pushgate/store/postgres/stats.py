@@ -21,6 +21,7 @@ from pushgate.store.stats_rows import (
     SubscriberRow,
     bucket_of,
     buckets,
+    delivery_buckets,
 )
 
 SHARDS = 16  # subscriber roll-up rows per site and bucket (value): concurrent writers spread
@@ -71,7 +72,8 @@ async def count_subscribers(
 async def count_outcomes(
     conn: asyncpg.Connection, counts: Mapping[int, Mapping[str, int]], at: float
 ) -> None:
-    """Add outcome counts per notification key to the day and hour roll-ups, one statement."""
+    """Add outcome counts per notification key to the day, hour and minute roll-ups, in one
+    statement (the minute is the delivery timeline's)."""
     keys = sorted(k for k, c in counts.items() if any(c.values()))
     if not keys:
         return
@@ -80,7 +82,8 @@ async def count_outcomes(
         "failed, gone) SELECT n.site_id, spans.span, spans.bucket, n.key, b.a, b.f, b.g "
         "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS b(k, a, f, g) "
         "JOIN notifications n ON n.key = b.k, "
-        "(VALUES ('day', $5::bigint), ('hour', $6::bigint)) AS spans(span, bucket) "
+        "(VALUES ('day', $5::bigint), ('hour', $6::bigint), ('minute', $7::bigint)) "
+        "AS spans(span, bucket) "
         "ORDER BY n.site_id, spans.span, spans.bucket, n.key "
         "ON CONFLICT (site_id, span, bucket, notification_key) DO UPDATE SET "
         "accepted = delivery_rollups.accepted + excluded.accepted, "
@@ -90,7 +93,7 @@ async def count_outcomes(
         [counts[k].get("accepted", 0) for k in keys],
         [counts[k].get("failed", 0) for k in keys],
         [counts[k].get("gone", 0) for k in keys],
-        *buckets(at),
+        *delivery_buckets(at),
     )
 
 
@@ -104,12 +107,13 @@ async def add_counted(
         "RETURNING site_id, key) "
         f"INSERT INTO delivery_rollups (site_id, span, bucket, notification_key, {kind}) "
         "SELECT n.site_id, spans.span, spans.bucket, n.key, $1 FROM n, "
-        "(VALUES ('day', $3::bigint), ('hour', $4::bigint)) AS spans(span, bucket) "
-        "ORDER BY spans.span ON CONFLICT (site_id, span, bucket, notification_key) DO UPDATE "
+        "(VALUES ('day', $3::bigint), ('hour', $4::bigint), ('minute', $5::bigint)) "
+        "AS spans(span, bucket) ORDER BY spans.span "
+        "ON CONFLICT (site_id, span, bucket, notification_key) DO UPDATE "
         f"SET {kind} = delivery_rollups.{kind} + excluded.{kind}",
         count,
         notification_key,
-        *buckets(at),
+        *delivery_buckets(at),
     )
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pushgate.store.models import Notification
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.postgres.notifications import _NOTIFICATION_COLUMNS, _notification
-from pushgate.store.timeline_rows import MinuteCount
+from pushgate.store.timeline_rows import MinuteCount, timeline_of
 
-# As SQLite's: both halves read one notification's rows by their primary keys, grouped in SQL.
-_TIMELINE = (
+# As SQLite's: the minute roll-ups by the delivery_rollups_notification index, and for a
+# notification settled before them its per-delivery rows, grouped in SQL.
+_ROLLED_UP = (
+    "SELECT bucket, accepted, delivered FROM delivery_rollups "
+    "WHERE notification_key = $1 AND span = 'minute' ORDER BY bucket"
+)
+_COUNTED = (
     "SELECT minute, sum(accepted)::bigint, sum(delivered)::bigint FROM ("
     " SELECT floor(accepted_at / 60)::bigint * 60 AS minute, 1 AS accepted, 0 AS delivered"
     " FROM deliveries WHERE notification_key = $1 AND accepted_at IS NOT NULL"
@@ -35,5 +40,7 @@ class TimelineVerbs(PostgresConnections):
         return [_notification(r) for r in rows], (rows[-1]["key"] if more else None)
 
     async def delivery_timeline(self, notification_key: int) -> list[MinuteCount]:
-        rows = await self._all(_TIMELINE, notification_key)
-        return [MinuteCount(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        rows = await self._all(_ROLLED_UP, notification_key)
+        if not rows:
+            rows = await self._all(_COUNTED, notification_key)
+        return timeline_of((r[0], r[1], r[2]) for r in rows)
