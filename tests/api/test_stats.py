@@ -27,6 +27,7 @@ from tests.dashboard.conftest import DashboardGateway, pushing_gateways
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 DAY = 86_400
 COUNTERS = ("accepted", "delivered", "clicked", "dismissed", "failed", "gone")
+ARTICLE = "https://news.example/articles/late-winner"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -72,7 +73,7 @@ async def sent(
     deleted = await api.delete(f"/api/v1/subscriptions/{ids[1]}", headers=site.admin_headers)
     assert deleted.status_code == 204, deleted.text
     push_service.unsubscribe(browsers[2])
-    body = {"title": '=HYPERLINK("https://evil.example")', "body": "Hi"}
+    body = {"title": '=HYPERLINK("https://evil.example")', "body": "Hi", "url": ARTICLE}
     answer = await api.post("/api/v1/notifications", json=body, headers=site.admin_headers)
     assert answer.status_code == 202, answer.text
     nid = answer.json()["id"]
@@ -199,6 +200,7 @@ async def test_csv_exports_have_a_header_and_escape_formulas(
     assert record["id"] == sent["id"]
     assert record["title"] == '\'=HYPERLINK("https://evil.example")'  # shown, never run
     assert (record["accepted"], record["clicked"], record["gone"]) == ("3", "1", "1")
+    assert record["url"] == ARTICLE  # stored as the payload's "navigate"
 
     answer = await api.get("/api/v1/subscriptions.csv", headers=site.admin_headers)
     assert answer.status_code == 200

@@ -68,7 +68,7 @@ async def notifications_csv(store: Store, site_id: str) -> AsyncIterator[str]:
                 n.status,
                 n.payload.get("title", ""),
                 n.payload.get("body", ""),
-                n.payload.get("url", ""),
+                n.payload.get("navigate", ""),  # the API's "url", as the payload names it
                 n.counts.targeted,
                 n.counts.accepted,
                 n.counts.delivered,
