@@ -210,9 +210,14 @@
     return self.clients.openWindow(url);
   }
 
+  // Firefox also fires notificationclose for a notification the user clicked, which counted
+  // every click as dismissed too; a clicked notification's token is remembered until its close.
+  const clickedTokens = new Set();
+
   async function handleNotificationClick(event) {
     const notification = event.notification;
     const data = notification.data || {};
+    if (data.pushgate && typeof data.pushgate.token === "string") clickedTokens.add(data.pushgate.token);
     notification.close();
     const actionUrls = data.action_urls || {};
     const url = (event.action && actionUrls[event.action]) || data.url || self.registration.scope;
@@ -227,6 +232,7 @@
 
   async function handleNotificationClose(event) {
     const data = event.notification.data || {};
+    if (data.pushgate && clickedTokens.delete(data.pushgate.token)) return; // clicked, not dismissed
     await report(data.pushgate, "dismissed");
   }
 
