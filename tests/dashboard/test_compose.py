@@ -363,6 +363,25 @@ async def test_bad_input_is_400_with_the_error_beside_its_field(
     assert await notifications(api, site) == []
 
 
+async def test_every_wrong_field_is_named_at_once_not_one_per_send(
+    dashboard: DashboardGateway, bad_input_site: Site, visitor: Visitor, api: httpx.AsyncClient
+) -> None:
+    site = bad_input_site
+    await admin(dashboard, visitor)
+    token = await visitor.csrf(f"/dashboard/sites/{site.id}/compose")
+    wrong = {"title": "", "url": "news.example/a", "icon": "nope", "ttl": "forever"}
+    answer = await visitor.http.post(
+        f"/dashboard/sites/{site.id}/compose", data=composed(token, **wrong)
+    )
+    assert answer.status_code == 400, answer.text
+    assert error_at(answer.text, "title") == "title is required"
+    assert error_at(answer.text, "url") == "url must be an absolute http or https URL"
+    assert error_at(answer.text, "icon") == "icon must be an absolute http or https URL"
+    assert "Write the TTL in seconds" in error_at(answer.text, "ttl")
+    assert answer.text.count('aria-invalid="true"') == 4
+    assert await notifications(api, site) == []
+
+
 async def test_missing_csrf_token_is_403_and_nothing_is_sent(
     dashboard: DashboardGateway, visitor: Visitor, api: httpx.AsyncClient
 ) -> None:

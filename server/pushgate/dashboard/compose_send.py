@@ -29,6 +29,9 @@ from pushgate.webpush.encryption import MAX_PLAINTEXT_BYTES
 
 TEST_FIELDS = ("variants", "ab_test")  # an A/B test's variants are measured too
 CONFIRM_ABOVE = 1000  # a send to more subscribers than this asks for a confirmation first
+# Checked one at a time after the first refusal, so that one Send shows every wrong field.
+OWN_FIELDS = ("title", "body", "url", "icon", "image", "tag", "urgency", "ttl")
+STAND_IN_TITLE = "t"  # beside another field checked alone
 
 
 @dataclass
@@ -55,13 +58,33 @@ async def check(
     except AudienceInvalid as exc:
         form.errors.setdefault(exc.field, exc.message)
     if form.errors:
+        _each_field(ctx, form)
         return checked
     body = form.body | {"audience": checked.picked.json if checked.picked else None}
     try:
         checked.parsed = parse_notification(body, idempotency_key, ctx.events_url, ctx.clock())
     except ApiError as exc:
         form.refuse(exc, _button_at_fault(ctx, form, exc))
+        _each_field(ctx, form)
     return checked
+
+
+def _each_field(ctx: AppContext, form: ComposeForm) -> None:
+    """The API names only the first wrong field: check each of the notification's own fields
+    alone too, so that the form shows all of them at once, not one per Send."""
+    for name in OWN_FIELDS:
+        if name in form.errors:
+            continue
+        if name == "title":
+            probe = {"title": form.body["title"]} if "title" in form.body else {}
+        elif name in form.body:
+            probe = {"title": STAND_IN_TITLE, name: form.body[name]}
+        else:
+            continue
+        try:
+            parse_notification(probe, None, ctx.events_url, ctx.clock())
+        except ApiError as exc:
+            form.refuse(exc)
 
 
 async def send(ctx: AppContext, site_id: str, checked: Checked) -> Notification | None:
