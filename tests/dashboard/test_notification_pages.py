@@ -11,6 +11,7 @@ import html
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -369,7 +370,9 @@ async def test_ab_test_shows_counts_per_variant_and_the_winner(
     async with visit(dashboard) as visitor:
         await visitor.logged_in(await _editor(dashboard, site.id))
         before = (await visitor.http.get(path)).text
-        assert "No winner chosen yet." in before
+        started = datetime.fromisoformat((await _status(api, site, nid))["created_at"])
+        due = (started + timedelta(seconds=10)).strftime("%Y-%m-%d %H:%M UTC")  # winner_after
+        assert f"No winner chosen yet: the gateway chooses it at {due}." in before
         assert "40 % of the audience split evenly across 2 variants" in before
         assert _table(before, "variants") == [
             "1 Plain A 2 2 0 0 0.0 % of accepted",

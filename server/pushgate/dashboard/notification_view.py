@@ -27,6 +27,7 @@ TIMELINE_STEPS_MINUTES = (1, 5, 15, 60, 360, 1440)
 MAX_TIMELINE_POINTS = 180
 SERVICE_NAMES = {"fcm": "FCM", "mozilla": "Mozilla", "apple": "Apple", "wns": "WNS"}
 SERVICE_ORDER = ("FCM", "Mozilla", "Apple", "WNS", "other")
+ENDED_WITHOUT_WINNER = ("cancelled", "failed")  # statuses after which no winner is chosen
 
 
 def rate(part: int, whole: int) -> str:
@@ -222,6 +223,7 @@ class AbSummary:
     metric: str
     variants: list[Variant]
     winner: int | None  # the winning variant's index, None until chosen
+    winner_due: str | None = None  # when the gateway chooses it; None if it never will
 
 
 def ab_summary(notification: Notification, counts: Sequence[Counts] | None) -> AbSummary | None:
@@ -244,4 +246,6 @@ def ab_summary(notification: Notification, counts: Sequence[Counts] | None) -> A
         f"after {describe(test.winner_after_seconds)} the variant with the best {test.metric} "
         "rate (of accepted) goes to the rest."
     )
-    return AbSummary(settings, test.metric, variants, notification.winner)
+    due = test.winner_due_at(notification.starts_at)
+    winner_due = None if notification.status in ENDED_WITHOUT_WINNER else when(due)
+    return AbSummary(settings, test.metric, variants, notification.winner, winner_due)
