@@ -33,7 +33,7 @@ def embed_for(site: Site, gateway_url: str) -> Embed:
             f"Open a page of {origin} with the script tag and press the button: the browser "
             "asks whether to show notifications.",
             "Allow them, then reload this page: the subscriber count has gone up by one.",
-            "Send yourself a notification with the site's API key (pushgate send --api-key KEY "
-            "--title Hello, or POST /api/v1/notifications): it appears.",
+            "Send a notification from Compose (or with the site's API key: pushgate send "
+            "--api-key KEY --title Hello, or POST /api/v1/notifications): it appears.",
         ),
     )
