@@ -74,6 +74,8 @@ async def test_saved_settings_are_what_the_api_answers_and_blank_resets(
     assert stored["prompt"] == dict.fromkeys(("text", "accept", "dismiss", "snooze_days"))
     assert stored["default_timezone"] == "UTC"
     assert stored["quiet_hours"] is None and stored["frequency_cap"] is None
+    # Blank reads blank: no grey "22:00" that looks like quiet hours already set.
+    assert "placeholder=" not in (await visitor.http.get(page)).text
 
 
 async def test_bad_input_is_400_with_each_error_beside_its_field_and_nothing_saved(
