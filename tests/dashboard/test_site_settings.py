@@ -125,6 +125,26 @@ async def test_bad_input_is_400_with_each_error_beside_its_field_and_nothing_sav
     assert (await api_site(dashboard, site))["frequency_cap"] is None
 
 
+async def test_prompt_words_say_when_prompt_variants_are_shown_instead(
+    dashboard: DashboardGateway, visitor: Visitor
+) -> None:
+    site = dashboard.add_site("settings-variants")
+    await visitor.logged_in(await dashboard.add_user("admin"))
+    page = f"/dashboard/sites/{site['id']}/settings"
+    assert 'id="variants-note"' not in (await visitor.http.get(page)).text
+    variants = [{"id": "short", "text": "News?"}, {"id": "long", "text": "Breaking news?"}]
+    async with httpx.AsyncClient(base_url=dashboard.url, timeout=10) as client:
+        answer = await client.patch(
+            "/api/v1/site",
+            json={"prompt_variants": variants},
+            headers={"Authorization": f"Bearer {site['api_key']}"},
+        )
+    assert answer.status_code == 200, answer.text
+    shown = (await visitor.http.get(page)).text
+    assert 'id="variants-note"' in shown
+    assert f'href="/dashboard/sites/{site["id"]}/prompt">Prompt</a>' in shown
+
+
 async def test_no_session_is_sent_to_the_login_page(dashboard: DashboardGateway) -> None:
     site = dashboard.add_site("settings-no-session")
     page = f"/dashboard/sites/{site['id']}/settings"

@@ -27,7 +27,7 @@ async def settings_page(request: Request, session: DashboardSession) -> Response
     if site is None:
         return not_found_page(request, session)
     saved = request.query_params.get("saved") == "1"
-    return _render(request, session, site, form_of_site(site), saved=saved)
+    return await _render(request, session, site, form_of_site(site), saved=saved)
 
 
 @operator_page
@@ -38,7 +38,7 @@ async def save_settings(request: Request, session: DashboardSession) -> Response
         return not_found_page(request, session)
     form = parse_settings_form(await read_form(request))
     if form.errors or form.change is None or form.rules is None:
-        return _render(request, session, site, form, status=400)
+        return await _render(request, session, site, form, status=400)
     store = context(request).store
     updated = await store.update_site(site.id, form.change)
     if updated is not None:
@@ -48,7 +48,7 @@ async def save_settings(request: Request, session: DashboardSession) -> Response
     return see_other(f"/dashboard/sites/{site.id}/settings?saved=1")
 
 
-def _render(
+async def _render(
     request: Request,
     session: DashboardSession,
     site: Site,
@@ -65,6 +65,8 @@ def _render(
         site=site,
         form=form,
         saved=saved,
+        # With prompt variants, browsers are shown those (Prompt page), not these words.
+        has_variants=bool(await context(request).store.prompt_variants(site.id)),
         clock_pattern=CLOCK_PATTERN,
         period_pattern=PERIOD_PATTERN,
     )
