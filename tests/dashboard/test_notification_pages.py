@@ -169,6 +169,7 @@ async def test_funnel_and_list_show_what_browsers_reported_with_exact_rates(
     rows = _table(listing.text, "notifications")
     assert len(rows) == 1
     assert rows[0].endswith("Big <sale> & more done 10 6 3 30.0 %")
+    assert "Pages of notifications" not in listing.text  # one page: no empty pager landmark
 
 
 def _table_text(page: str, dl_id: str) -> str:
@@ -344,6 +345,7 @@ async def test_list_pages_newest_first(
         rows = _table(second.text, "notifications")
         assert ["Number 1" in rows[0], "Number 0" in rows[1], len(rows)] == [True, True, 2]
         assert 'rel="next"' not in second.text
+        assert 'aria-label="Pages of notifications"' in first.text and ">Newest</a>" in second.text
 
 
 async def test_ab_test_shows_counts_per_variant_and_the_winner(
