@@ -57,9 +57,12 @@ def parse_origins_form(form: ImmutableMultiDict[str, str]) -> SiteForm:
 
 
 def _origin_problem(exc: InvalidRule, lines: list[str]) -> str:
-    """The rule's words, with `origins[2]` turned into the line the operator typed."""
+    """The rule's words, with `origins[2]` turned into the line the operator typed (once: most
+    of the rule's words quote it already, "'news.example' has no scheme: …")."""
     text = str(exc)
     if exc.path.startswith("origins[") and exc.path.endswith("]"):
-        index = int(exc.path[len("origins[") : -1])
-        return f"{lines[index]} {text[len(exc.path) + 1 :]}"
+        line = lines[int(exc.path[len("origins[") : -1])]
+        problem = text[len(exc.path) + 1 :]
+        reason = problem.removeprefix("is refused: ")
+        return reason if repr(line) in reason else f"{line} {problem}"
     return "Origins " + text[len(exc.path) + 1 :]
