@@ -48,9 +48,7 @@ async def test_subscribers_page_search_and_delete_in_chromium(
         .get_by_role("link", name="Subscribers")
         .click()
     )
-    await expect(
-        page.get_by_role("heading", name="The Daily Reader: subscribers")
-    ).to_be_visible()
+    await expect(page.get_by_role("heading", name="The Daily Reader: subscribers")).to_be_visible()
     await expect(page.locator("#total-subscribers")).to_have_text(str(SUBSCRIBERS))
     await expect(page.get_by_role("img", name="Subscribers")).to_be_visible()
     await expect(page.get_by_role("img", name="Growth per day")).to_be_visible()
