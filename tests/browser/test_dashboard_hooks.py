@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from pushgate.testing import LocalPushService
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
@@ -90,7 +90,7 @@ async def test_event_hooks_page(chromium: Browser, gateway: Gateway, axe_source:
                 break
             await page.wait_for_timeout(100)
         await page.get_by_role("link", name="Back to the site's event hooks").click()
-        await expect(page.locator("tr.failed")).to_have_count(1)
+        await shows_rows(page, "tr.failed")  # the attempt is written once its answer is in
         await expect(page.get_by_text("Failing", exact=True)).to_be_visible()
         await check_accessibility(page, axe_source, "hooks-failing")
         for _ in range(BACKOFF_SECONDS * 4):  # the retry after the backoff
@@ -98,8 +98,7 @@ async def test_event_hooks_page(chromium: Browser, gateway: Gateway, axe_source:
                 break
             await page.wait_for_timeout(500)
         assert len(receiver.taken) == 1 and all(r["signed"] for r in receiver.requests)
-    await page.reload()
-    await expect(page.locator("tr.ok")).to_have_count(1)
+    await shows_rows(page, "tr.ok")
     await expect(page.locator("tr.ok td").nth(1)).to_have_text("200 OK")
     await check_accessibility(page, axe_source, "hooks-attempts")
     assert secret not in await page.content()
@@ -112,3 +111,13 @@ async def test_event_hooks_page(chromium: Browser, gateway: Gateway, axe_source:
     await check_accessibility(page, axe_source, "hooks-deleted")
     assert blocked == []
     await context.close()
+
+
+async def shows_rows(page: Page, selector: str, seconds: float = 5.0) -> None:
+    """Reload `page` until it shows exactly one `selector` row (within `seconds`)."""
+    for _ in range(int(seconds * 10)):
+        if await page.locator(selector).count() == 1:
+            return
+        await page.wait_for_timeout(100)
+        await page.reload()
+    await expect(page.locator(selector)).to_have_count(1)

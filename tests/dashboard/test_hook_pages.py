@@ -16,7 +16,7 @@ import pytest
 from pushgate.clock import TEST_CLOCK_ENV, FileClock
 from tests.api.test_subscriptions import FCM, VALID_AUTH, VALID_P256DH
 from tests.conftest import ORIGIN, _gateway_factory, free_port
-from tests.dashboard.conftest import START, DashboardGateway, visit
+from tests.dashboard.conftest import START, DashboardGateway, Visitor, visit
 from tests.gateway.hook_receiver import hook_receiver
 
 RECEIVER_PORT = free_port()
@@ -60,6 +60,15 @@ async def until(check: object, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def shown_when(visitor: Visitor, page: str, text: str, seconds: float = 5.0) -> str:
+    """The page once it shows `text` (within `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while text not in (shown := (await visitor.http.get(page)).text):
+        assert time.monotonic() < deadline, f"{page} did not show {text!r} within {seconds} s"
+        await asyncio.sleep(0.05)
+    return shown
+
+
 async def test_add_a_hook_see_its_failed_and_retried_attempts_then_delete_it(
     hooks_dashboard: DashboardGateway,
 ) -> None:
@@ -89,21 +98,21 @@ async def test_add_a_hook_see_its_failed_and_retried_attempts_then_delete_it(
             receiver.fail_next = 1
             await subscribe(dashboard, site["id"], 1)
             await until(lambda: len(receiver.requests) == 1)
-            failing = await visitor.http.get(page)
-            assert "Failing</strong>: next try at" in failing.text
-            assert "Failed: HTTP 500" in failing.text
+            # The attempt is written once the answer is in: the page shows it a moment later.
+            failing = await shown_when(visitor, page, "Failing</strong>: next try at")
+            assert "Failed: HTTP 500" in failing
             dashboard.advance(5)
             await until(lambda: len(receiver.taken) == 1)
         assert receiver.events("subscribed")[0]["type"] == "subscribed"
         assert all(r["signed"] for r in receiver.requests)  # with the secret shown once
 
-        shown = await visitor.http.get(page)
-        assert secret not in shown.text
-        rows = re.findall(r"<tr class=\"(ok|failed)\">", shown.text)
+        shown = await shown_when(visitor, page, "200 OK</td>")
+        assert secret not in shown
+        rows = re.findall(r"<tr class=\"(ok|failed)\">", shown)
         assert rows == ["ok", "failed"]  # the newest first
-        assert "200 OK</td>" in shown.text and "<dd>clicked, subscribed</dd>" in shown.text
+        assert "<dd>clicked, subscribed</dd>" in shown
 
-        [delete] = delete_paths(shown.text)
+        [delete] = delete_paths(shown)
         assert (await visitor.http.post(delete, data={"csrf_token": "wrong"})).status_code == 403
         done = await visitor.http.post(delete, data={"csrf_token": token})
         assert done.status_code == 303 and done.headers["location"] == page + "?deleted=1"

@@ -60,6 +60,18 @@ async def arrived(check: Callable[[], bool], what: str, within: float = WITHIN_S
         await asyncio.sleep(0.05)
 
 
+async def hook_when(
+    s: Setup, hook_id: str, check: Callable[[dict[str, Any]], bool], within: float = WITHIN_SECONDS
+) -> dict[str, Any]:
+    """The hook as GET shows it once `check` holds: an attempt is written after its answer."""
+    deadline = time.monotonic() + within
+    while not check(shown := await s.hook(hook_id)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {shown}")
+        await asyncio.sleep(0.05)
+    return shown
+
+
 @pytest.fixture
 async def setup(
     push_service: LocalPushService, gateway_factory: Any, tmp_path: Path
@@ -92,7 +104,7 @@ async def test_a_receiver_gets_signed_batches_of_every_event_and_a_500_is_retrie
     browsers = [push_service.new_browser() for _ in range(SUBSCRIBERS)]
     ids = await subscribe_all(s.client, s.site, browsers)
     await arrived(lambda: len(receiver.requests) >= 1, "the first attempt")
-    failing = await s.hook(hook["id"])
+    failing = await hook_when(s, hook["id"], lambda h: bool(h["attempts"]))  # written after it
     assert failing["failing"] is True
     assert failing["attempts"][0]["status"] == 500 and failing["attempts"][0]["events"] > 0
     await asyncio.sleep(1.5)  # backing off on the test clock: no new attempt in real time
@@ -151,8 +163,8 @@ async def test_a_receiver_gets_signed_batches_of_every_event_and_a_500_is_retrie
     every = receiver.events()
     once = Counter((e["type"], e.get("notification_id"), e["subscription_id"]) for e in every)
     assert set(once.values()) == {1}
-    shown = await s.hook(hook["id"])
-    assert shown["failing"] is False and shown["attempts"][0]["status"] == 200
+    shown = await hook_when(s, hook["id"], lambda h: h["attempts"][0]["status"] == 200)
+    assert shown["failing"] is False
     assert [a["status"] for a in shown["attempts"]][-1] == 500  # the oldest kept: the failure
 
 
