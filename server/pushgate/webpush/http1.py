@@ -149,6 +149,15 @@ class Http1Client:
             self._resume = asyncio.Event()
         self._resume.set()  # stays in place, so every later request looks, and stops
 
+    @property
+    def paused_or_stopping(self) -> bool:
+        return self._resume is not None
+
+    async def wait_resumed(self) -> None:
+        """Until unpaused (or stopping): for a client that shares this one's pause."""
+        if self._resume is not None:
+            await self._resume.wait()
+
     def pause(self, paused: bool) -> None:
         """Start no new request until unpaused; requests already on the wire go on."""
         if self._stopping:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pushgate.webpush.http1 import Http1Client, header_block
+from pushgate.webpush.http2_client import PushHttpClient
+from pushgate.webpush.http2_hpack import HeaderBlock, request_headers
 from pushgate.webpush.quirks import classify_answer
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay, classify
 
@@ -39,15 +40,17 @@ class PushClient:
         timeout_seconds: float,
         max_in_flight_per_host: int,
         service_of: Callable[[str], str] = lambda endpoint: "other",
+        http2: str = "auto",
     ) -> None:
         # `service_of`: an endpoint's push service (fcm, mozilla, apple, wns, other), which
-        # picks the rows of the quirk table that explain its refusals.
+        # picks the rows of the quirk table that explain its refusals. `http2`: "auto" speaks
+        # HTTP/2 to push services that offer it (ALPN), "off" only HTTP/1.1.
         self._service_of = service_of
-        self._http = Http1Client(
-            limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds
+        self._http = PushHttpClient(
+            limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds, http2=http2
         )
         # The headers are the same for every message of a notification to one push service.
-        self._header_blocks: dict[tuple[str, int, str | None, str | None], bytes] = {}
+        self._header_blocks: dict[tuple[str, int, str | None, str | None], HeaderBlock] = {}
 
     async def __aenter__(self) -> PushClient:
         return self
@@ -61,14 +64,14 @@ class PushClient:
 
     def headers(
         self, authorization: str, ttl: int, urgency: str | None, topic: str | None
-    ) -> bytes:
-        """The encoded header lines for `send`, made once per distinct set."""
+    ) -> HeaderBlock:
+        """The encoded headers for `send`, made once per distinct set."""
         key = (authorization, ttl, urgency, topic)
         block = self._header_blocks.get(key)
         if block is None:
             if len(self._header_blocks) > MAX_CACHED_HEADER_BLOCKS:
                 self._header_blocks.clear()
-            block = self._header_blocks[key] = header_block(push_headers(*key))
+            block = self._header_blocks[key] = request_headers(push_headers(*key))
         return block
 
     def stop_new(self) -> None:

@@ -1,0 +1,311 @@
+"""POSTs to push services over HTTP/2 where they speak it, HTTP/1.1 elsewhere.
+
+Per origin, the first TLS connection offers ALPN ["h2", "http/1.1"] and its answer decides:
+h2 → one connection carries up to the in-flight budget as streams (a few connections when the
+push service's MAX_CONCURRENT_STREAMS is lower); http/1.1 (or plain http) → Http1Client's
+keep-alive pool. At most once per attempt, as in http1.py: a request is sent again by the
+client only when the push service provably did not process it (RFC 9113 §8.7: above a
+GOAWAY's last stream id, or refused with REFUSED_STREAM), once; anything else is the engine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+from urllib.parse import urlsplit
+
+from pushgate.webpush.http1 import (
+    FIRST_CONNECT_HEAD_START_SECONDS,
+    MAX_PARALLEL_CONNECTS,
+    ClientStopping,
+    Http1Client,
+)
+from pushgate.webpush.http1_connection import Response
+from pushgate.webpush.http2_connection import Http2Connection, Stream, Unprocessed
+from pushgate.webpush.http2_hpack import HeaderBlock
+
+MAX_CONNECTIONS_PER_ORIGIN = 4  # HTTP/2: streams run out only past MAX_CONCURRENT_STREAMS
+HTTP2_MODES = ("auto", "off")
+_HTTP1 = "http/1.1"
+
+
+class _Origin:
+    """An HTTP/2 push service: its connections and the in-flight budget across them."""
+
+    def __init__(self, host: str, port: int, limit: int) -> None:
+        self.host, self.port = host, port
+        self.authority = (host if port == 443 else f"{host}:{port}").encode("idna")
+        self.free = limit
+        self.queue: deque[asyncio.Future[None]] = deque()
+        self.connections: list[Http2Connection] = []
+        self.connecting = False
+        self.changed: asyncio.Future[None] | None = None  # set when streams or connections change
+
+    def notify(self) -> None:
+        changed, self.changed = self.changed, None
+        if changed is not None and not changed.done():
+            changed.set_result(None)
+
+    def with_room(self) -> Http2Connection | None:
+        best = None
+        for connection in self.connections:
+            if connection.free_streams > 0 and (
+                best is None or connection.free_streams > best.free_streams
+            ):
+                best = connection
+        return best
+
+
+class _Discovery:
+    """Learning an origin's protocol: the first connection's ALPN answer decides."""
+
+    def __init__(self) -> None:
+        self.decided: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.started = False
+        self.connecting = asyncio.Semaphore(MAX_PARALLEL_CONNECTS)
+
+
+class PushHttpClient:
+    """The push client's HTTP: `post`, `pause`, `stop_new`, `stopping`, `close`, as
+    Http1Client, choosing the protocol per origin (`http2`: "auto" or "off")."""
+
+    def __init__(
+        self, *, limit_per_origin: int, timeout_seconds: float, http2: str = "auto"
+    ) -> None:
+        if http2 not in HTTP2_MODES:
+            raise ValueError(f"http2 must be one of {', '.join(HTTP2_MODES)}")
+        self._http2 = http2 == "auto"
+        self._limit = limit_per_origin
+        self._timeout = timeout_seconds
+        self.http1 = Http1Client(limit_per_origin=limit_per_origin, timeout_seconds=timeout_seconds)
+        self._ssl = ssl.create_default_context()  # honours SSL_CERT_FILE
+        self._ssl.set_alpn_protocols(["h2", _HTTP1])
+        # prefix (scheme://host:port) -> _Origin for HTTP/2, or _HTTP1; absent: not known yet
+        self._by_prefix: dict[str, _Origin | str] = {}
+        self._discovery: dict[str, _Discovery] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._shortest_timeout = timeout_seconds
+
+    @property
+    def stopping(self) -> bool:
+        return self.http1.stopping
+
+    def stop_new(self) -> None:
+        self.http1.stop_new()
+
+    def pause(self, paused: bool) -> None:
+        self.http1.pause(paused)
+
+    async def post(
+        self, url: str, headers: bytes, body: bytes, *, timeout: float | None = None
+    ) -> Response:
+        """One POST, as Http1Client.post; `headers` a HeaderBlock for HTTP/2 origins."""
+        end = url.find("/", url.find("//") + 2)
+        prefix = url[:end] if end > 0 else url
+        origin = self._by_prefix.get(prefix)
+        if origin is None and self._http2 and url.startswith("https://") and end > 0:
+            # Learning the protocol is part of the attempt: it counts against its timeout.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + (timeout or self._timeout)
+            origin = await self._discover(prefix, deadline, timeout or self._timeout)
+            timeout = max(0.001, deadline - loop.time())
+        if isinstance(origin, _Origin) and isinstance(headers, HeaderBlock):
+            path = url[end:]
+            if any(c in path for c in " \t\r\n"):
+                raise ValueError("white space inside the request target")
+            return await self._post_h2(origin, path.encode("latin-1"), headers, body, timeout)
+        return await self.http1.post(url, headers, body, timeout=timeout)
+
+    async def _discover(self, prefix: str, deadline: float, timeout: float) -> _Origin | str:
+        """Open a connection to the origin and learn its protocol from ALPN, by the request's
+        deadline. The first attempt runs alone for a head start (as in http1.py); requests
+        still waiting then open their own, a few at a time, so that one stalled handshake
+        holds up no one. The first to finish decides; the others' connections join the pool
+        or close."""
+        discovery = self._discovery.get(prefix)
+        if discovery is None:
+            discovery = self._discovery[prefix] = _Discovery()
+        try:
+            async with asyncio.timeout_at(deadline):
+                decided = self._by_prefix.get(prefix)
+                if decided is None and discovery.started:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(FIRST_CONNECT_HEAD_START_SECONDS):
+                            await asyncio.shield(discovery.decided)
+                    decided = self._by_prefix.get(prefix)
+                if decided is not None:
+                    return decided
+                discovery.started = True
+                async with discovery.connecting:
+                    decided = self._by_prefix.get(prefix)
+                    if decided is not None:
+                        return decided
+                    return self._decide(prefix, discovery, await self._connect_to(prefix))
+        except TimeoutError:
+            raise TimeoutError(f"no connection within {timeout:g} s") from None
+
+    async def _connect_to(self, prefix: str) -> Http2Connection:
+        parts = urlsplit(prefix)
+        return await self._connect(_Origin(parts.hostname or "", parts.port or 443, 0))
+
+    def _decide(
+        self, prefix: str, discovery: _Discovery, connection: Http2Connection
+    ) -> _Origin | str:
+        decided = self._by_prefix.get(prefix)
+        if decided is None:
+            if connection.alpn == "h2":
+                host, port = connection.host_port
+                decided = _Origin(host, port, self._limit)
+            else:
+                decided = _HTTP1
+            self._by_prefix[prefix] = decided
+            if not discovery.decided.done():
+                discovery.decided.set_result(None)
+        if (
+            isinstance(decided, _Origin)
+            and connection.alpn == "h2"
+            and len(decided.connections) < MAX_CONNECTIONS_PER_ORIGIN
+        ):
+            connection.on_change = decided.notify
+            decided.connections.append(connection)
+        else:
+            connection.close()  # HTTP/1.1: the pool opens its own (offering only http/1.1)
+        return decided
+
+    async def _connect(self, origin: _Origin) -> Http2Connection:
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(
+            lambda: Http2Connection(origin.host, origin.port, origin.authority, origin.notify),
+            origin.host,
+            origin.port,
+            ssl=self._ssl,
+            server_hostname=origin.host,
+        )
+        return connection
+
+    async def _post_h2(
+        self,
+        origin: _Origin,
+        path: bytes,
+        headers: HeaderBlock,
+        body: bytes,
+        timeout: float | None,
+    ) -> Response:
+        if timeout is None:
+            timeout = self._timeout
+        elif timeout < self._shortest_timeout:
+            self._shortest_timeout = timeout
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+        if origin.free:
+            origin.free -= 1
+        else:
+            await self._slot(origin)
+        try:
+            await self._wait_resumed()
+            deadline = asyncio.get_running_loop().time() + timeout
+            try:
+                return await self._attempt(origin, path, headers, body, deadline, timeout)
+            except Unprocessed:
+                pass  # provably not processed: once more, on whichever connection has room
+            return await self._attempt(origin, path, headers, body, deadline, timeout)
+        finally:
+            self._give_back(origin)
+
+    async def _attempt(
+        self,
+        origin: _Origin,
+        path: bytes,
+        headers: HeaderBlock,
+        body: bytes,
+        deadline: float,
+        timeout: float,
+    ) -> Response:
+        connection = origin.with_room()
+        if connection is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    connection = await self._room(origin)
+            except TimeoutError:
+                raise TimeoutError(f"no connection within {timeout:g} s") from None
+        stream = connection.request(headers, path, body, deadline, timeout)
+        try:
+            return await stream.waiter
+        except asyncio.CancelledError:
+            connection.cancel(stream, ConnectionError("cancelled"))
+            raise
+
+    async def _room(self, origin: _Origin) -> Http2Connection:
+        """A connection with a free stream: wait for one, or open one more."""
+        while True:
+            origin.connections = [c for c in origin.connections if not c.closed]
+            connection = origin.with_room()
+            if connection is not None:
+                return connection
+            if not origin.connecting and len(origin.connections) < MAX_CONNECTIONS_PER_ORIGIN:
+                origin.connecting = True
+                try:
+                    connection = await self._connect(origin)
+                finally:
+                    origin.connecting = False
+                    origin.notify()
+                if connection.alpn != "h2":
+                    connection.close()
+                    raise ConnectionError("the push service no longer offers HTTP/2")
+                origin.connections.append(connection)
+                continue
+            if origin.changed is None:
+                origin.changed = asyncio.get_running_loop().create_future()
+            await asyncio.shield(origin.changed)
+
+    async def _wait_resumed(self) -> None:
+        """Http1Client's pause and stop apply here too."""
+        if self.http1.paused_or_stopping:
+            await self.http1.wait_resumed()
+            if self.http1.stopping:
+                raise ClientStopping("the client is stopping; the request was not sent")
+
+    async def _slot(self, origin: _Origin) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        origin.queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not waiter.cancelled():
+                self._give_back(origin)
+            raise
+
+    def _give_back(self, origin: _Origin) -> None:
+        while origin.queue:
+            waiter = origin.queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        origin.free += 1
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, self._shortest_timeout / 4))
+            now = loop.time()
+            for origin in self._origins():
+                for connection in origin.connections:
+                    connection.expire(now)
+
+    def _origins(self) -> list[_Origin]:
+        return [o for o in self._by_prefix.values() if isinstance(o, _Origin)]
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for origin in self._origins():
+            for connection in origin.connections:
+                connection.close()
+        await self.http1.close()
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0)
+
+
+__all__ = ["PushHttpClient", "Stream"]
