@@ -1,8 +1,13 @@
-"""`POST /push/{id}`: refuse as an injected fault says, or validate, decrypt and record."""
+"""`POST /push/{id}`: refuse as an injected fault says, or validate, decrypt and record.
+
+`PushHandler.answer` is the same for every protocol: the aiohttp side (HTTP/1.1) and the HTTP/2
+side (`h2server.py`) both hand it the method, path, headers and body.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,8 +22,9 @@ from pushgate.testing.registry import Channel, Endpoints, Target
 from pushgate.testing.replies import (
     DEFAULT_ERRNO,
     UNKNOWN_ERRNO,
+    PushAnswer,
     PushRejected,
-    error_response,
+    error_answer,
 )
 from pushgate.testing.validation import (
     ERRNO_UNAUTHORIZED,
@@ -29,6 +35,8 @@ from pushgate.testing.validation import (
 )
 
 MAX_TTL_SECONDS = 60 * 24 * 3600  # autopush caps TTL at 60 days and says so in its answer
+ERRNO_NOT_FOUND = 102
+_PUSH_PATH = re.compile(r"/push/([^/?#]+)")
 
 
 class PushHandler:
@@ -52,30 +60,52 @@ class PushHandler:
         self._clock = clock
 
     async def handle(self, request: web.Request) -> web.Response:
-        endpoint_id = request.match_info["id"]
-        arrived = self._clock()
+        """The aiohttp side: HTTP/1.1, plain or over TLS."""
+        version = request.version
         body = await request.read()
+        protocol = f"http/{version.major}.{version.minor}"
+        answer = await self.answer(request.method, request.path, request.headers, body, protocol)
+        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
+
+    async def answer(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, protocol: str
+    ) -> PushAnswer:
+        """Answer one push request; `headers` are looked up case-insensitively, `protocol` is
+        the ALPN name it came over (`http/1.1`, `h2`) and goes into the journal."""
+        match = _PUSH_PATH.fullmatch(path)
+        if match is None:
+            return error_answer(404, ERRNO_NOT_FOUND, f"no push resource at {path}")
+        if method != "POST":
+            return error_answer(405, UNKNOWN_ERRNO, f"{method} is not allowed here, only POST")
+        endpoint_id = match[1]
+        arrived = self._clock()
         fault = self._faults.take(endpoint_id)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         error: str | None = None
         if fault is not None and fault.refuses:
-            response, error = _fault_response(fault), f"injected fault {fault.status}"
+            answer, error = _fault_answer(fault), f"injected fault {fault.status}"
         else:
             try:
-                response = await self._accept(endpoint_id, request.headers, body, arrived)
+                answer = await self._accept(endpoint_id, headers, body, arrived)
             except PushRejected as exc:
-                response, error = error_response(exc.status, exc.errno, exc.message), exc.message
-        headers = CIMultiDictProxy(CIMultiDict(request.headers))
+                answer, error = error_answer(exc.status, exc.errno, exc.message), exc.message
         seen = RecordedRequest(
-            endpoint_id, response.status, headers, len(body), arrived, error, fault is not None
+            endpoint_id,
+            answer.status,
+            CIMultiDictProxy(CIMultiDict(headers)),
+            len(body),
+            arrived,
+            error,
+            fault is not None,
+            protocol,
         )
         self._journal.record_request(seen)
-        return response
+        return answer
 
     async def _accept(
         self, endpoint_id: str, headers: Mapping[str, str], body: bytes, arrived: float
-    ) -> web.Response:
+    ) -> PushAnswer:
         target = self._endpoints.get(endpoint_id)
         ttl = min(check_headers(headers, body), MAX_TTL_SECONDS)
         identity = self._verifier.verify(headers.get("Authorization"))
@@ -102,7 +132,7 @@ class PushHandler:
             target.deliver(message)
         self._journal.record_received(message)
         # RFC 8030 §5: 201 with the push message resource in Location.
-        return web.Response(status=201, headers={"Location": f"/m/{message_id}", "TTL": str(ttl)})
+        return PushAnswer(201, {"Location": f"/m/{message_id}", "TTL": str(ttl)})
 
 
 def _check_restricted_key(target: Target, identity: VapidIdentity) -> None:
@@ -114,18 +144,18 @@ def _check_restricted_key(target: Target, identity: VapidIdentity) -> None:
         raise PushRejected(401, ERRNO_UNAUTHORIZED, message)
 
 
-def _fault_response(fault: Fault) -> web.Response:
+def _fault_answer(fault: Fault) -> PushAnswer:
     headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
     if fault.body is not None or fault.headers:
         return _answer_as_given(fault, headers or {})
     errno = DEFAULT_ERRNO.get(fault.status, UNKNOWN_ERRNO)
-    return error_response(fault.status, errno, "injected fault", headers)
+    return error_answer(fault.status, errno, "injected fault", headers)
 
 
-def _answer_as_given(fault: Fault, headers: dict[str, str]) -> web.Response:
+def _answer_as_given(fault: Fault, headers: dict[str, str]) -> PushAnswer:
     """Another push service's answer: the fault's own body and headers."""
     body = fault.body or ""
     headers = {**headers, **(fault.headers or {})}
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json" if body.startswith("{") else "text/plain"
-    return web.Response(status=fault.status, body=body.encode(), headers=headers)
+    return PushAnswer(fault.status, headers, body.encode())

@@ -63,6 +63,7 @@ class RecordedRequest:
     received_at: float
     error: str | None = None
     fault: bool = False
+    protocol: str = "http/1.1"  # as ALPN names it: "http/1.1" or "h2"
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,27 @@
-"""Error answers in autopush's shape, so the gateway meets the JSON a real service sends."""
+"""Answers in autopush's shape, so the gateway meets the JSON a real service sends."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
-
-from aiohttp import web
 
 MORE_INFO = "https://mozilla-services.github.io/autopush-rs/errors.html"
 UNKNOWN_ERRNO = 999  # autopush's "unknown error"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 # autopush's errno for statuses whose cause is not otherwise specific (injected faults).
 DEFAULT_ERRNO = {404: 102, 410: 106, 413: 104, 401: 109, 503: 201}
+
+
+@dataclass(frozen=True)
+class PushAnswer:
+    """What the service answers a push, whichever protocol carries it."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
 
 class PushRejected(Exception):
@@ -23,9 +34,9 @@ class PushRejected(Exception):
         self.message = message
 
 
-def error_response(
-    status: int, errno: int, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
+def error_answer(
+    status: int, errno: int, message: str, headers: Mapping[str, str] | None = None
+) -> PushAnswer:
     """`{"code", "errno", "error", "message", "more_info"}` as autopush answers every error."""
     body = {
         "code": status,
@@ -34,7 +45,8 @@ def error_response(
         "message": message,
         "more_info": MORE_INFO,
     }
-    return web.json_response(body, status=status, headers=headers)
+    headers = {**(headers or {}), "Content-Type": JSON_CONTENT_TYPE}
+    return PushAnswer(status, headers, json.dumps(body).encode())
 
 
 def _reason(status: int) -> str:
