@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-import hpack
-
 from pushgate.webpush import http2_frames as f
 from pushgate.webpush.http1_connection import EXCERPT_BYTES, BadResponse, RequestNotSent, Response
-from pushgate.webpush.http2_hpack import HeaderBlock, RequestEncoder
+from pushgate.webpush.http2_hpack import DecodeError, HeaderBlock, RequestEncoder, ResponseDecoder
 from pushgate.webpush.quirks import QUIRK_HEADERS
 
 ASSUMED_MAX_STREAMS = 100  # until the peer's SETTINGS say (RFC 9113 §6.5.2 recommends ≥ 100)
@@ -62,6 +60,7 @@ class Http2Connection(asyncio.Protocol):
         self, host: str, port: int, authority: bytes, on_change: Callable[[], None]
     ) -> None:
         self.host_port = (host, port)
+        self._loop = asyncio.get_running_loop()  # made by create_connection, inside the loop
         self.transport: asyncio.Transport | None = None
         self.alpn: str | None = None
         self.streams: dict[int, Stream] = {}
@@ -70,7 +69,7 @@ class Http2Connection(asyncio.Protocol):
         self.goaway: int | None = None  # the last stream id of a GOAWAY received
         self.on_change = on_change
         self._encoder = RequestEncoder(authority)
-        self._decoder = hpack.Decoder()
+        self._decoder = ResponseDecoder()
         self._reader = f.FrameReader()
         self._next_id = 1
         self._written_through = 0  # the highest stream id whose frames left in a write
@@ -79,7 +78,7 @@ class Http2Connection(asyncio.Protocol):
         self._max_frame = f.DEFAULT_MAX_FRAME_SIZE
         self._blocked: dict[int, Stream] = {}  # streams with body bytes waiting for window
         self._received = 0  # connection DATA bytes not yet given back
-        self._out: list[bytes] = []
+        self._out: list[bytes | memoryview] = []
         self._partial: tuple[int, int, bytearray] | None = None  # HEADERS awaiting CONTINUATION
 
     @property
@@ -107,7 +106,7 @@ class Http2Connection(asyncio.Protocol):
             self._flush()
             self._fail_all(BadResponse(f"HTTP/2 protocol error: {exc}"))
             self.close()
-        except hpack.HPACKError as exc:
+        except DecodeError as exc:
             self._queue(f.goaway(0, f.COMPRESSION_ERROR))
             self._flush()
             self._fail_all(BadResponse(f"HTTP/2 header compression error: {exc}"))
@@ -128,7 +127,7 @@ class Http2Connection(asyncio.Protocol):
             raise Unprocessed("the HTTP/2 connection takes no new stream")
         stream_id = self._next_id
         self._next_id += 2
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = self._loop.create_future()
         stream = self.streams[stream_id] = Stream(stream_id, waiter, self._initial_window)
         stream.deadline, stream.timeout, stream.sent_at = deadline, timeout, time.monotonic()
         headers = self._encoder.encode(block, path, len(body))
@@ -160,7 +159,7 @@ class Http2Connection(asyncio.Protocol):
     # writing
     def _queue(self, data: bytes) -> None:
         if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop.call_soon(self._flush)
         self._out.append(data)
 
     def _flush(self) -> None:
@@ -196,7 +195,8 @@ class Http2Connection(asyncio.Protocol):
             stream.window -= size
             self._window -= size
             end = f.END_STREAM if not pending else 0
-            self._queue(f.frame_head(f.DATA, end, stream.id, size) + chunk)
+            self._queue(f.frame_head(f.DATA, end, stream.id, size))
+            self._out.append(chunk)  # joined once, in _flush
         stream.pending = pending
         self._blocked.pop(stream.id, None)
 
@@ -246,7 +246,7 @@ class Http2Connection(asyncio.Protocol):
             self._headers_received(stream_id, first_flags, bytes(block))
 
     def _headers_received(self, stream_id: int, flags: int, block: bytes) -> None:
-        fields = self._decoder.decode(block, raw=True)  # always: the table must stay in step
+        fields = self._decoder.decode(block)  # always: the table must stay in step
         stream = self.streams.get(stream_id)
         if stream is None:
             return  # a stream we cancelled
