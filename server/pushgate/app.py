@@ -198,7 +198,7 @@ async def start_engine(
     metrics: DeliveryMetrics | None = None,
 ) -> DeliveryEngine:
     workers = SendWorkers(
-        WorkerLimits(MAX_TIMEOUT_SECONDS, settings.max_in_flight_per_host),
+        WorkerLimits(MAX_TIMEOUT_SECONDS, settings.max_in_flight_per_host, settings.http2),
         settings.send_workers,
     )
     await workers.start()

@@ -61,6 +61,7 @@ def build_settings(values: dict[str, Any]) -> Settings:
 
     try:
         settings.validate_database()
+        settings.validate_http2()
         parse_secret_keys(settings.secret_key)
         validate_log_settings(settings)
         parse_trusted_proxies(settings.trusted_proxies)

@@ -93,6 +93,9 @@ class Settings:
     max_in_flight_per_host: int = _setting(
         DEFAULT_MAX_IN_FLIGHT_PER_HOST, "Concurrent requests at most to one push-service host."
     )
+    http2: str = _setting(
+        "auto", "HTTP/2 to push services that offer it (ALPN): auto, or off for HTTP/1.1 only."
+    )
     send_workers: int = _setting(
         0, "Processes that encrypt and send (0: one per CPU core, at most 4)."
     )
@@ -151,6 +154,10 @@ class Settings:
     @property
     def uses_postgres(self) -> bool:
         return self.database.startswith(POSTGRES_SCHEMES)
+
+    def validate_http2(self) -> None:
+        if self.http2 not in ("auto", "off"):
+            raise SettingsError(f"PUSHGATE_HTTP2 must be auto or off, got {self.http2!r}")
 
     def validate_database(self) -> None:
         """SettingsError unless `database` is a usable SQLite or PostgreSQL URL (and the

@@ -197,3 +197,17 @@ async def test_http2_off_offers_only_http11(tmp_path: Path, monkeypatch) -> None
     assert {o.verdict for o in outcomes} == {Verdict.ACCEPTED}
     assert [r.path for r in server.requests] == [f"/p/{n}" for n in range(5)]
     assert server.connections == 1
+
+
+def test_pushgate_http2_setting_is_auto_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PUSHGATE_HTTP2 (--http2) reaches the send workers' limits; other values are refused."""
+    import click
+
+    from pushgate.cli_settings import build_settings
+    from pushgate.settings import env_var
+
+    assert env_var("http2") == "PUSHGATE_HTTP2"
+    assert build_settings({}).http2 == "auto"
+    assert build_settings({"http2": "off"}).http2 == "off"
+    with pytest.raises(click.UsageError, match="PUSHGATE_HTTP2 must be auto or off"):
+        build_settings({"http2": "on"})

@@ -43,6 +43,7 @@ class BatchJob:
 class WorkerLimits:
     timeout_seconds: float  # the longest any job may ask for
     max_in_flight_per_host: int
+    http2: str = "auto"  # or "off": HTTP/1.1 only (PUSHGATE_HTTP2)
 
 
 # What a worker reports: accepted messages as bare indices per (batch, status), since they are

@@ -83,6 +83,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
         timeout_seconds=limits.timeout_seconds,
         max_in_flight_per_host=limits.max_in_flight_per_host,
         service_of=push_service_of,
+        http2=limits.http2,
     )
     async with client:
         while (item := await inbox.get()) is not None:

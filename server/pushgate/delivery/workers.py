@@ -157,7 +157,9 @@ class SendWorkers:
     def __init__(self, limits: WorkerLimits, workers: int = 0) -> None:
         self.count = workers or min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
         self._limits = WorkerLimits(
-            limits.timeout_seconds, max(1, limits.max_in_flight_per_host // self.count)
+            limits.timeout_seconds,
+            max(1, limits.max_in_flight_per_host // self.count),
+            limits.http2,
         )
         self._context = multiprocessing.get_context("spawn")  # never fork a threaded event loop
         self._workers: list[_Worker] = []
