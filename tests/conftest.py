@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,9 +186,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def push_service() -> AsyncIterator[LocalPushService]:
-    async with LocalPushService() as service:
+def push_protocol(request: pytest.FixtureRequest) -> str | None:
+    """None: the push service speaks plain HTTP/1.1, as for most tests. A test marked
+    `@OVER_HTTP1_AND_HTTP2` runs twice, against a TLS push service that speaks only "http/1.1",
+    then one that offers "h2" and "http/1.1" by ALPN (as FCM, Apple and Mozilla do)."""
+    return getattr(request, "param", None)
+
+
+OVER_HTTP1_AND_HTTP2 = pytest.mark.parametrize("push_protocol", ["http/1.1", "h2"], indirect=True)
+PUSH_SERVICE_OFFERS = {"http/1.1": ("http/1.1",), "h2": ("h2", "http/1.1")}
+
+
+@pytest.fixture
+async def push_service(push_protocol: str | None) -> AsyncIterator[LocalPushService]:
+    if push_protocol is None:
+        service = LocalPushService()
+    else:
+        service = LocalPushService(tls=True, protocols=PUSH_SERVICE_OFFERS[push_protocol])
+    async with service:
         yield service
+
+
+def assert_every_push_came_over(push_service: LocalPushService, protocol: str | None) -> None:
+    """Each request the push service saw came over `protocol` (None: plain HTTP/1.1), so a
+    test of the h2 path cannot pass on HTTP/1.1."""
+    seen = Counter(r.protocol for r in push_service.requests)
+    assert seen and set(seen) == {protocol or "http/1.1"}, f"requests by protocol: {seen}"
+
+
+def push_service_env(push_service: LocalPushService) -> dict[str, str]:
+    """What a gateway needs to trust the push service's certificate, when it has one."""
+    ca_cert = push_service.ca_cert
+    return {} if ca_cert is None else {"SSL_CERT_FILE": str(ca_cert)}
 
 
 @dataclass
@@ -214,7 +244,7 @@ def site_of(gateway: Gateway, name: str = "news") -> Site:
 
 @pytest.fixture
 async def gateway(gateway_factory: Any, push_service: LocalPushService) -> Gateway:
-    return gateway_factory(push_service.host_port)
+    return gateway_factory(push_service.host_port, **push_service_env(push_service))
 
 
 def site_name_for(test_name: str) -> str:

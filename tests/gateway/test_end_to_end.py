@@ -9,13 +9,23 @@ import httpx
 
 from pushgate.testing import LocalPushService
 from pushgate.webpush.vapid import origin_of
-from tests.conftest import Site, subscribe_all, wait_until_done
+from tests.conftest import (
+    OVER_HTTP1_AND_HTTP2,
+    Site,
+    assert_every_push_came_over,
+    subscribe_all,
+    wait_until_done,
+)
 
 BROWSERS = 1000
 
 
+@OVER_HTTP1_AND_HTTP2
 async def test_broadcast_to_1000_browsers_each_decrypts_exactly_one_message(
-    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+    push_service: LocalPushService,
+    site: Site,
+    client: httpx.AsyncClient,
+    push_protocol: str | None,
 ) -> None:
     browsers = [push_service.new_browser() for _ in range(BROWSERS)]
     await subscribe_all(client, site, browsers)
@@ -79,10 +89,15 @@ async def test_broadcast_to_1000_browsers_each_decrypts_exactly_one_message(
         assert message.vapid_claims["aud"] == origin_of(browser.endpoint)
         assert message.vapid_claims["sub"] == "mailto:ops@news.example"
     assert len(tokens) == BROWSERS  # one event token per delivery
+    assert_every_push_came_over(push_service, push_protocol)
 
 
+@OVER_HTTP1_AND_HTTP2
 async def test_vapid_token_is_signed_once_per_push_service_not_per_message(
-    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+    push_service: LocalPushService,
+    site: Site,
+    client: httpx.AsyncClient,
+    push_protocol: str | None,
 ) -> None:
     browsers = [push_service.new_browser() for _ in range(50)]
     await subscribe_all(client, site, browsers)
@@ -92,6 +107,7 @@ async def test_vapid_token_is_signed_once_per_push_service_not_per_message(
     await wait_until_done(client, site, answer.json()["id"])
     authorizations = Counter(m.headers["Authorization"] for m in push_service.received)
     assert len(authorizations) == 1 and sum(authorizations.values()) == 50
+    assert_every_push_came_over(push_service, push_protocol)
 
 
 async def test_audience_by_tags_reaches_only_subscribers_with_every_pair(

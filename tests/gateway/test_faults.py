@@ -8,7 +8,14 @@ import time
 import httpx
 
 from pushgate.testing import Fault, LocalPushService
-from tests.conftest import Gateway, Site, subscribe_all, wait_until_done
+from tests.conftest import (
+    OVER_HTTP1_AND_HTTP2,
+    Gateway,
+    Site,
+    assert_every_push_came_over,
+    subscribe_all,
+    wait_until_done,
+)
 
 
 async def _broadcast(client: httpx.AsyncClient, site: Site, **body: object) -> str:
@@ -19,8 +26,12 @@ async def _broadcast(client: httpx.AsyncClient, site: Site, **body: object) -> s
     return str(answer.json()["id"])
 
 
+@OVER_HTTP1_AND_HTTP2
 async def test_gone_subscriber_is_removed_and_not_targeted_again(
-    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+    push_service: LocalPushService,
+    site: Site,
+    client: httpx.AsyncClient,
+    push_protocol: str | None,
 ) -> None:
     kept, gone = push_service.new_browser(), push_service.new_browser()
     _, gone_id = await subscribe_all(client, site, [kept, gone])
@@ -34,20 +45,30 @@ async def test_gone_subscriber_is_removed_and_not_targeted_again(
     second = await wait_until_done(client, site, await _broadcast(client, site))
     assert second["counts"]["targeted"] == 1
     assert len([r for r in push_service.requests if r.endpoint_id == gone.id]) == 1
+    assert_every_push_came_over(push_service, push_protocol)
 
 
+@OVER_HTTP1_AND_HTTP2
 async def test_404_counts_as_gone(
-    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+    push_service: LocalPushService,
+    site: Site,
+    client: httpx.AsyncClient,
+    push_protocol: str | None,
 ) -> None:
     browser = push_service.new_browser()
     await subscribe_all(client, site, [browser])
     push_service.inject(Fault(status=404, endpoint_id=browser.id))
     status = await wait_until_done(client, site, await _broadcast(client, site))
     assert status["counts"]["gone"] == 1 and status["counts"]["targeted"] == 1
+    assert_every_push_came_over(push_service, push_protocol)
 
 
+@OVER_HTTP1_AND_HTTP2
 async def test_rate_limit_with_retry_after_is_honoured_then_delivered(
-    push_service: LocalPushService, site: Site, client: httpx.AsyncClient
+    push_service: LocalPushService,
+    site: Site,
+    client: httpx.AsyncClient,
+    push_protocol: str | None,
 ) -> None:
     browser = push_service.new_browser()
     await subscribe_all(client, site, [browser])
@@ -59,6 +80,7 @@ async def test_rate_limit_with_retry_after_is_honoured_then_delivered(
     assert [r.status for r in attempts] == [429, 201]
     assert attempts[1].received_at - attempts[0].received_at >= 2.0
     assert len(browser.messages) == 1
+    assert_every_push_came_over(push_service, push_protocol)
 
 
 async def test_rate_limit_with_http_date_retry_after_is_honoured(
