@@ -59,14 +59,14 @@ class H2Client:
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """POST on a new stream; returns when its answer is complete."""
-        stream_id = await self.start_post(url, headers, body)
+        stream_id = await self.start("POST", url, headers, body)
         return await self._streams[stream_id].done
 
-    async def start_post(self, url: str, headers: Mapping[str, str], body: bytes) -> int:
-        """Send a POST on a new stream and return its id; `answer(id)` waits for the answer."""
+    async def start(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> int:
+        """Send a request on a new stream and return its id; `answer(id)` waits for the answer."""
         parts = urlsplit(url)
         request = [
-            (":method", "POST"),
+            (":method", method),
             (":scheme", parts.scheme),
             (":authority", parts.netloc),
             (":path", parts.path),

@@ -98,6 +98,43 @@ async def test_invalid_push_over_h2_is_refused_as_over_http11(
     assert tls_service.requests[0].error is not None
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"TTL": None},
+        {"Content-Encoding": "aesgcm"},
+        {"Topic": "t" * 33},
+        {"Urgency": "urgent"},
+        {"Authorization": "vapid t=x.y.z,k=abc"},
+    ],
+)
+async def test_refusals_over_h2_are_the_ones_over_http11(
+    tls_service: LocalPushService, h2: H2Client, push: Pusher, overrides: dict[str, str | None]
+) -> None:
+    browser = tls_service.new_browser()
+    body = encrypt(b"x", browser.p256dh, browser.auth)
+    over_h2 = await h2.post(browser.endpoint, push.headers(browser.endpoint, overrides), body)
+    connector = aiohttp.TCPConnector(ssl=_trusting(tls_service, "http/1.1"))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        over_http11 = await Pusher(http, push.signer).raw(browser.endpoint, body, overrides)
+    assert over_h2.status >= 400
+    assert (over_h2.status, over_h2.json()) == (over_http11.status, over_http11.json())
+    assert over_h2.headers["Content-Type"] == over_http11.headers["Content-Type"]
+    assert [r.protocol for r in tls_service.requests] == ["h2", "http/1.1"]
+    assert browser.messages == []
+
+
+async def test_h2_answers_404_off_the_push_path_and_405_to_other_methods(
+    tls_service: LocalPushService, h2: H2Client
+) -> None:
+    browser = tls_service.new_browser()
+    elsewhere = await h2.answer(await h2.start("POST", f"{tls_service.base_url}/other", {}, b""))
+    get = await h2.answer(await h2.start("GET", browser.endpoint, {}, b""))
+    assert (elsewhere.status, elsewhere.json()["errno"]) == (404, 102)
+    assert get.status == 405
+    assert tls_service.requests == []
+
+
 async def test_fault_over_h2_answers_its_status_and_retry_after(
     tls_service: LocalPushService, h2: H2Client, push: Pusher
 ) -> None:
@@ -133,7 +170,7 @@ async def test_a_delayed_stream_does_not_hold_back_the_others(
     slow, fast = tls_service.new_browser(), tls_service.new_browser()
     tls_service.inject(Fault(status=201, delay=60, endpoint_id=slow.id))
     slow_body = encrypt(b"slow", slow.p256dh, slow.auth)
-    slow_stream = await h2.start_post(slow.endpoint, push.headers(slow.endpoint), slow_body)
+    slow_stream = await h2.start("POST", slow.endpoint, push.headers(slow.endpoint), slow_body)
     fast_body = encrypt(b"fast", fast.p256dh, fast.auth)
     answer = await h2.post(fast.endpoint, push.headers(fast.endpoint), fast_body)
     assert answer.status == 201 and fast.messages[0].plaintext == b"fast"

@@ -2,6 +2,7 @@
 
 Each request stream is answered by the same `PushHandler.answer` as the HTTP/1.1 side, in a task
 of its own: an injected fault's delay holds back its own stream, never the connection's others.
+Only pushes are served over HTTP/2; the WebSocket side and `/_test/` stay on HTTP/1.1.
 """
 
 from __future__ import annotations
