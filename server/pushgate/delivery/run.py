@@ -49,6 +49,10 @@ BATCH_SIZE = 500
 FIRST_BATCH_SIZE = 8
 FIRST_ANSWER_WAIT_SECONDS = 0.25  # the first batch goes out alone until an answer, or this long
 POLL_SECONDS = 1.0
+# While a plain broadcast is still expanding, its new batches go out as they are read, and only
+# retries or a dead gateway's lapsed leases can be due: look for those at most this often (each
+# look reads past every delivery settled so far on PostgreSQL, ~2 ms at 100,000).
+DUE_LOOK_SECONDS = 1.0
 EXPIRED = "expired"  # the reason of a delivery whose notification's lifetime ran out
 
 
@@ -107,6 +111,7 @@ class NotificationRun:
         self._plain = not (
             self._ab or needs_zones(notification, site) or self._cap or self._throttle
         )
+        self._next_due_look = 0.0  # clock time of the next look for due work while expanding
 
     def cancel(self) -> None:
         """The notification was cancelled: claim nothing more, settle what is in flight."""
@@ -177,7 +182,7 @@ class NotificationRun:
             await self._dispatcher.wait_for_room()
             now = self._clock()  # the wait may be long: a lease must count from the claim
             room = self._throttle.room(now) if self._throttle else BATCH_SIZE
-            batch = await self._claim(now, room) if room > 0 else []
+            batch = await self._claim(now, room) if room > 0 and self._may_be_due(now) else []
             if not batch and not self._expanded:
                 await self._expand(now)
                 continue
@@ -198,6 +203,10 @@ class NotificationRun:
         """The engine stops: what this run still holds is due again now, for any engine."""
         await self._leases.release()
 
+    def _may_be_due(self, now: float) -> bool:
+        """Whether to look for due deliveries now (see DUE_LOOK_SECONDS)."""
+        return self._expanded or not self._plain or now >= self._next_due_look
+
     async def _claim(self, now: float, limit: int) -> list[DeliveryTarget]:
         lease_until, held_before = now + self._leases.seconds, bool(self._in_flight)
         batch = await self._store.claim_due(
@@ -209,6 +218,8 @@ class NotificationRun:
             hold=self._quiet_hold(now),
             exclude=tuple(self._in_flight),
         )
+        if not batch:
+            self._next_due_look = now + DUE_LOOK_SECONDS
         return batch if batch and self._leases.claimed(lease_until, held_before) else []
 
     def _quiet_hold(self, now: float) -> HoldPlan | None:

@@ -29,7 +29,8 @@ class AbTestVerbs(PostgresConnections):
         held_due_at: float,
     ) -> int:
         async with self._transaction(durable=False) as conn:
-            await lock_notification(conn, notification.key)
+            if not await lock_notification(conn, notification.key):
+                return 0  # deleted with its site
             rows = await next_audience_rows(conn, notification, "key", limit)
             if rows is None:
                 return 0

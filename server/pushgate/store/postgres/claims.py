@@ -33,7 +33,8 @@ class ClaimVerbs(PostgresConnections):
         says for their time zone, resumably; none is claimed. Returns how many were read
         (another gateway expanding the same notification waits, then reads the next batch)."""
         async with self._transaction(durable=False) as conn:
-            await lock_notification(conn, notification.key)
+            if not await lock_notification(conn, notification.key):
+                return 0  # deleted with its site
             rows = await next_audience_rows(conn, notification, "key, timezone", limit)
             if rows is None:
                 return 0

@@ -39,18 +39,29 @@ class DeliveryVerbs(PostgresConnections):
         The new deliveries are leased to the caller until `lease_until`: not due before then.
         Another gateway expanding the same notification waits for this batch and reads the next.
         """
+        try:
+            return await self._expand(notification, limit, lease_until, ON_NEW_ONLY)
+        except asyncpg.UniqueViolationError:
+            # Never seen: the cursor moves with the batch. Should a row be there all the same,
+            # the batch is read again and that row left as it is.
+            return await self._expand(notification, limit, lease_until, ON_CONFLICT_SKIP)
+
+    async def _expand(
+        self, notification: Notification, limit: int, lease_until: float, on_conflict: str
+    ) -> list[DeliveryTarget]:
         async with self._transaction(durable=False) as conn:
-            await lock_notification(conn, notification.key)
+            if not await lock_notification(conn, notification.key):
+                return []  # deleted with its site
             rows = await next_audience_rows(
                 conn, notification, "key, endpoint, p256dh, auth", limit
             )
             if rows is None:
                 return []
-            # One statement for the whole batch; a row already there is not this batch's.
+            # One statement for the whole batch.
             inserted = await conn.fetch(
                 "INSERT INTO deliveries (notification_key, subscription_key, state, "
                 "next_attempt_at, leased) SELECT $1, k, 'pending', $2, TRUE "
-                "FROM unnest($3::bigint[]) AS k ON CONFLICT DO NOTHING RETURNING subscription_key",
+                f"FROM unnest($3::bigint[]) AS k {on_conflict}RETURNING subscription_key",
                 notification.key,
                 lease_until,
                 [r[0] for r in rows],
@@ -156,12 +167,16 @@ class DeliveryVerbs(PostgresConnections):
             return
         now = time.time() if now is None else now
         async with self._transaction(durable=False) as conn:
+            # No explicit row lock (it wrote each row twice): the update takes the rows in
+            # the keys' order, one primary-key probe each (OFFSET 0 keeps the planner from
+            # turning the probes into a scan of the notification's deliveries), and a row
+            # another writer changed meanwhile is read again and changes only if pending.
             done = await conn.execute(
-                "WITH "
-                + locked_keys("unnest($2::bigint[]) AS k(s)")
-                + "UPDATE deliveries d SET state = 'accepted', attempts = d.attempts + 1, "
+                "UPDATE deliveries d SET state = 'accepted', attempts = d.attempts + 1, "
                 "last_status = $3, reason = NULL, next_attempt_at = 0, accepted_at = $4 "
-                f"FROM locked l WHERE {_LOCKED_PENDING}",
+                "FROM unnest($2::bigint[]) AS k(s) CROSS JOIN LATERAL (SELECT ctid AS t "
+                "FROM deliveries WHERE notification_key = $1 AND subscription_key = k.s "
+                "OFFSET 0) AS l WHERE d.ctid = l.t AND d.state = 'pending'",
                 notification_key,
                 sorted(set(subscription_keys)),
                 status,
@@ -243,12 +258,19 @@ def locked_pending(where: str, *, skip_locked: bool = False) -> str:
     )
 
 
-async def lock_notification(conn: asyncpg.Connection, notification_key: int) -> None:
+async def lock_notification(conn: asyncpg.Connection, notification_key: int) -> bool:
     """Hold the notification row until the transaction ends: one expansion (or cancel) of it
-    at a time. NO KEY UPDATE, as any counter update takes: claims (FOR KEY SHARE) go on."""
-    await conn.execute(
+    at a time. NO KEY UPDATE, as any counter update takes: claims (FOR KEY SHARE) go on.
+    False: the row is gone (its site was deleted), so nothing may be written for it."""
+    found = await conn.fetchval(
         "SELECT 1 FROM notifications WHERE key = $1 FOR NO KEY UPDATE", notification_key
     )
+    return found is not None
+
+
+# expand_audience's INSERT: plain, or passing over rows already there
+ON_NEW_ONLY = ""
+ON_CONFLICT_SKIP = "ON CONFLICT DO NOTHING "
 
 
 async def add_to_counter(

@@ -439,4 +439,14 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
             ON delivery_rollups (notification_key, span, bucket);
         """,
     ),
+    (
+        19,
+        # The foreign key checked every new delivery with a query of its own: ~4 µs of
+        # PostgreSQL CPU per message, an eighth of a broadcast's. Its guarantees are kept by
+        # hand: every insert holds its notification row (lock_notification) and inserts
+        # nothing once that row is gone, and delete_site deletes deliveries first.
+        """
+        ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_notification_key_fkey;
+        """,
+    ),
 ]
