@@ -72,15 +72,16 @@ class SQLiteConnections:
                         await self._writer.execute("ROLLBACK")
                     raise
 
+    # Each read is one call on the reader's thread (execute_fetchall), not three (execute,
+    # fetch, close): each call waits for a turn of the event loop, which at 1,000 subscribes a
+    # second is busy serving them (every subscribe reads its site).
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        with _unavailable_on_error():
-            async with self._reader.execute(sql, args) as cursor:
-                return await cursor.fetchone()
+        rows = await self._all(sql, args)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         with _unavailable_on_error():
-            async with self._reader.execute(sql, args) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self._reader.execute_fetchall(sql, args))
 
     async def probe_write(self) -> None:
         """A real, durable write: raises StoreUnavailable when the database cannot take one."""
