@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +39,12 @@ from bench.gateway import (
     create_site,
     free_port,
 )
+from bench.results import Row
 
 DEFAULT_COUNT = 20_000
 DEFAULT_CLIENTS = 50
+QUICK_COUNT = 1_000  # `python -m bench --quick` and the smoke run
+ROW_KEY = "subscribe_rate"  # its row in the main table (bench/suite.py)
 PUSH_HOST = "127.0.0.1:18449"  # the push-service origin the endpoints name; never called
 TIMEOUT_S = 600.0  # a run slower than ~33 subscribes/s is given up on
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/Paris", "UTC")
@@ -185,6 +189,26 @@ def measure(folder: Path, count: int, clients: int) -> SubscribeRun:
         return asyncio.run(found)
     finally:
         gateway.stop()
+
+
+def suite_row(folder: Path, runs: int, quick: bool, log: Callable[[str], None]) -> Row:
+    """The main table's row: `runs` runs of DEFAULT_COUNT subscribes (QUICK_COUNT when
+    `quick`), each on a new store in `folder`; subscribes/s in the msgs/s column, the server's
+    CPU per 1,000 subscribes in the CPU column. A run with errors gives no rate."""
+    count = QUICK_COUNT if quick else DEFAULT_COUNT
+    label = f"subscribe throughput ({DEFAULT_CLIENTS} clients, SQLite): subscribes/s"
+    row = Row(ROW_KEY, label, count)
+    for number in range(runs):
+        log(f"subscribe throughput, run {number + 1}: {count:,} by {DEFAULT_CLIENTS} clients ...")
+        found = measure(folder, count, DEFAULT_CLIENTS)
+        row.extras[f"run {number + 1}"] = found.summary()
+        if found.errors:
+            row.note = f"run {number + 1}: errors {found.errors}"
+            continue
+        row.rates.append(found.rate)
+        row.figures[f"run_{number + 1}_p99_ms"] = found.percentile(0.99)
+        row.cpu_per_1k = found.server_cpu_s / count * 1000
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,19 @@ from bench.postgres import BenchPostgres
 from bench.pushgate_row import POSTGRES_SINGLE, POSTGRES_WORKERS, PostgresRow, PushgateRows
 from bench.results import Row
 from bench.slow_row import SlowServiceRow
+from bench.subscribe_rate import ROW_KEY as SUBSCRIBE_ROW
+from bench.subscribe_rate import suite_row as subscribe_row
 
 # What `make bench` runs; `--postgres` adds the rows on PostgreSQL (issue #10).
-DEFAULT_ROWS = ("node", "pywebpush_async", "pywebpush_sync", "enc1", "enc2", "pushgate")
+DEFAULT_ROWS = (
+    "node",
+    "pywebpush_async",
+    "pywebpush_sync",
+    "enc1",
+    "enc2",
+    "pushgate",
+    SUBSCRIBE_ROW,  # issue #14: subscribes/s, 50 clients (bench/subscribe_rate.py)
+)
 POSTGRES_ROWS = (POSTGRES_SINGLE, POSTGRES_WORKERS)
 ALL_ROWS = DEFAULT_ROWS + POSTGRES_ROWS
 NPM_TIMEOUT_S = 300
@@ -176,6 +186,9 @@ def run(opts: Options) -> Outcome:
             _measure_ceiling(env, out, opts.quick)
         for size in opts.sizes if table else []:
             out.rows += _interleaved(env, size, opts, node_problem, db)
+        if table and SUBSCRIBE_ROW in opts.rows:
+            runs = opts.runs or 3
+            out.rows.append(subscribe_row(opts.out_dir, runs, opts.quick, opts.log))
         for size in opts.audience_sizes:
             runs = opts.runs or DEFAULT_AUDIENCE_RUNS
             found = run_audience(env, size, opts.log, runs=runs, deliver_local=opts.deliver_local)
