@@ -36,7 +36,9 @@ class _Origin:
 
     def __init__(self, host: str, port: int, limit: int) -> None:
         self.host, self.port = host, port
-        self.authority = (host if port == 443 else f"{host}:{port}").encode("idna")
+        self.prefix = ""  # scheme://host:port as endpoints spell it
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal (RFC 3986 §3.2.2)
+        self.authority = (name if port == 443 else f"{name}:{port}").encode("idna")
         self.free = limit
         self.queue: deque[asyncio.Future[None]] = deque()
         self.connections: list[Http2Connection] = []
@@ -158,6 +160,7 @@ class PushHttpClient:
             if connection.alpn == "h2":
                 host, port = connection.host_port
                 decided = _Origin(host, port, self._limit)
+                decided.prefix = prefix
             else:
                 decided = _HTTP1
             self._by_prefix[prefix] = decided
@@ -253,6 +256,7 @@ class PushHttpClient:
                     origin.notify()
                 if connection.alpn != "h2":
                     connection.close()
+                    self._by_prefix.pop(origin.prefix, None)  # the next request learns anew
                     raise ConnectionError("the push service no longer offers HTTP/2")
                 origin.connections.append(connection)
                 continue
