@@ -145,6 +145,7 @@ class Http2Connection(asyncio.Protocol):
         self._queue(f.rst_stream(stream.id, f.CANCEL))
         if not stream.waiter.done():
             stream.waiter.set_exception(exc)
+        self._close_if_drained()
         self.on_change()
 
     def expire(self, now: float) -> None:
@@ -296,8 +297,7 @@ class Http2Connection(asyncio.Protocol):
         )
         if not stream.waiter.done():
             stream.waiter.set_result(response)
-        if self.goaway is not None and not self.streams:
-            self.close()  # drained after GOAWAY (§6.8)
+        self._close_if_drained()
         self.on_change()
 
     def _stream_failed(self, stream: Stream, exc: BaseException) -> None:
@@ -305,7 +305,15 @@ class Http2Connection(asyncio.Protocol):
         self._blocked.pop(stream.id, None)
         if not stream.waiter.done():
             stream.waiter.set_exception(exc)
+        self._close_if_drained()
         self.on_change()
+
+    def _close_if_drained(self) -> None:
+        """After GOAWAY, close once the last stream has ended, however it ended (answered,
+        reset, timed out): a server that keeps the connection open would otherwise hold one of
+        the origin's few connections for ever, taking no new stream (§6.8)."""
+        if self.goaway is not None and not self.streams and not self.closed:
+            self.close()
 
     def _settings(self, values: list[tuple[int, int]]) -> None:
         for key, value in values:
@@ -355,8 +363,7 @@ class Http2Connection(asyncio.Protocol):
         self.goaway = last_stream_id
         for stream in [s for s in self.streams.values() if s.id > last_stream_id]:
             self._stream_failed(stream, Unprocessed(f"GOAWAY ({code}) before it was processed"))
-        if not self.streams:
-            self.close()
+        self._close_if_drained()
         self.on_change()
 
     def _fail_all(self, exc: BaseException | None) -> None:

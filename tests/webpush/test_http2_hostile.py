@@ -1,0 +1,446 @@
+"""The HTTP/2 push client against hostile push services, frame by frame (issue #8 part 2,
+issue #14).
+
+A raw HTTP/2 server over TLS on loopback, written here without the `h2` library so that it can
+break every rule: each connection runs a script on a `RawPeer`, which reads the client's frames,
+counts every request it read whole (END_STREAM), and writes whatever frames the script likes.
+Each case asserts how many requests the server saw and each request's outcome: at most once
+per attempt, no subscriber gone unless its own stream got 404/410, no hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import struct
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import pytest
+from hpack import Decoder
+from hpack.huffman import HuffmanEncoder
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+
+from pushgate.webpush.responses import Outcome, Verdict
+from pushgate.webpush.sender import PushClient
+from tests.webpush.scripted_server import self_signed_tls
+
+TIMEOUT_SECONDS = 2.0
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
+    0, 1, 3, 4, 6, 7, 8, 9,
+)  # fmt: skip
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE = 3, 4
+NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, REFUSED_STREAM, CANCEL = 0, 1, 2, 7, 8
+ENHANCE_YOUR_CALM = 0xB
+T = TypeVar("T")
+
+
+def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    size = len(payload)
+    return struct.pack(">HBBBL", size >> 8, size & 0xFF, kind, flags, stream_id) + payload
+
+
+def literal(name: bytes, value: bytes, *, huffman: bool = False) -> bytes:
+    """A literal header field without indexing, new name (RFC 7541 §6.2.2): no table entry."""
+    if huffman:
+        coded = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH).encode(value)
+        assert len(coded) < 127
+        return b"\x00" + bytes([len(name)]) + name + bytes([0x80 | len(coded)]) + coded
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def status_block(status: int, *, huffman: bool = False) -> bytes:
+    return literal(b":status", b"%d" % status, huffman=huffman) + literal(b"content-length", b"0")
+
+
+@dataclass
+class Seen:
+    connection: int
+    stream_id: int
+    path: str
+    body: bytes
+    answered: int = 0
+
+
+@dataclass
+class RawPeer:
+    """The server's end of one connection: frames in, frames out."""
+
+    server: RawServer
+    number: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    ack_settings: bool = True
+    ack_data: bool = True
+    decoder: Decoder = field(default_factory=Decoder)
+    heads: dict[int, dict[str, str]] = field(default_factory=dict)
+    bodies: dict[int, bytearray] = field(default_factory=dict)
+    frames: list[tuple[int, int, int]] = field(default_factory=list)  # (type, flags, stream)
+    pending: list[Seen] = field(default_factory=list)
+    settings_acked: asyncio.Event = field(default_factory=asyncio.Event)
+    resets: list[tuple[int, int]] = field(default_factory=list)  # (stream, code) received
+    _block: bytearray = field(default_factory=bytearray)
+
+    async def start(self, settings: dict[int, int] | None = None) -> None:
+        """Read the client's preface; send our SETTINGS."""
+        assert await self.reader.readexactly(len(PREFACE)) == PREFACE
+        self.send(SETTINGS, 0, 0, settings_payload(settings or {}))
+
+    def send(self, kind: int, flags: int, stream_id: int, payload: bytes = b"") -> None:
+        self.writer.write(frame(kind, flags, stream_id, payload))
+
+    def answer(self, request: Seen, status: int, **options: bool) -> None:
+        request.answered = status
+        self.send(
+            HEADERS, END_HEADERS | END_STREAM, request.stream_id, status_block(status, **options)
+        )
+
+    async def read_frame(self) -> tuple[int, int, int, bytes] | None:
+        try:
+            head = await self.reader.readexactly(9)
+            high, low, kind, flags, stream_id = struct.unpack(">HBBBL", head)
+            payload = await self.reader.readexactly((high << 8) | low)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            return None
+        self.frames.append((kind, flags, stream_id))
+        return kind, flags, stream_id, payload
+
+    async def request(self) -> Seen | None:
+        """The next request read whole, counted; None at EOF. SETTINGS, PING and DATA are
+        acknowledged on the way unless told otherwise."""
+        while not self.pending:
+            got = await self.read_frame()
+            if got is None:
+                return None
+            self._handle(*got)
+        return self.pending.pop(0)
+
+    def _handle(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        if kind == SETTINGS:
+            if flags & ACK:
+                self.settings_acked.set()
+            elif self.ack_settings:
+                self.send(SETTINGS, ACK, 0)
+        elif kind == PING and not flags & ACK:
+            self.send(PING, ACK, 0, payload)
+        elif kind == RST_STREAM:
+            self.resets.append((stream_id, struct.unpack(">L", payload)[0]))
+        elif kind in (HEADERS, CONTINUATION):
+            self._block += payload
+            if flags & END_HEADERS:
+                fields = self.decoder.decode(bytes(self._block))
+                self._block.clear()
+                self.heads[stream_id] = {str(n): str(v) for n, v in fields}
+                self.bodies[stream_id] = bytearray()
+            if flags & END_STREAM:
+                self._ended(stream_id)
+        elif kind == DATA:
+            self.bodies[stream_id] += payload
+            if self.ack_data and payload:
+                increment = struct.pack(">L", len(payload))
+                self.send(WINDOW_UPDATE, 0, 0, increment)
+                self.send(WINDOW_UPDATE, 0, stream_id, increment)
+            if flags & END_STREAM:
+                self._ended(stream_id)
+
+    def _ended(self, stream_id: int) -> None:
+        head = self.heads.pop(stream_id)
+        body = bytes(self.bodies.pop(stream_id))
+        seen = Seen(self.number, stream_id, head[":path"], body)
+        self.server.requests.append(seen)
+        self.pending.append(seen)
+
+    async def requests(self, count: int) -> list[Seen]:
+        got = []
+        for _ in range(count):
+            request = await self.request()
+            assert request is not None
+            got.append(request)
+        return got
+
+    async def until_reset(self, stream_id: int) -> int:
+        """Read on until the client resets `stream_id`; its error code."""
+        while not any(s == stream_id for s, _ in self.resets):
+            got = await self.read_frame()
+            assert got is not None, "EOF before the reset"
+            self._handle(*got)
+        return next(code for s, code in self.resets if s == stream_id)
+
+    async def drain_to_eof(self) -> None:
+        while (got := await self.read_frame()) is not None:
+            self._handle(*got)
+
+
+def settings_payload(values: dict[int, int]) -> bytes:
+    return b"".join(struct.pack(">HL", key, value) for key, value in values.items())
+
+
+def goaway(last_stream_id: int, code: int = NO_ERROR) -> bytes:
+    return struct.pack(">LL", last_stream_id, code)
+
+
+RawScript = Callable[[RawPeer], Awaitable[None]]
+
+
+class RawServer:
+    """TLS on 127.0.0.1 with ALPN `alpn`; connection n runs `scripts[n]` (the last one past
+    the end). `handshake=False`: accept TCP and never answer the TLS handshake."""
+
+    def __init__(
+        self, directory: Path, *scripts: RawScript, alpn: str = "h2", handshake: bool = True
+    ) -> None:
+        self.tls, _ = self_signed_tls(directory)
+        self.tls.set_alpn_protocols([alpn])
+        self.scripts, self.handshake = scripts, handshake
+        self.requests: list[Seen] = []
+        self.connections = 0
+        self.closed_by_client: list[int] = []  # connections whose EOF a script saw
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def seen(self, path: str) -> list[Seen]:
+        return [request for request in self.requests if request.path == path]
+
+    async def __aenter__(self) -> RawServer:
+        self._thread.start()
+        self.port = await self._in_thread(self._listen())
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._in_thread(self._shut())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join, 5)
+        self._loop.close()
+
+    async def _in_thread(self, work: Coroutine[object, object, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def _listen(self) -> int:
+        tls = self.tls if self.handshake else None
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=tls)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _shut(self) -> None:
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number, self.connections = self.connections, self.connections + 1
+        self._writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        if not self.handshake:
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await reader.read()  # silent until the client gives up
+            return
+        peer = RawPeer(self, number, reader, writer)
+        script = self.scripts[min(number, len(self.scripts) - 1)]
+        with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
+            await script(peer)
+            await writer.drain()
+            await peer.drain_to_eof()
+            self.closed_by_client.append(number)
+        writer.transport.abort()
+
+
+async def answer_all(peer: RawPeer) -> None:
+    await peer.start()
+    while (request := await peer.request()) is not None:
+        peer.answer(request, 201)
+
+
+@pytest.fixture
+async def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The directory the test's server writes its certificate to; the client trusts it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    return tmp_path
+
+
+@asynccontextmanager
+async def push_client(
+    timeout: float = TIMEOUT_SECONDS, per_host: int = 100
+) -> AsyncIterator[PushClient]:
+    async with PushClient(timeout_seconds=timeout, max_in_flight_per_host=per_host) as client:
+        yield client
+
+
+async def send(client: PushClient, url: str, body: bytes = b"encrypted") -> Outcome:
+    headers = client.headers("vapid t=token, k=key", 60, "high", None)
+    return await client.send(url, body, headers)
+
+
+async def send_many(
+    client: PushClient, server: RawServer, count: int, body: bytes = b"x"
+) -> dict[str, Outcome]:
+    paths = [f"/p/{n}" for n in range(count)]
+    outcomes = await asyncio.gather(*(send(client, server.url(p), body) for p in paths))
+    return dict(zip(paths, outcomes, strict=True))
+
+
+def verdicts(outcomes: dict[str, Outcome]) -> dict[str, tuple[Verdict, int]]:
+    return {path: (o.verdict, o.status) for path, o in outcomes.items()}
+
+
+def h2_connections(client: PushClient) -> list[Any]:
+    http = client._http  # the test looks inside for leaks: state that outlives its requests
+    return [c for o in http._origins() for c in o.connections]
+
+
+async def test_raw_server_serves_many_on_one_connection(trusted: Path) -> None:
+    async with RawServer(trusted, answer_all) as server, push_client() as client:
+        outcomes = await send_many(client, server, 50)
+    assert set(verdicts(outcomes).values()) == {(Verdict.ACCEPTED, 201)}
+    assert len(server.requests) == 50 and server.connections == 1
+
+
+# GOAWAY (RFC 9113 §6.8): streams above its last id were not processed and go again, once
+
+
+async def test_goaway_below_in_flight_then_close(trusted: Path) -> None:
+    """Ten streams in one write; the server answers streams 1 and 3, keeps 5 (processed, no
+    answer), sends GOAWAY(last 5) and closes: 1, 3 accepted, 5 an error sent once, 7-19 sent
+    again exactly once on a new connection."""
+
+    async def goaway_at_5(peer: RawPeer) -> None:
+        await peer.start()
+        requests = await peer.requests(10)
+        for request in requests[:2]:
+            peer.answer(request, 201)
+        peer.send(GOAWAY, 0, 0, goaway(5))
+        await peer.writer.drain()
+        peer.writer.transport.abort()
+
+    async with RawServer(trusted, goaway_at_5, answer_all) as server, push_client() as client:
+        outcomes = await send_many(client, server, 10)
+    first = {r.path: r.stream_id for r in server.requests if r.connection == 0}
+    assert len(first) == 10
+    for path, outcome in outcomes.items():
+        stream_id, seen = first[path], server.seen(path)
+        if stream_id <= 3:
+            assert (outcome.verdict, len(seen)) == (Verdict.ACCEPTED, 1), path
+        elif stream_id == 5:
+            assert (outcome.verdict, outcome.status, len(seen)) == (Verdict.RETRY, 0, 1), path
+        else:
+            assert (outcome.verdict, len(seen)) == (Verdict.ACCEPTED, 2), path
+            assert [r.connection for r in seen] == [0, 1]
+    assert server.connections == 2
+
+
+async def test_goaway_refusing_the_resend_too_is_an_error_not_a_third_send(trusted: Path) -> None:
+    """Every connection takes the streams and answers GOAWAY(0): each request goes twice, and
+    ends as an error for the engine to retry later."""
+
+    async def refuse_all(peer: RawPeer) -> None:
+        await peer.start()
+        await peer.request()
+        peer.send(GOAWAY, 0, 0, goaway(0))
+
+    async with RawServer(trusted, refuse_all) as server, push_client() as client:
+        outcomes = await send_many(client, server, 3)
+    assert set(verdicts(outcomes).values()) == {(Verdict.RETRY, 0)}
+    assert all(len(server.seen(p)) <= 2 for p in outcomes)
+    assert all("GOAWAY" in o.reason for o in outcomes.values())
+
+
+async def test_graceful_goaway_mid_broadcast_loses_and_repeats_nothing(trusted: Path) -> None:
+    """A push service restarting gracefully: GOAWAY(2^31-1, NO_ERROR) after 20 requests, then
+    it answers everything it took, sends GOAWAY(last) and closes once the client has."""
+
+    async def graceful(peer: RawPeer) -> None:
+        await peer.start()
+        taken = await peer.requests(20)
+        peer.send(GOAWAY, 0, 0, goaway(2**31 - 1))
+        peer.send(PING, 0, 0, b"drainnow")
+        while (got := await peer.read_frame()) is not None:
+            peer._handle(*got)
+            if got[0] == PING and got[1] & ACK:
+                break
+        taken += peer.pending
+        peer.pending.clear()
+        for request in taken:
+            peer.answer(request, 201)
+        peer.send(GOAWAY, 0, 0, goaway(max(r.stream_id for r in taken)))
+
+    async with (
+        RawServer(trusted, graceful, answer_all) as server,
+        push_client(per_host=20) as client,
+    ):
+        outcomes = await send_many(client, server, 200)
+    assert set(verdicts(outcomes).values()) == {(Verdict.ACCEPTED, 201)}
+    assert sorted(r.path for r in server.requests) == sorted(outcomes)  # each exactly once
+    assert server.connections == 2
+
+
+async def test_rst_stream_after_the_request_was_read_is_an_error_without_resend(
+    trusted: Path,
+) -> None:
+    codes = {"/p/0": NO_ERROR, "/p/1": PROTOCOL_ERROR, "/p/2": INTERNAL_ERROR, "/p/3": CANCEL}
+    codes["/p/4"] = ENHANCE_YOUR_CALM
+
+    async def reset_some(peer: RawPeer) -> None:
+        await peer.start()
+        while (request := await peer.request()) is not None:
+            if request.path in codes:
+                peer.send(RST_STREAM, 0, request.stream_id, struct.pack(">L", codes[request.path]))
+            else:
+                peer.answer(request, 201)
+
+    async with RawServer(trusted, reset_some) as server, push_client() as client:
+        outcomes = await send_many(client, server, 8)
+    for path, outcome in outcomes.items():
+        expected = (Verdict.RETRY, 0) if path in codes else (Verdict.ACCEPTED, 201)
+        assert (outcome.verdict, outcome.status) == expected, path
+        assert len(server.seen(path)) == 1, path
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("last_stream", ["reset", "unanswered"])
+async def test_a_connection_drained_after_goaway_closes_even_if_its_last_stream_failed(
+    trusted: Path, last_stream: str
+) -> None:
+    """GOAWAY(last 1) with stream 1 still open, which the server then resets (or leaves to time
+    out), and the server keeps the connection open: the client must close it, or each such
+    connection counts against the origin's MAX_CONNECTIONS_PER_ORIGIN for ever and the push
+    service is unreachable after four."""
+
+    async def goaway_then_reset(peer: RawPeer) -> None:
+        await peer.start()
+        request = await peer.request()
+        assert request is not None
+        peer.send(GOAWAY, 0, 0, goaway(request.stream_id))
+        if last_stream == "reset":
+            peer.send(RST_STREAM, 0, request.stream_id, struct.pack(">L", INTERNAL_ERROR))
+
+    async with (
+        RawServer(trusted, goaway_then_reset) as server,
+        push_client(timeout=0.5) as client,
+    ):
+        outcomes = [await send(client, server.url(f"/p/{n}")) for n in range(6)]
+        await asyncio.sleep(0)
+        left_open = [c for c in h2_connections(client) if not c.closed]
+    assert [(o.verdict, o.status) for o in outcomes] == [(Verdict.RETRY, 0)] * 6
+    reason = "reset by the push service (2)" if last_stream == "reset" else "no answer within"
+    assert [reason in o.reason for o in outcomes] == [True] * 6, outcomes
+    assert [len(server.seen(f"/p/{n}")) for n in range(6)] == [1] * 6
+    assert server.connections == 6 and left_open == []
