@@ -444,3 +444,36 @@ async def test_a_connection_drained_after_goaway_closes_even_if_its_last_stream_
     assert [reason in o.reason for o in outcomes] == [True] * 6, outcomes
     assert [len(server.seen(f"/p/{n}")) for n in range(6)] == [1] * 6
     assert server.connections == 6 and left_open == []
+
+
+# Header blocks
+
+
+async def test_continuation_flood_fails_the_connection_without_buffering_it(
+    trusted: Path,
+) -> None:
+    """HEADERS without END_HEADERS, then CONTINUATION frames without end (the 2024
+    "CONTINUATION flood"): the client must give up on the connection early, as an error, not
+    buffer the block until the stream's timeout."""
+    written = [0]
+
+    async def flood(peer: RawPeer) -> None:
+        await peer.start()
+        request = await peer.request()
+        assert request is not None
+        peer.send(HEADERS, END_STREAM, request.stream_id, status_block(201))
+        filler = literal(b"x-filler", b"v" * 100) * 140  # 15.5 KB a frame
+        while written[0] < 64 << 20 and not peer.writer.transport.is_closing():
+            peer.send(CONTINUATION, 0, request.stream_id, filler)
+            written[0] += len(filler)
+            await peer.writer.drain()
+            await asyncio.sleep(0)
+
+    async with RawServer(trusted, flood) as server, push_client(timeout=5.0) as client:
+        started = asyncio.get_running_loop().time()
+        outcome = await send(client, server.url("/p/0"))
+        elapsed = asyncio.get_running_loop().time() - started
+    assert (outcome.verdict, outcome.status) == (Verdict.RETRY, 0)
+    assert "header" in outcome.reason and "Timeout" not in outcome.reason, outcome.reason
+    assert elapsed < 4.0 and len(server.requests) == 1
+    assert 64 * 1024 < written[0] < 16 << 20, written  # closed long before the flood's end

@@ -21,8 +21,15 @@ from pushgate.webpush.quirks import QUIRK_HEADERS
 
 ASSUMED_MAX_STREAMS = 100  # until the peer's SETTINGS say (RFC 9113 §6.5.2 recommends ≥ 100)
 RECEIVE_WINDOW = 1 << 24  # bytes: the connection and stream windows we grant (answers are small)
+# An answer's header block, HEADERS and CONTINUATION frames together, in bytes: a push service's
+# is a few hundred. Past it the connection ends (a CONTINUATION flood would fill the memory).
+MAX_HEADER_BLOCK_BYTES = 64 * 1024
 _KEPT_HEADERS = frozenset(name.encode() for name in QUIRK_HEADERS)
-_OUR_SETTINGS = {f.ENABLE_PUSH: 0, f.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW}
+_OUR_SETTINGS = {
+    f.ENABLE_PUSH: 0,
+    f.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
+    f.MAX_HEADER_LIST_SIZE: MAX_HEADER_BLOCK_BYTES,
+}
 
 
 class Unprocessed(RequestNotSent):
@@ -241,6 +248,10 @@ class Http2Connection(asyncio.Protocol):
         if self._partial is None or self._partial[0] != stream_id:
             raise f.ProtocolError("CONTINUATION without its HEADERS")
         first_flags, block = self._partial[1], self._partial[2]
+        if len(block) + len(payload) > MAX_HEADER_BLOCK_BYTES:
+            raise f.ProtocolError(
+                f"a header block over {MAX_HEADER_BLOCK_BYTES} bytes", f.ENHANCE_YOUR_CALM
+            )
         block += payload
         if flags & f.END_HEADERS:
             self._partial = None
