@@ -87,6 +87,10 @@ class RawPeer:
     pending: list[Seen] = field(default_factory=list)
     settings_acked: asyncio.Event = field(default_factory=asyncio.Event)
     resets: list[tuple[int, int]] = field(default_factory=list)  # (stream, code) received
+    limit: int | None = None  # MAX_CONCURRENT_STREAMS enforced once the client ACKed it
+    open_ids: set[int] = field(default_factory=set)  # streams opened, not answered or refused
+    refused: list[int] = field(default_factory=list)
+    most_open: int = 0  # the most streams open at once while the limit was enforced
     _block: bytearray = field(default_factory=bytearray)
 
     async def start(self, settings: dict[int, int] | None = None) -> None:
@@ -99,6 +103,7 @@ class RawPeer:
 
     def answer(self, request: Seen, status: int, **options: bool) -> None:
         request.answered = status
+        self.open_ids.discard(request.stream_id)
         self.send(
             HEADERS, END_HEADERS | END_STREAM, request.stream_id, status_block(status, **options)
         )
@@ -138,11 +143,15 @@ class RawPeer:
             if flags & END_HEADERS:
                 fields = self.decoder.decode(bytes(self._block))
                 self._block.clear()
+                if self._refuse(stream_id):
+                    return
                 self.heads[stream_id] = {str(n): str(v) for n, v in fields}
                 self.bodies[stream_id] = bytearray()
             if flags & END_STREAM:
                 self._ended(stream_id)
         elif kind == DATA:
+            if stream_id in self.refused:
+                return
             self.bodies[stream_id] += payload
             if self.ack_data and payload:
                 increment = struct.pack(">L", len(payload))
@@ -150,6 +159,19 @@ class RawPeer:
                 self.send(WINDOW_UPDATE, 0, stream_id, increment)
             if flags & END_STREAM:
                 self._ended(stream_id)
+
+    def _refuse(self, stream_id: int) -> bool:
+        """RFC 9113 §5.1.2: a stream past the acknowledged limit is refused, not processed."""
+        if self.limit is None or not self.settings_acked.is_set():
+            self.open_ids.add(stream_id)
+            return False
+        if len(self.open_ids) >= self.limit:
+            self.refused.append(stream_id)
+            self.send(RST_STREAM, 0, stream_id, struct.pack(">L", REFUSED_STREAM))
+            return True
+        self.open_ids.add(stream_id)
+        self.most_open = max(self.most_open, len(self.open_ids))
+        return False
 
     def _ended(self, stream_id: int) -> None:
         head = self.heads.pop(stream_id)
@@ -165,6 +187,19 @@ class RawPeer:
             assert request is not None
             got.append(request)
         return got
+
+    async def arrived(self) -> list[Seen]:
+        """The next request and every other one already in the read buffer: streams the
+        client opened together are open together on our side too."""
+        first = await self.request()
+        if first is None:
+            return []
+        while len(self.reader._buffer) >= 9:  # type: ignore[attr-defined]
+            got = await self.read_frame()
+            assert got is not None
+            self._handle(*got)
+        got_all, self.pending = [first, *self.pending], []
+        return got_all
 
     async def until_reset(self, stream_id: int) -> int:
         """Read on until the client resets `stream_id`; its error code."""
@@ -477,3 +512,214 @@ async def test_continuation_flood_fails_the_connection_without_buffering_it(
     assert "header" in outcome.reason and "Timeout" not in outcome.reason, outcome.reason
     assert elapsed < 4.0 and len(server.requests) == 1
     assert 64 * 1024 < written[0] < 16 << 20, written  # closed long before the flood's end
+
+
+async def test_answers_on_streams_not_ours_delete_no_subscriber(trusted: Path) -> None:
+    """410s on a stream never opened, an even (server) stream, the next stream before the
+    client opens it, and a second HEADERS after a stream ended: none is anybody's answer."""
+
+    async def stray_410s(peer: RawPeer) -> None:
+        await peer.start()
+        gone = status_block(410)
+        while (request := await peer.request()) is not None:
+            sid = request.stream_id
+            peer.send(HEADERS, END_HEADERS | END_STREAM, 2, gone)  # even: the server's
+            peer.send(HEADERS, END_HEADERS | END_STREAM, sid + 2, gone)  # the next, not open
+            peer.send(HEADERS, END_HEADERS | END_STREAM, sid + 1001, gone)  # never opened
+            peer.answer(request, 201)
+            peer.send(HEADERS, END_HEADERS | END_STREAM, sid, gone)  # after END_STREAM
+
+    async with RawServer(trusted, stray_410s) as server, push_client() as client:
+        outcomes = [await send(client, server.url(f"/p/{n}")) for n in range(10)]
+    assert [(o.verdict, o.status) for o in outcomes] == [(Verdict.ACCEPTED, 201)] * 10
+    assert len(server.requests) == 10
+
+
+async def test_410_on_one_stream_among_201s_is_that_subscriber_only(trusted: Path) -> None:
+    """Answers out of order, one 410 among them, with Huffman-coded :status values."""
+
+    async def mixed(peer: RawPeer) -> None:
+        await peer.start()
+        requests = await peer.requests(30)
+        for request in reversed(requests):
+            peer.answer(request, 410 if request.path == "/p/7" else 201, huffman=True)
+
+    async with RawServer(trusted, mixed) as server, push_client() as client:
+        outcomes = await send_many(client, server, 30)
+    assert {p for p, o in outcomes.items() if o.verdict is Verdict.GONE} == {"/p/7"}
+    assert outcomes["/p/7"].status == 410
+    assert sum(o.verdict is Verdict.ACCEPTED for o in outcomes.values()) == 29
+    assert len(server.requests) == 30 and server.connections == 1
+
+
+async def test_410_after_the_stream_timed_out_deletes_nothing(trusted: Path) -> None:
+    """The client times stream 1 out and resets it (CANCEL); the late 410 that follows is for
+    no one: the next request on the connection gets its own 201."""
+
+    async def late_gone(peer: RawPeer) -> None:
+        await peer.start()
+        slow = await peer.request()
+        assert slow is not None
+        assert await peer.until_reset(slow.stream_id) == CANCEL
+        peer.answer(slow, 410)
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, late_gone) as server, push_client(timeout=0.5) as client:
+        timed_out = await send(client, server.url("/slow"))
+        after = [await send(client, server.url(f"/p/{n}")) for n in range(3)]
+    assert (timed_out.verdict, timed_out.status) == (Verdict.RETRY, 0)
+    assert timed_out.reason.startswith("TimeoutError")
+    assert [(o.verdict, o.status) for o in after] == [(Verdict.ACCEPTED, 201)] * 3
+    assert len(server.requests) == 4 and server.connections == 1
+
+
+async def test_hpack_table_size_update_beyond_our_setting_fails_the_connection(
+    trusted: Path,
+) -> None:
+    async def oversize(peer: RawPeer) -> None:
+        await peer.start()
+        request = await peer.request()
+        assert request is not None
+        update = b"\x3f\xe1\xff\x03"  # §6.3: max size 65,536 > our 4,096
+        peer.send(HEADERS, END_HEADERS | END_STREAM, request.stream_id, update + status_block(201))
+
+    async with RawServer(trusted, oversize) as server, push_client() as client:
+        outcome = await send(client, server.url("/p/0"))
+    assert (outcome.verdict, outcome.status) == (Verdict.RETRY, 0)
+    assert "compression" in outcome.reason and len(server.requests) == 1
+
+
+async def test_ping_flood_and_settings_never_acknowledged_still_answer(trusted: Path) -> None:
+    """The server never ACKs our SETTINGS, sends 5,000 PINGs and 200 SETTINGS before each
+    answer, and big DATA bodies past the window we granted: every PING is answered, and the
+    answers count."""
+
+    acked = []
+
+    async def noisy(peer: RawPeer) -> None:
+        peer.ack_settings = False
+        await peer.start()
+        while (request := await peer.request()) is not None:
+            acked.append(sum(k == PING and f & ACK for k, f, _ in peer.frames))
+            for n in range(5000):
+                peer.send(PING, 0, 0, struct.pack(">Q", n))
+            for _ in range(200):
+                peer.send(SETTINGS, 0, 0, settings_payload({MAX_CONCURRENT_STREAMS: 100}))
+            status = literal(b":status", b"201")
+            peer.send(HEADERS, END_HEADERS, request.stream_id, status)
+            for _ in range(1100):  # 17.6 MB: past the 16 MB window granted, never waiting
+                peer.send(DATA, 0, request.stream_id, b"z" * 16000)
+                await peer.writer.drain()
+            peer.send(DATA, END_STREAM, request.stream_id, b"end")
+            request.answered = 201
+
+    async with RawServer(trusted, noisy) as server, push_client(timeout=20.0) as client:
+        outcomes = [await send(client, server.url(f"/p/{n}")) for n in range(2)]
+        await asyncio.sleep(0.1)
+    assert [(o.verdict, o.status) for o in outcomes] == [(Verdict.ACCEPTED, 201)] * 2
+    assert len(server.requests) == 2 and acked == [0, 5000]
+
+
+# SETTINGS and flow control
+
+
+@pytest.mark.parametrize("limit", [1, 0])
+async def test_max_concurrent_streams_lowered_mid_flight(trusted: Path, limit: int) -> None:
+    """After 5 answers the server lowers MAX_CONCURRENT_STREAMS and refuses streams past it
+    once acknowledged; new connections enforce it from their first stream (nginx does), their
+    SETTINGS a round trip away. 20 more requests then go one stream at a time per connection,
+    none refused (limit 1: a new connection must not assume 100 streams when the others say
+    1), or, with 0, end as errors within their timeout, none processed."""
+    peers: list[RawPeer] = []
+
+    async def lowering(peer: RawPeer) -> None:
+        peers.append(peer)
+        if peer.number:
+            # A new connection, a round trip away: the client's first streams cross our
+            # SETTINGS, and the limit holds from the first stream, as nginx's does.
+            peer.limit = limit
+            peer.settings_acked.set()
+            assert await peer.reader.readexactly(len(PREFACE)) == PREFACE
+            while not peer.pending and not peer.refused:
+                got = await peer.read_frame()
+                assert got is not None
+                peer._handle(*got)
+            peer.send(SETTINGS, 0, 0, settings_payload({MAX_CONCURRENT_STREAMS: limit}))
+        else:
+            await peer.start()
+        while requests := await peer.arrived():
+            if peer.number == 0 and len(peer.server.requests) == 5:
+                peer.send(SETTINGS, 0, 0, settings_payload({MAX_CONCURRENT_STREAMS: limit}))
+                peer.settings_acked.clear()
+                peer.limit = limit
+            for request in requests:
+                peer.answer(request, 201)
+
+    async with RawServer(trusted, lowering) as server, push_client(timeout=1.0) as client:
+        first = [await send(client, server.url(f"/first/{n}")) for n in range(5)]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcomes = await send_many(client, server, 20, b"b" * 100)
+        elapsed = loop.time() - started
+    assert [(o.verdict, o.status) for o in first] == [(Verdict.ACCEPTED, 201)] * 5
+    if limit == 1:
+        assert set(verdicts(outcomes).values()) == {(Verdict.ACCEPTED, 201)}
+        assert sorted(r.path for r in server.requests[5:]) == sorted(outcomes)
+        assert all(peer.most_open == 1 for peer in peers), [p.most_open for p in peers]
+        assert [p.refused for p in peers] == [[]] * len(peers)  # new ones learnt the limit
+    else:
+        assert set(verdicts(outcomes).values()) == {(Verdict.RETRY, 0)}
+        assert len(server.requests) == 5 and elapsed < 2.0
+        assert server.connections <= 5
+
+
+async def test_initial_window_lowered_to_0_then_raised(trusted: Path) -> None:
+    """SETTINGS_INITIAL_WINDOW_SIZE 0 mid-flight: five 4 KB bodies wait (their HEADERS go, no
+    DATA) until the server raises it again, then arrive whole."""
+    bodies = {f"/p/{n}": bytes([n]) * 4096 for n in range(5)}
+    early_data = []
+
+    async def window_0(peer: RawPeer) -> None:
+        await peer.start()
+        first = await peer.request()
+        assert first is not None
+        peer.send(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 0}))
+        peer.answer(first, 201)
+        while len(peer.heads) < 5:
+            got = await peer.read_frame()
+            assert got is not None
+            peer._handle(*got)
+        early_data.append(sum(k == DATA and sid > first.stream_id for k, _, sid in peer.frames))
+        peer.send(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 65_535}))
+        for request in await peer.requests(5):
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, window_0) as server, push_client() as client:
+        assert (await send(client, server.url("/first"))).verdict is Verdict.ACCEPTED
+        sends = [send(client, server.url(path), body) for path, body in bodies.items()]
+        outcomes = await asyncio.gather(*sends)
+    assert [(o.verdict, o.status) for o in outcomes] == [(Verdict.ACCEPTED, 201)] * 5
+    assert {r.path: r.body for r in server.requests[1:]} == bodies
+    assert early_data == [0]
+
+
+async def test_connection_window_never_updated_times_out_what_cannot_go(trusted: Path) -> None:
+    """The server never sends WINDOW_UPDATE: 30 bodies of 4 KB, 15 fit the 64 KB window and are
+    answered; the others time out (not hang), and none of them counts as accepted."""
+
+    async def stingy(peer: RawPeer) -> None:
+        peer.ack_data = False
+        await peer.start()
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, stingy) as server, push_client(timeout=1.0) as client:
+        started = asyncio.get_running_loop().time()
+        outcomes = await send_many(client, server, 30, b"w" * 4096)
+        elapsed = asyncio.get_running_loop().time() - started
+    accepted = {p for p, o in outcomes.items() if o.verdict is Verdict.ACCEPTED}
+    assert accepted == {r.path for r in server.requests} and len(accepted) == 15
+    others = [o for p, o in outcomes.items() if p not in accepted]
+    assert all(o.reason.startswith("TimeoutError") for o in others), others
+    assert elapsed < 2.5

@@ -23,7 +23,12 @@ from pushgate.webpush.http1 import (
     Http1Client,
 )
 from pushgate.webpush.http1_connection import Response
-from pushgate.webpush.http2_connection import Http2Connection, Stream, Unprocessed
+from pushgate.webpush.http2_connection import (
+    ASSUMED_MAX_STREAMS,
+    Http2Connection,
+    Stream,
+    Unprocessed,
+)
 from pushgate.webpush.http2_hpack import HeaderBlock
 
 MAX_CONNECTIONS_PER_ORIGIN = 4  # HTTP/2: streams run out only past MAX_CONCURRENT_STREAMS
@@ -178,9 +183,16 @@ class PushHttpClient:
         return decided
 
     async def _connect(self, origin: _Origin) -> Http2Connection:
+        # Streams a new connection may open before its SETTINGS arrive: as many as the push
+        # service allows on the others, if known. Assuming 100 there would send a burst that
+        # a server with a lower limit refuses (REFUSED_STREAM), resent once and refused again.
+        known = (c.max_streams for c in origin.connections if c.settled and not c.closed)
+        max_streams = next(known, ASSUMED_MAX_STREAMS)
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(
-            lambda: Http2Connection(origin.host, origin.port, origin.authority, origin.notify),
+            lambda: Http2Connection(
+                origin.host, origin.port, origin.authority, origin.notify, max_streams
+            ),
             origin.host,
             origin.port,
             ssl=self._ssl,

@@ -64,14 +64,20 @@ class Http2Connection(asyncio.Protocol):
     the connection's limits change, or it closes."""
 
     def __init__(
-        self, host: str, port: int, authority: bytes, on_change: Callable[[], None]
+        self,
+        host: str,
+        port: int,
+        authority: bytes,
+        on_change: Callable[[], None],
+        max_streams: int = ASSUMED_MAX_STREAMS,
     ) -> None:
         self.host_port = (host, port)
         self._loop = asyncio.get_running_loop()  # made by create_connection, inside the loop
         self.transport: asyncio.Transport | None = None
         self.alpn: str | None = None
         self.streams: dict[int, Stream] = {}
-        self.max_streams = ASSUMED_MAX_STREAMS
+        self.max_streams = max_streams  # assumed until the peer's SETTINGS say
+        self.settled = False  # the peer's first SETTINGS have arrived
         self.closed = False
         self.goaway: int | None = None  # the last stream id of a GOAWAY received
         self.on_change = on_change
@@ -327,6 +333,7 @@ class Http2Connection(asyncio.Protocol):
             self.close()
 
     def _settings(self, values: list[tuple[int, int]]) -> None:
+        self.settled = True
         for key, value in values:
             if key == f.HEADER_TABLE_SIZE:
                 self._encoder.resize(value)
