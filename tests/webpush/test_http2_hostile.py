@@ -723,3 +723,120 @@ async def test_connection_window_never_updated_times_out_what_cannot_go(trusted:
     others = [o for p, o in outcomes.items() if p not in accepted]
     assert all(o.reason.startswith("TimeoutError") for o in others), others
     assert elapsed < 2.5
+
+
+# Servers that stop speaking HTTP/2, or at all
+
+
+async def test_h2_negotiated_then_http11_spoken_is_an_error_once(trusted: Path) -> None:
+    """ALPN says h2, then the server answers in HTTP/1.1: every request fails as a protocol
+    error, and none is written twice (the raw bytes received hold each path once)."""
+    received = bytearray()
+
+    async def http11(peer: RawPeer) -> None:
+        peer.writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        while data := await peer.reader.read(65536):
+            received.extend(data)
+
+    async with RawServer(trusted, http11) as server, push_client() as client:
+        outcomes = await send_many(client, server, 5)
+        more = [await send(client, server.url(f"/q/{n}")) for n in range(3)]
+    assert set(verdicts(outcomes).values()) == {(Verdict.RETRY, 0)}
+    assert {(o.verdict, o.status) for o in more} == {(Verdict.RETRY, 0)}
+    assert all("protocol error" in o.reason for o in [*outcomes.values(), *more])
+    paths = [*outcomes, *(f"/q/{n}" for n in range(3))]
+    assert [bytes(received).count(p.encode()) for p in paths] == [1] * 8
+
+
+async def test_server_silent_after_the_preface_times_out(trusted: Path) -> None:
+    async def silent(peer: RawPeer) -> None:
+        assert await peer.reader.readexactly(len(PREFACE)) == PREFACE
+        await peer.drain_to_eof()
+
+    async with RawServer(trusted, silent) as server, push_client(timeout=1.0) as client:
+        started = asyncio.get_running_loop().time()
+        outcomes = await send_many(client, server, 5)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert all(o.reason.startswith("TimeoutError") for o in outcomes.values()), outcomes
+    assert 0.9 < elapsed < 2.0 and server.connections == 1
+
+
+async def test_tls_handshake_that_never_ends_is_inside_the_timeout(trusted: Path) -> None:
+    async with (
+        RawServer(trusted, answer_all, handshake=False) as server,
+        push_client(timeout=1.0) as client,
+    ):
+        started = asyncio.get_running_loop().time()
+        outcomes = await send_many(client, server, 20)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert all(o.reason.startswith("TimeoutError") for o in outcomes.values()), outcomes
+    assert 0.9 < elapsed < 2.0
+
+
+async def test_one_stuck_stream_times_out_alone(trusted: Path) -> None:
+    async def stuck_on_3(peer: RawPeer) -> None:
+        await peer.start()
+        while (request := await peer.request()) is not None:
+            if request.path != "/p/3":
+                peer.answer(request, 201)
+
+    async with RawServer(trusted, stuck_on_3) as server, push_client(timeout=1.0) as client:
+        outcomes = await send_many(client, server, 20)
+        after = await send(client, server.url("/after"))
+    assert outcomes.pop("/p/3").reason.startswith("TimeoutError")
+    assert set(verdicts(outcomes).values()) == {(Verdict.ACCEPTED, 201)}
+    assert after.verdict is Verdict.ACCEPTED
+    assert len(server.requests) == 21 and server.connections == 1
+
+
+async def test_10000_sequential_requests_leave_no_state_behind(trusted: Path) -> None:
+    """Streams, blocked bodies, HPACK tables and their caches stay bounded on one connection."""
+    async with RawServer(trusted, answer_all) as server, push_client() as client:
+        for n in range(10_000):
+            outcome = await send(client, server.url(f"/p/{n}"), b"m" * (n % 300))
+            assert outcome.verdict is Verdict.ACCEPTED, (n, outcome)
+        (connection,) = h2_connections(client)
+        state = {
+            "streams": len(connection.streams),
+            "blocked": len(connection._blocked),
+            "out": len(connection._out),
+            "decoder entries": len(connection._decoder._entries),
+            "decoder cache": len(connection._decoder._cache),
+            "encoder entries": len(connection._encoder._entries),
+            "encoder cache": len(connection._encoder._cache),
+            "reader buffer": len(connection._reader._buffer),
+        }
+    assert len(server.requests) == 10_000 and server.connections == 1
+    assert state["streams"] == state["blocked"] == state["out"] == state["reader buffer"] == 0
+    assert state["decoder cache"] <= 2 and state["encoder cache"] <= 2, state
+    assert state["decoder entries"] == 0 and state["encoder entries"] <= 8, state
+
+
+async def test_streams_of_an_origin_that_stopped_offering_h2_still_time_out(
+    trusted: Path,
+) -> None:
+    """One stream hangs on the first connection (MAX_CONCURRENT_STREAMS 1); the next request
+    needs a new connection, whose ALPN now says http/1.1, so the client learns the origin
+    anew: the hanging stream on the old connection must still time out, not wait for ever."""
+
+    async def one_stream_then_http11(peer: RawPeer) -> None:
+        if peer.number:
+            await peer.reader.read()
+            return
+        await peer.start({MAX_CONCURRENT_STREAMS: 1})
+        await peer.request()  # /hang: never answered
+        peer.server.tls.set_alpn_protocols(["http/1.1"])  # the next handshakes
+        await peer.drain_to_eof()
+
+    async with (
+        RawServer(trusted, one_stream_then_http11) as server,
+        push_client(timeout=1.0) as client,
+    ):
+        hanging = asyncio.create_task(send(client, server.url("/hang")))
+        while not any(c.max_streams == 1 for c in h2_connections(client)):
+            await asyncio.sleep(0.01)
+        refused = await send(client, server.url("/next"))
+        hung = await asyncio.wait_for(hanging, 5.0)
+    assert "no longer offers HTTP/2" in refused.reason
+    assert hung.reason.startswith("TimeoutError"), hung
+    assert [r.path for r in server.requests] == ["/hang"]

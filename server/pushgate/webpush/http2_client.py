@@ -92,6 +92,7 @@ class PushHttpClient:
         # prefix (scheme://host:port) -> _Origin for HTTP/2, or _HTTP1; absent: not known yet
         self._by_prefix: dict[str, _Origin | str] = {}
         self._discovery: dict[str, _Discovery] = {}
+        self._retired: list[_Origin] = []  # no longer offering h2, with streams to sweep
         self._sweeper: asyncio.Task[None] | None = None
         self._shortest_timeout = timeout_seconds
 
@@ -268,7 +269,9 @@ class PushHttpClient:
                     origin.notify()
                 if connection.alpn != "h2":
                     connection.close()
-                    self._by_prefix.pop(origin.prefix, None)  # the next request learns anew
+                    if self._by_prefix.get(origin.prefix) is origin:
+                        del self._by_prefix[origin.prefix]  # the next request learns anew
+                        self._retired.append(origin)  # its streams still have deadlines
                     raise ConnectionError("the push service no longer offers HTTP/2")
                 origin.connections.append(connection)
                 continue
@@ -309,9 +312,13 @@ class PushHttpClient:
             for origin in self._origins():
                 for connection in origin.connections:
                     connection.expire(now)
+            for connection in [c for o in self._retired for c in o.connections]:
+                if not connection.streams:
+                    connection.close()  # drained: the origin speaks HTTP/1.1 now
+            self._retired = [o for o in self._retired if any(not c.closed for c in o.connections)]
 
     def _origins(self) -> list[_Origin]:
-        return [o for o in self._by_prefix.values() if isinstance(o, _Origin)]
+        return [o for o in self._by_prefix.values() if isinstance(o, _Origin)] + self._retired
 
     async def close(self) -> None:
         if self._sweeper is not None:
