@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ def peer_specs(env: BenchEnv, subs: Path) -> list[PeerSpec]:
     common = ["--subs", str(subs), "--vapid", str(env.vapid_file)]
     common += ["--payload", str(env.payload_file), "--ca", str(env.tls.ca_cert)]
     common += ["--concurrency", str(CONCURRENCY), "--ttl", str(PUSH_TTL_SECONDS)]
+    # Node trusts the bench CA through NODE_EXTRA_CA_CERTS (env.client_env), as a sender trusts
+    # the system's CAs: its agent keeps Node's defaults (see node_send.js).
     node = ["node", str(BENCH_DIR / "peers" / "node_send.js"), str(subs), str(env.vapid_file)]
-    node += [str(env.payload_file), str(env.tls.ca_cert), str(CONCURRENCY), str(PUSH_TTL_SECONDS)]
+    node += [str(env.payload_file), str(CONCURRENCY), str(PUSH_TTL_SECONDS)]
     enc = [*py, "bench.peers.encryption_only", "--subs", str(subs)]
     enc += ["--payload", str(env.payload_file)]
     return [
@@ -105,6 +108,8 @@ class PeerRow:
         self.row = Row(spec.key, spec.label, size)
         self.cpu_total = 0.0
         self.failed = False
+        self.main_cpu_ms: list[float] = []  # the peer's main thread, CPU ms per message
+        self.waited: list[float] = []  # share of the send time its main thread waited for a CPU
 
     def run_once(self, run: int) -> None:
         if self.failed:
@@ -124,6 +129,7 @@ class PeerRow:
         row.peak_pss = max(row.peak_pss or 0, peer.peak_pss)
         log = env.sink.end_row(f"{spec.key}-{size}-{run}")
         row.rates.append(result["sent"] / result["seconds"])
+        self._main_thread(result)
         if result["failed"]:
             row.note = f"{result['failed']} failed: {result['errors'][:1]}"
         if spec.network:
@@ -135,6 +141,21 @@ class PeerRow:
         if row.rates:
             row.cpu_per_1k = self.cpu_total / len(row.rates) / size * 1000
         time.sleep(0.2)
+
+    def _main_thread(self, result: dict[str, Any]) -> None:
+        """Note the main thread's CPU per message and its wait for a CPU, run by run: every
+        peer's sends are CPU-bound on its main thread, so a low rate with a long wait is a
+        machine busy with other work, not a slower library."""
+        cpu, wait = result.get("main_cpu_s"), result.get("main_wait_s")
+        if cpu is None or wait is None or not result["sent"] or not result["seconds"]:
+            return
+        self.main_cpu_ms.append(cpu / result["sent"] * 1000)
+        self.waited.append(wait / result["seconds"])
+        shares = " / ".join(f"{w:.0%}" for w in self.waited)
+        self.row.extras["main thread"] = (
+            f"{statistics.median(self.main_cpu_ms):.2f} ms CPU per msg (median); "
+            f"waited for a CPU {shares} of the send time"
+        )
 
 
 def _worst(row: Row, new: SampleCheck) -> SampleCheck:

@@ -17,7 +17,7 @@ import uvloop
 from py_vapid import Vapid
 from pywebpush import webpush_async
 
-from bench.peers.common import PeerResult, emit, load_subscriptions, peer_args
+from bench.peers.common import MainThread, PeerResult, emit, load_subscriptions, peer_args
 
 
 async def _send_all(subs: list[dict[str, Any]], args: Any) -> PeerResult:
@@ -46,10 +46,13 @@ async def _send_all(subs: list[dict[str, Any]], args: Any) -> PeerResult:
                 result.failed += 1
                 result.errors.append(repr(exc)[:200])
 
+    main = MainThread()
     async with aiohttp.ClientSession(connector=connector) as session:
+        main.start()
         start = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
         result.seconds = time.perf_counter() - start
+        main.stop(result)
     return result
 
 

@@ -10,7 +10,7 @@ import requests
 from py_vapid import Vapid
 from pywebpush import webpush
 
-from bench.peers.common import PeerResult, emit, load_subscriptions, peer_args
+from bench.peers.common import MainThread, PeerResult, emit, load_subscriptions, peer_args
 
 
 def send_all(subs: list[dict[str, Any]], args: Any) -> PeerResult:
@@ -20,6 +20,8 @@ def send_all(subs: list[dict[str, Any]], args: Any) -> PeerResult:
     session = requests.Session()
     session.verify = str(args.ca)
     result = PeerResult(len(subs), 0, 0, 0.0, [])
+    main = MainThread()
+    main.start()
     start = time.perf_counter()
     for sub in subs:
         try:
@@ -37,6 +39,7 @@ def send_all(subs: list[dict[str, Any]], args: Any) -> PeerResult:
             result.failed += 1
             result.errors.append(repr(exc)[:200])
     result.seconds = time.perf_counter() - start
+    main.stop(result)
     return result
 
 
