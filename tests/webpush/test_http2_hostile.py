@@ -840,3 +840,29 @@ async def test_streams_of_an_origin_that_stopped_offering_h2_still_time_out(
     assert "no longer offers HTTP/2" in refused.reason
     assert hung.reason.startswith("TimeoutError"), hung
     assert [r.path for r in server.requests] == ["/hang"]
+
+
+async def test_a_connection_gone_silent_is_abandoned_not_used_for_ever(trusted: Path) -> None:
+    """The first connection answers three requests, then goes dark: nothing more is read or
+    written, as a connection a NAT or load balancer dropped without a word. After a stream
+    times out on it, the client must find out (PING unanswered) and move to a new connection,
+    not send every later request into it to time out as well."""
+
+    async def dark_after_3(peer: RawPeer) -> None:
+        await peer.start()
+        if peer.number == 0:
+            for _ in range(3):
+                peer.answer((await peer.requests(1))[0], 201)
+            await peer.request()  # /stuck: read, never answered; nothing more is read
+            await asyncio.Event().wait()
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, dark_after_3) as server, push_client(timeout=0.5) as client:
+        first = [await send(client, server.url(f"/p/{n}")) for n in range(3)]
+        stuck = await send(client, server.url("/stuck"))
+        later = [await send(client, server.url(f"/later/{n}")) for n in range(6)]
+    assert [o.verdict for o in first] == [Verdict.ACCEPTED] * 3
+    assert stuck.reason.startswith("TimeoutError")
+    assert [o.verdict for o in later[-4:]] == [Verdict.ACCEPTED] * 4, [o.reason for o in later]
+    assert server.connections == 2 and len(server.seen("/stuck")) == 1

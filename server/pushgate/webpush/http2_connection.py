@@ -25,6 +25,7 @@ RECEIVE_WINDOW = 1 << 24  # bytes: the connection and stream windows we grant (a
 # is a few hundred. Past it the connection ends (a CONTINUATION flood would fill the memory).
 MAX_HEADER_BLOCK_BYTES = 64 * 1024
 _KEPT_HEADERS = frozenset(name.encode() for name in QUIRK_HEADERS)
+_PROBE = b"pushgate"  # a PING's 8 bytes, sent when a stream times out
 _OUR_SETTINGS = {
     f.ENABLE_PUSH: 0,
     f.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
@@ -93,6 +94,7 @@ class Http2Connection(asyncio.Protocol):
         self._received = 0  # connection DATA bytes not yet given back
         self._out: list[bytes | memoryview] = []
         self._partial: tuple[int, int, bytearray] | None = None  # HEADERS awaiting CONTINUATION
+        self._probe_until: float | None = None  # a PING is out: dead if nothing comes by then
 
     @property
     def free_streams(self) -> int:
@@ -111,6 +113,7 @@ class Http2Connection(asyncio.Protocol):
         self._queue(f.PREFACE + f.settings_frame(_OUR_SETTINGS) + grant)
 
     def data_received(self, data: bytes) -> None:
+        self._probe_until = None  # the push service is there
         try:
             for kind, flags, stream_id, payload in self._reader.feed(data):
                 self._frame(kind, flags, stream_id, payload)
@@ -162,8 +165,20 @@ class Http2Connection(asyncio.Protocol):
         self.on_change()
 
     def expire(self, now: float) -> None:
-        for stream in [s for s in self.streams.values() if s.deadline < now]:
+        """Time out the streams past their deadline. A timeout may mean a dead connection (a
+        NAT or load balancer dropped it without a word), which would take every later stream
+        to its timeout too: a PING asks, and the connection is dropped if nothing at all
+        arrives within that stream's timeout (§6.7)."""
+        expired = [s for s in self.streams.values() if s.deadline < now]
+        for stream in expired:
             self.cancel(stream, TimeoutError(f"no answer within {stream.timeout:g} s"))
+        if self._probe_until is not None and now > self._probe_until:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()  # close() would wait to flush into the void
+        elif expired and self._probe_until is None and not self.closed:
+            self._probe_until = now + max(s.timeout for s in expired)
+            self._queue(f.frame(f.PING, 0, 0, _PROBE))
 
     def close(self) -> None:
         self.closed = True
