@@ -68,6 +68,7 @@ class Seen:
     path: str
     body: bytes
     answered: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -176,7 +177,7 @@ class RawPeer:
     def _ended(self, stream_id: int) -> None:
         head = self.heads.pop(stream_id)
         body = bytes(self.bodies.pop(stream_id))
-        seen = Seen(self.number, stream_id, head[":path"], body)
+        seen = Seen(self.number, stream_id, head[":path"], body, headers=head)
         self.server.requests.append(seen)
         self.pending.append(seen)
 
@@ -866,3 +867,56 @@ async def test_a_connection_gone_silent_is_abandoned_not_used_for_ever(trusted: 
     assert stuck.reason.startswith("TimeoutError")
     assert [o.verdict for o in later[-4:]] == [Verdict.ACCEPTED] * 4, [o.reason for o in later]
     assert server.connections == 2 and len(server.seen("/stuck")) == 1
+
+
+async def test_a_first_connection_limited_to_1_stream_from_its_start(trusted: Path) -> None:
+    """nginx-style: MAX_CONCURRENT_STREAMS 1 enforced from the first stream, the SETTINGS a
+    round trip away. The first burst is refused but for one stream; each refused request goes
+    once more, and then gets through."""
+    peers: list[RawPeer] = []
+
+    async def one_at_a_time(peer: RawPeer) -> None:
+        peers.append(peer)
+        peer.limit = 1
+        peer.settings_acked.set()
+        assert await peer.reader.readexactly(len(PREFACE)) == PREFACE
+        while not peer.pending:
+            got = await peer.read_frame()
+            assert got is not None
+            peer._handle(*got)
+        peer.send(SETTINGS, 0, 0, settings_payload({MAX_CONCURRENT_STREAMS: 1}))
+        while requests := await peer.arrived():
+            for request in requests:
+                peer.answer(request, 201)
+
+    async with RawServer(trusted, one_at_a_time) as server, push_client() as client:
+        outcomes = await send_many(client, server, 20)
+    assert set(verdicts(outcomes).values()) == {(Verdict.ACCEPTED, 201)}
+    assert sorted(r.path for r in server.requests) == sorted(outcomes)  # processed once each
+    assert 1 <= sum(len(p.refused) for p in peers) <= 19
+
+
+async def test_header_table_size_0_keeps_both_tables_in_step(trusted: Path) -> None:
+    """SETTINGS_HEADER_TABLE_SIZE 0 after the client's first burst used the dynamic table:
+    every later header block must decode to the same headers with an empty table."""
+
+    async def no_table(peer: RawPeer) -> None:
+        await peer.start()
+        for request in await peer.requests(5):
+            peer.answer(request, 201)
+        peer.send(SETTINGS, 0, 0, settings_payload({1: 0}))  # HEADER_TABLE_SIZE
+        while (request := await peer.request()) is not None:
+            peer.decoder.max_allowed_table_size = 0  # a size update above 0 fails decoding
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, no_table) as server, push_client() as client:
+        first = await send_many(client, server, 5)
+        later = [await send(client, server.url(f"/q/{n}")) for n in range(20)]
+        table = h2_connections(client)[0]._encoder._entries
+    assert set(verdicts(first).values()) == {(Verdict.ACCEPTED, 201)}
+    assert [(o.verdict, o.status) for o in later] == [(Verdict.ACCEPTED, 201)] * 20
+    assert len(server.requests) == 25 and len(table) == 0
+    expected = {"authorization": "vapid t=token, k=key", "ttl": "60", "urgency": "high"}
+    for request in server.requests:
+        assert {name: request.headers[name] for name in expected} == expected
+        assert request.headers[":authority"] == f"127.0.0.1:{server.port}"
