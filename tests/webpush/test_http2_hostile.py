@@ -807,10 +807,13 @@ async def test_10000_sequential_requests_leave_no_state_behind(trusted: Path) ->
             "encoder cache": len(connection._encoder._cache),
             "reader buffer": len(connection._reader._buffer),
         }
+        (origin,) = client._http._origins()
+        budget = (origin.free, len(origin.queue), len(origin.connections))
     assert len(server.requests) == 10_000 and server.connections == 1
     assert state["streams"] == state["blocked"] == state["out"] == state["reader buffer"] == 0
     assert state["decoder cache"] <= 2 and state["encoder cache"] <= 2, state
     assert state["decoder entries"] == 0 and state["encoder entries"] <= 8, state
+    assert budget == (100, 0, 1)
 
 
 async def test_streams_of_an_origin_that_stopped_offering_h2_still_time_out(
