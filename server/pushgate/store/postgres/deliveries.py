@@ -167,16 +167,16 @@ class DeliveryVerbs(PostgresConnections):
             return
         now = time.time() if now is None else now
         async with self._transaction(durable=False) as conn:
-            # No explicit row lock (it wrote each row twice): the update takes the rows in
-            # the keys' order, one primary-key probe each (OFFSET 0 keeps the planner from
-            # turning the probes into a scan of the notification's deliveries), and a row
-            # another writer changed meanwhile is read again and changes only if pending.
+            # The rows are locked first, by primary-key probes in key order (locked_keys). An
+            # UPDATE joined to the keys by ctid without that lock measured ~13 % cheaper, but it
+            # skipped a row whose lease another statement renewed meanwhile (a TID recheck fails
+            # on the new row version): the message stayed pending and went out again.
             done = await conn.execute(
-                "UPDATE deliveries d SET state = 'accepted', attempts = d.attempts + 1, "
+                "WITH "
+                + locked_keys("unnest($2::bigint[]) AS k(s)")
+                + "UPDATE deliveries d SET state = 'accepted', attempts = d.attempts + 1, "
                 "last_status = $3, reason = NULL, next_attempt_at = 0, accepted_at = $4 "
-                "FROM unnest($2::bigint[]) AS k(s) CROSS JOIN LATERAL (SELECT ctid AS t "
-                "FROM deliveries WHERE notification_key = $1 AND subscription_key = k.s "
-                "OFFSET 0) AS l WHERE d.ctid = l.t AND d.state = 'pending'",
+                f"FROM locked l WHERE {_LOCKED_PENDING}",
                 notification_key,
                 sorted(set(subscription_keys)),
                 status,
