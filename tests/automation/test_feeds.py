@@ -37,6 +37,7 @@ class Setup:
     def __init__(self, gateway: Gateway, site: Site, clock: Path, client: httpx.AsyncClient):
         self.gateway, self.site, self.clock, self.client = gateway, site, clock, client
         self.now = START
+        self.poll_times: dict[str, str] = {}  # the `last_poll.at` each feed's last wait returned
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -53,12 +54,20 @@ class Setup:
         return dict(answer.json())
 
     async def polled(self, feed_id: str, after: int, **expected: Any) -> dict[str, Any]:
-        """Wait (real time: the poller ticks every second) for a poll after `after` requests."""
+        """Wait (real time: the poller ticks every second) for a poll after `after` requests,
+        and for its outcome to be stored: the feed server sees the request before the gateway
+        records what came of it (a poll's `at` is the test clock's, moved on before each poll)."""
         deadline = time.monotonic() + 15
         while True:
             feed = await self.feed(feed_id)
-            done = feed["last_poll"] is not None and self.server.requests_seen > after
+            poll = feed["last_poll"]
+            done = (
+                poll is not None
+                and poll["at"] != self.poll_times.get(feed_id)
+                and self.server.requests_seen > after
+            )
             if done and all(feed.get(k) == v for k, v in expected.items()):
+                self.poll_times[feed_id] = poll["at"]
                 return feed
             if time.monotonic() > deadline:
                 raise AssertionError(f"feed {feed}, expected {expected}")
