@@ -7,11 +7,13 @@ produced: a simulated subscriber at the local push service decrypts it, token in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, expect
 
 from pushgate.testing import LocalPushService
@@ -195,6 +197,24 @@ async def deliver(cdp: CDPSession, site: Site, registration_id: str, data: str) 
     )
 
 
+async def deliver_until_shown(
+    cdp: CDPSession, page: Page, site: Site, registration_id: str, data: str, count: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Deliver `data` until at least `count` notifications are shown; return them and how many
+    copies were delivered. A loaded Chromium can drop a CDP-delivered push while it starts the
+    worker (CI, 2026-12-02: an empty push never shown in 45 s, the next ones fine), so a push
+    not shown within 15 s is delivered again, at most three times in all."""
+    for copy in range(1, 4):
+        await deliver(cdp, site, registration_id, data)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = await shown(page)
+            if len(found) >= count:
+                return found, copy
+            await asyncio.sleep(0.2)
+    pytest.fail(f"notification {count} ({data[:40]!r}) not shown after 3 deliveries in 45 s")
+
+
 async def shown(page: Page) -> list[dict[str, Any]]:
     return list(
         await page.evaluate(NOTIFICATIONS_JS.replace("(n) => ({", "(n) => ({" + MORE_FIELDS))
@@ -246,9 +266,10 @@ async def test_gateway_payload_renders_in_chromium_and_delivery_is_counted(
     await page.goto(demo_site.url + "/articles/heatwave.html")
     cdp, registration_id = await worker_registration(context, page)
 
-    await deliver(cdp, demo_site, registration_id, json.dumps(payload))
-    notes = await eventually(lambda: shown(page), "the notification")
-    assert len(notes) == 1
+    notes, _ = await deliver_until_shown(
+        cdp, page, demo_site, registration_id, json.dumps(payload), 1
+    )
+    assert len(notes) == 1  # a copy delivered again replaces its tag's notification
     note = notes[0]
     url = demo_site.url + "/articles/heatwave.html"
     assert (note["title"], note["body"], note["tag"]) == (
@@ -318,15 +339,13 @@ async def test_malformed_and_foreign_payloads_show_a_fallback_and_never_break_th
     # One at a time, each shown before the next: the worker must keep working after each
     # (delivered as a burst, Chromium once showed fewer under load: CI, 2026-12-01).
     notes: list[dict[str, Any]] = []
+    copies = 0
     for count, (data, _) in enumerate(cases, 1):
-        await deliver(cdp, demo_site, registration_id, data)
-
-        async def shown_so_far(count: int = count) -> list[dict[str, Any]] | None:
-            found = await shown(page)
-            return found if len(found) >= count else None
-
-        notes = await eventually(shown_so_far, f"notification {count} of {len(cases)}")
-    assert sorted((n["title"], n["body"]) for n in notes) == sorted(e for _, e in cases)
+        notes, sent = await deliver_until_shown(cdp, page, demo_site, registration_id, data, count)
+        copies += sent
+    titles = {(n["title"], n["body"]) for n in notes}
+    assert titles == {e for _, e in cases}
+    assert len(cases) <= len(notes) <= copies
     plain = next(n for n in notes if n["title"] == "Plain")
     assert plain["data"]["url"] == demo_site.url + "/articles/heatwave.html"
     await context.close()
