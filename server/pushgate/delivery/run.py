@@ -12,17 +12,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pushgate.content.variants import Content, message_content
 from pushgate.delivery.ab_winner import AbTestRun
-from pushgate.delivery.jobs import BatchJob, Target
+from pushgate.delivery.job_maker import JobMaker
+from pushgate.delivery.jobs import BatchJob
 from pushgate.delivery.leases import RunLeases
 from pushgate.delivery.outcomes import OutcomeWriter
-from pushgate.delivery.payload import build_template
 from pushgate.delivery.summary import ProblemSummary, describe
 from pushgate.scheduling.plan import DuePlanner, needs_zones
 from pushgate.scheduling.throttle import WINDOW_SECONDS as THROTTLE_WINDOW_SECONDS
@@ -35,7 +33,6 @@ from pushgate.store.models import (
     DeliveryTarget,
     Notification,
     Site,
-    SubscriberProfile,
 )
 from pushgate.webpush.responses import Outcome, Verdict
 from pushgate.webpush.vapid import VapidSigner
@@ -77,17 +74,10 @@ class NotificationRun:
         self._store = store
         self._dispatcher = dispatcher
         self._outcomes = outcomes
-        self._signer = signer
-        self._secret = secret
         self._clock = clock
-        self._template = build_template(notification.payload, notification.id, events_url)
-        # Language variants and per-subscriber templates: the jobs carry each subscriber's
-        # profile, and the send workers pick or render its message.
-        self._content = message_content(
-            notification.payload, Content.from_json(notification.content), notification.id,
-            events_url,
-        )  # fmt: skip
-        self._profiles: dict[int, SubscriberProfile] = {}
+        self._jobs = JobMaker(
+            notification, signer=signer, secret=secret, events_url=events_url, clock=clock
+        )
         self._in_flight: set[int] = set()  # claimed and not yet recorded (or deferred)
         self._leases = RunLeases(
             store, notification.key, lease_seconds, clock, lambda: self._in_flight,
@@ -258,14 +248,15 @@ class NotificationRun:
         """Submit a claimed batch; first read its subscribers' profiles when the content
         differs per subscriber. The batch counts as in flight before that read, so that a
         store outage during it leaves the batch leased and known, never claimed twice."""
-        if self._content is None:
+        jobs = self._jobs
+        if jobs.content is None:
             self._submit(batch, now)
             return
         self._in_flight.update(t.subscription_key for t in batch)
-        if len(self._profiles) > 2 * len(self._in_flight) + BATCH_SIZE:  # drop the settled
-            self._profiles = {k: v for k, v in self._profiles.items() if k in self._in_flight}
+        if len(jobs.profiles) > 2 * len(self._in_flight) + BATCH_SIZE:  # drop the settled
+            jobs.profiles = {k: v for k, v in jobs.profiles.items() if k in self._in_flight}
         keys = [t.subscription_key for t in batch]
-        self._profiles.update(await self._store.subscriber_profiles(keys))
+        jobs.profiles.update(await self._store.subscriber_profiles(keys))
         self._submit(batch, now)
 
     def _submit(self, batch: list[DeliveryTarget], now: float) -> None:
@@ -293,59 +284,7 @@ class NotificationRun:
     # --- what the dispatcher calls -----------------------------------------------------
 
     def job_for(self, targets: Sequence[DeliveryTarget], timeout: float) -> BatchJob:
-        sign = self._signer.authorization
-        if self._content is not None:
-            return self._job_with_profiles(targets, timeout)
-        return BatchJob(
-            self.n.key,
-            self._template,
-            self._secret,
-            self._ttl_left(targets[0]),
-            self.n.urgency,
-            self.n.topic,
-            [
-                Target(
-                    t.subscription_key, t.endpoint, t.p256dh, t.auth, t.attempts, sign(t.endpoint)
-                )
-                for t in targets
-            ],
-            timeout,
-        )
-
-    def _job_with_profiles(self, targets: Sequence[DeliveryTarget], timeout: float) -> BatchJob:
-        sign, profiles = self._signer.authorization, self._profiles
-        return BatchJob(
-            self.n.key,
-            self._template,
-            self._secret,
-            self._ttl_left(targets[0]),
-            self.n.urgency,
-            self.n.topic,
-            [
-                Target(
-                    t.subscription_key,
-                    t.endpoint,
-                    t.p256dh,
-                    t.auth,
-                    t.attempts,
-                    sign(t.endpoint),
-                    profiles.get(t.subscription_key),
-                    t.variant,
-                )
-                for t in targets
-            ],  # fmt: skip
-            timeout,
-            self._content,
-        )
-
-    def _ttl_left(self, target: DeliveryTarget) -> int:
-        """The TTL header: what is left of the delivery's lifetime (RFC 8030 §5.2), whole
-        seconds, at least 1 (0 would drop it for a browser that is offline this moment)."""
-        left = self._expires_at(target) - self._clock()
-        return max(1, min(self.n.ttl, math.ceil(left)))
-
-    def _expires_at(self, target: DeliveryTarget) -> float:
-        return target.expires_at or self.n.expires_at
+        return self._jobs.job_for(targets, timeout)
 
     def on_outcome(self, target: DeliveryTarget, outcome: Outcome, service: str) -> None:
         self._first_answer.set()
@@ -387,7 +326,7 @@ class NotificationRun:
         keys = (target.notification_key, target.subscription_key)
         if outcome.verdict is Verdict.RETRY:
             retry_at = self._clock() + outcome.delay
-            if retry_at < self._expires_at(target):
+            if retry_at < self._jobs.expires_at(target):
                 return DeliveryResult(*keys, "pending", outcome.status, outcome.reason, retry_at)
             return DeliveryResult(*keys, "failed", outcome.status, f"TTL ran out: {outcome.reason}")
         return DeliveryResult(*keys, outcome.verdict.value, outcome.status, outcome.reason)

@@ -23,13 +23,9 @@ from pushgate.webpush.http1 import (
     Http1Client,
 )
 from pushgate.webpush.http1_connection import Response
-from pushgate.webpush.http2_connection import (
-    ASSUMED_MAX_STREAMS,
-    Http2Connection,
-    Stream,
-    Unprocessed,
-)
+from pushgate.webpush.http2_connection import ASSUMED_MAX_STREAMS, Http2Connection
 from pushgate.webpush.http2_hpack import HeaderBlock
+from pushgate.webpush.http2_stream import Stream, Unprocessed
 
 MAX_CONNECTIONS_PER_ORIGIN = 4  # HTTP/2: streams run out only past MAX_CONCURRENT_STREAMS
 HTTP2_MODES = ("auto", "off")

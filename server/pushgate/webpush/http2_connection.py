@@ -15,49 +15,19 @@ from collections.abc import Callable
 from typing import cast
 
 from pushgate.webpush import http2_frames as f
-from pushgate.webpush.http1_connection import EXCERPT_BYTES, BadResponse, RequestNotSent, Response
+from pushgate.webpush.http1_connection import EXCERPT_BYTES, BadResponse
+from pushgate.webpush.http2_header_frames import MAX_HEADER_BLOCK_BYTES, HeaderFrames
 from pushgate.webpush.http2_hpack import DecodeError, HeaderBlock, RequestEncoder, ResponseDecoder
-from pushgate.webpush.quirks import QUIRK_HEADERS
+from pushgate.webpush.http2_stream import Stream, StreamReset, Unprocessed, answer_status
 
 ASSUMED_MAX_STREAMS = 100  # until the peer's SETTINGS say (RFC 9113 §6.5.2 recommends ≥ 100)
 RECEIVE_WINDOW = 1 << 24  # bytes: the connection and stream windows we grant (answers are small)
-# An answer's header block, HEADERS and CONTINUATION frames together, in bytes: a push service's
-# is a few hundred. Past it the connection ends (a CONTINUATION flood would fill the memory).
-MAX_HEADER_BLOCK_BYTES = 64 * 1024
-_KEPT_HEADERS = frozenset(name.encode() for name in QUIRK_HEADERS)
 _PROBE = b"pushgate"  # a PING's 8 bytes, sent when a stream times out
 _OUR_SETTINGS = {
     f.ENABLE_PUSH: 0,
     f.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
     f.MAX_HEADER_LIST_SIZE: MAX_HEADER_BLOCK_BYTES,
 }
-
-
-class Unprocessed(RequestNotSent):
-    """The push service did not process this request (GOAWAY, REFUSED_STREAM): it may be sent
-    again, once."""
-
-
-class StreamReset(ConnectionError):
-    """The push service reset the stream (RST_STREAM) after it may have processed it."""
-
-
-class Stream:
-    __slots__ = (
-        "id", "waiter", "deadline", "timeout", "window", "pending",
-        "status", "retry_after", "excerpt", "kept", "sent_at", "received",
-    )  # fmt: skip
-
-    def __init__(self, stream_id: int, waiter: asyncio.Future[Response], window: int) -> None:
-        self.id, self.waiter, self.window = stream_id, waiter, window
-        self.deadline = self.timeout = 0.0
-        self.pending = memoryview(b"")  # body bytes not yet within the windows
-        self.status = 0
-        self.retry_after: str | None = None
-        self.excerpt = b""
-        self.kept: list[tuple[str, str]] = []
-        self.sent_at = 0.0
-        self.received = 0  # DATA bytes not yet given back with a WINDOW_UPDATE
 
 
 class Http2Connection(asyncio.Protocol):
@@ -93,7 +63,7 @@ class Http2Connection(asyncio.Protocol):
         self._blocked: dict[int, Stream] = {}  # streams with body bytes waiting for window
         self._received = 0  # connection DATA bytes not yet given back
         self._out: list[bytes | memoryview] = []
-        self._partial: tuple[int, int, bytearray] | None = None  # HEADERS awaiting CONTINUATION
+        self._header_frames = HeaderFrames()
         self._probe_until: float | None = None  # a PING is out: dead if nothing comes by then
 
     @property
@@ -237,18 +207,18 @@ class Http2Connection(asyncio.Protocol):
 
     # reading
     def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
-        if self._partial is not None and kind != f.CONTINUATION:
+        if self._header_frames.incomplete and kind != f.CONTINUATION:
             raise f.ProtocolError("a frame between HEADERS and its CONTINUATION")
         if kind == f.HEADERS:
-            block = f.strip_padding(flags, payload, priority=True)
-            if flags & f.END_HEADERS:
+            block = self._header_frames.headers(stream_id, flags, payload)
+            if block is not None:
                 self._headers_received(stream_id, flags, block)
-            else:
-                self._partial = (stream_id, flags, bytearray(block))
         elif kind == f.DATA:
             self._data(stream_id, flags, payload)
         elif kind == f.CONTINUATION:
-            self._continuation(stream_id, flags, payload)
+            whole = self._header_frames.continuation(stream_id, flags, payload)
+            if whole is not None:
+                self._headers_received(stream_id, *whole)
         elif kind == f.SETTINGS:
             if not flags & f.ACK:
                 self._settings(f.parse_settings(payload))
@@ -265,36 +235,18 @@ class Http2Connection(asyncio.Protocol):
             raise f.ProtocolError("PUSH_PROMISE although we disabled push")  # §8.4
         # PRIORITY and unknown types are ignored (§5.5)
 
-    def _continuation(self, stream_id: int, flags: int, payload: bytes) -> None:
-        if self._partial is None or self._partial[0] != stream_id:
-            raise f.ProtocolError("CONTINUATION without its HEADERS")
-        first_flags, block = self._partial[1], self._partial[2]
-        if len(block) + len(payload) > MAX_HEADER_BLOCK_BYTES:
-            raise f.ProtocolError(
-                f"a header block over {MAX_HEADER_BLOCK_BYTES} bytes", f.ENHANCE_YOUR_CALM
-            )
-        block += payload
-        if flags & f.END_HEADERS:
-            self._partial = None
-            self._headers_received(stream_id, first_flags, bytes(block))
-
     def _headers_received(self, stream_id: int, flags: int, block: bytes) -> None:
         fields = self._decoder.decode(block)  # always: the table must stay in step
         stream = self.streams.get(stream_id)
         if stream is None:
             return  # a stream we cancelled
         if not stream.status:
-            status = next((int(v) for n, v in fields if n == b":status" and v.isdigit()), 0)
+            status = answer_status(fields)
             if status < 200:
                 if status in (0, 101) or flags & f.END_STREAM:
                     self._stream_failed(stream, BadResponse(f"bad HTTP/2 answer status {status}"))
                 return  # 1xx (103 Early Hints): the final answer follows (RFC 9113 §8.1)
-            stream.status = status
-            for name, value in fields:
-                if name == b"retry-after":
-                    stream.retry_after = value.decode("latin-1")
-                elif name in _KEPT_HEADERS:
-                    stream.kept.append((name.decode(), value.decode("latin-1")))
+            stream.answered(status, fields)
         if flags & f.END_STREAM:
             self._complete(stream)
 
@@ -309,8 +261,7 @@ class Http2Connection(asyncio.Protocol):
         if not stream.status:
             raise f.ProtocolError("DATA before the answer's HEADERS")
         if len(stream.excerpt) < EXCERPT_BYTES:
-            data = f.strip_padding(flags, payload)
-            stream.excerpt += data[: EXCERPT_BYTES - len(stream.excerpt)]
+            stream.add_body(f.strip_padding(flags, payload))
         stream.received += len(payload)
         if flags & f.END_STREAM:
             self._complete(stream)
@@ -323,12 +274,8 @@ class Http2Connection(asyncio.Protocol):
         self._blocked.pop(stream.id, None)
         if stream.pending:  # answered before the whole body went: stop sending it (§8.1)
             self._queue(f.rst_stream(stream.id, f.NO_ERROR))
-        seconds = time.monotonic() - stream.sent_at
-        response = Response(
-            stream.status, stream.retry_after, stream.excerpt, seconds, tuple(stream.kept)
-        )
         if not stream.waiter.done():
-            stream.waiter.set_result(response)
+            stream.waiter.set_result(stream.response(time.monotonic()))
         self._close_if_drained()
         self.on_change()
 
