@@ -46,6 +46,7 @@ from pushgate.api.http import (
 )
 from pushgate.api.limits import RateLimitMiddleware, RateLimits
 from pushgate.api.ratelimit import Clock
+from pushgate.api.site_cache import ForgetSitesOnChange, SiteCache
 from pushgate.automation.feed_poller import running_poller
 from pushgate.automation.trigger_engine import running_engine
 from pushgate.clock import WallClock, wall_clock_from_env
@@ -135,6 +136,7 @@ def create_app(
                 clock=wall,
                 database={"backend": "postgresql" if settings.uses_postgres else "sqlite"},
                 hooks=EventCapture(the_store, wall),
+                sites=SiteCache(the_store, clock),
             )
             if engine is not None:  # `sent` and `gone` events come from its outcome writes
                 engine.outcomes.observer = app.state.ctx.hooks
@@ -179,7 +181,10 @@ def create_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RateLimitMiddleware, limits=limits)],
+        middleware=[
+            Middleware(RateLimitMiddleware, limits=limits),
+            Middleware(ForgetSitesOnChange),
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: handle_api_error,

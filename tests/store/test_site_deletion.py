@@ -4,11 +4,13 @@ added later that holds a site's rows fails here until store/site_data.py deletes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from pushgate.store import Store, open_store
+from pushgate.store.base import SiteGone
 from pushgate.store.event_hook_rows import AttemptResult, EventHook, HookAttempt, HookEvent
 from pushgate.store.models import DeliveryRef, NewSubscription
 from pushgate.store.prompt_rows import PromptVariant
@@ -177,3 +179,27 @@ async def test_delete_site_removes_every_row_of_the_site_and_none_of_another(
     assert [s.id for s in await store.list_sites()] == [kept.id]
     assert await store.get_site(kept.id) == kept
     assert not await store.delete_site(doomed.id)  # gone already
+
+
+async def test_a_subscribe_to_a_site_deleted_since_it_was_read_stores_nothing(
+    store: Store,
+) -> None:
+    # The browser-facing routes read a site from a cache kept for a moment (api/site_cache.py):
+    # the write must refuse a site deleted meanwhile, not fail on its foreign key.
+    gone, _ = await store.create_site("gone", ["https://gone.example"])
+    kept, _ = await store.create_site("kept", ["https://kept.example"])
+    assert await store.delete_site(gone.id)
+    new = NewSubscription(endpoint=FCM + "gone-1", p256dh=VALID_P256DH, auth=VALID_AUTH)
+    with pytest.raises(SiteGone):
+        await store.upsert_subscription(gone.id, new)
+    # In one group commit with a live site's subscribe, only the gone site's is refused.
+    other = NewSubscription(endpoint=FCM + "kept-1", p256dh=VALID_P256DH, auth=VALID_AUTH)
+    answers = await asyncio.gather(
+        store.upsert_subscription(gone.id, new),
+        store.upsert_subscription(kept.id, other),
+        return_exceptions=True,
+    )
+    assert isinstance(answers[0], SiteGone)
+    assert not isinstance(answers[1], BaseException) and answers[1][1] is True
+    assert await store.count_subscriptions(gone.id, up_to=10) == 0
+    assert await store.count_subscriptions(kept.id, up_to=10) == 1

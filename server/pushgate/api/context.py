@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from pushgate.api.geo import CountryFinder
+from pushgate.api.site_cache import SiteCache
 from pushgate.clock import WallClock
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.hooks_out.capture import EventCapture
@@ -33,6 +34,7 @@ class AppContext:
     clock: WallClock = time.time  # scheduling's wall clock (pushgate.clock)
     database: dict[str, Any] = field(default_factory=dict)  # /healthz: backend and schema
     hooks: EventCapture | None = None  # event streams out: what the site's hooks want
+    sites: SiteCache | None = None  # the browser-facing routes' sites, kept for a moment
 
     @property
     def events_url(self) -> str:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pushgate.api.context import context
+from pushgate.api.context import AppContext, context
 from pushgate.api.http import contain_unexpected, error_response, json_response, read_json
 from pushgate.api.render import subscription_json
 from pushgate.api.text import has_control
@@ -18,7 +18,7 @@ from pushgate.delivery.tokens import read_token
 from pushgate.errors import ApiError
 from pushgate.prompt_variants import served_variants
 from pushgate.site_profile import prompt_json
-from pushgate.store.base import SubscriptionLimitReached
+from pushgate.store.base import SiteGone, SubscriptionLimitReached
 from pushgate.store.models import Site
 
 MAX_SUBSCRIBE_BODY_BYTES = 64 * 1024  # room for 100 tags of 256-character values
@@ -37,10 +37,14 @@ def cors_headers(origin: str, methods: str) -> dict[str, str]:
     }
 
 
+async def _site(ctx: AppContext, site_id: str) -> Site | None:
+    return await (ctx.sites.get(site_id) if ctx.sites else ctx.store.get_site(site_id))
+
+
 async def _site_and_origin(
     request: Request, *, require_origin: bool
 ) -> tuple[Site, dict[str, str]]:
-    site = await context(request).store.get_site(request.path_params["site_id"])
+    site = await _site(context(request), request.path_params["site_id"])
     if site is None:
         raise ApiError("not_found", "no such site")
     origin = request.headers.get("origin")
@@ -103,6 +107,8 @@ async def subscribe(request: Request) -> Response:
     except SubscriptionLimitReached:
         message = f"the site holds {cap} subscriptions, as many as it may"
         return error_response(ApiError("subscription_limit", message), headers)
+    except SiteGone:  # deleted since it was read
+        return error_response(ApiError("not_found", "no such site"), headers)
     if created and ctx.hooks is not None:
         await ctx.hooks.record(site.id, "subscribed", subscription.id)
     return json_response(subscription_json(subscription), 201 if created else 200, headers)
@@ -161,7 +167,7 @@ async def _record_event(request: Request, origin: str | None) -> None:
     ref = await ctx.store.delivery_ref(*keys) if keys else None
     if ref is None:
         raise ApiError("invalid_token", "the event token is not one this gateway issued")
-    site = await ctx.store.get_site(ref.site_id)
+    site = await _site(ctx, ref.site_id)
     if origin is not None and (site is None or not site.allows_origin(origin)):
         raise ApiError("origin_not_allowed", f"origin {origin!r} is not this site's")
     if not await ctx.store.record_event(ref, kind, action, ctx.clock()):

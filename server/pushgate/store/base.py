@@ -70,6 +70,11 @@ class SubscriptionLimitReached(Exception):
     """The site holds `max_subscriptions` already; the new subscription was not stored."""
 
 
+class SiteGone(LookupError):
+    """The site was deleted before the write (by another process, or a moment ago); nothing
+    was stored."""
+
+
 class SegmentExists(Exception):
     """The site has a segment of that name already; nothing was stored."""
 

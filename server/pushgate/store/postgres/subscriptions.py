@@ -18,7 +18,7 @@ from typing import TypeVar
 import asyncpg
 
 from pushgate.audience.fields import push_service_of
-from pushgate.store.base import SubscriptionLimitReached
+from pushgate.store.base import SiteGone, SubscriptionLimitReached
 from pushgate.store.models import NewSubscription, Subscription, SubscriptionEdit
 from pushgate.store.postgres.connection import PostgresConnections
 from pushgate.store.postgres.stats import count_subscribers
@@ -73,7 +73,10 @@ class SubscriptionVerbs(PostgresConnections):
             row = await db.fetchrow(f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE key = $1", key)
             return _subscription(row), created
 
-        return await self._write_again_if_raced(write)
+        try:
+            return await self._write_again_if_raced(write)
+        except asyncpg.ForeignKeyViolationError as exc:  # the site's row is gone
+            raise SiteGone(site_id) from exc
 
     async def add_subscriptions_bulk(
         self, site_id: str, subs: Sequence[NewSubscription], *, max_subscriptions: int = 0

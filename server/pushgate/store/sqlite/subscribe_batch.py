@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from pushgate.audience.fields import push_service_of
-from pushgate.store.base import SubscriptionLimitReached
+from pushgate.store.base import SiteGone, SubscriptionLimitReached
 from pushgate.store.models import NewSubscription, Subscription
 from pushgate.store.sqlite.stats import count_breakdowns, count_subscriber_change
 from pushgate.store.sqlite.tag_index import index_new_tags, reindex_tags
@@ -36,7 +36,7 @@ _PAIRS = (  # (site id, endpoint) pairs as JSON, through the UNIQUE (site_id, en
 )
 _KEYS_IN = "s.key IN (SELECT value FROM json_each(?))"
 
-Answer = tuple[Subscription, bool] | SubscriptionLimitReached
+Answer = tuple[Subscription, bool] | SubscriptionLimitReached | SiteGone
 Name = tuple[str, str]  # (site id, endpoint)
 
 
@@ -70,7 +70,8 @@ async def write_upserts(
     db: aiosqlite.Connection, batch: Sequence[PendingUpsert], now: float
 ) -> list[Answer]:
     """Store every upsert of `batch` inside the open transaction of `db`; one answer each, in
-    order: the subscription and whether it is new, or SubscriptionLimitReached (not stored)."""
+    order: the subscription and whether it is new, or SubscriptionLimitReached or SiteGone
+    (not stored)."""
     answers: dict[int, Answer] = {}
     waiting = list(range(len(batch)))
     while waiting:
@@ -102,6 +103,8 @@ async def _write_wave(
         if key is not None:
             known[index] = key
     new = [(i, p) for i, p in enumerate(wave) if i not in known]
+    gone = await _of_sites_gone(db, new)
+    new = [(i, p) for i, p in new if i not in gone]
     refused = await _over_cap(db, new)
     inserted = await _insert(db, {i: p for i, p in new if i not in refused}, now)
     await _refresh(db, [(wave[i], key) for i, key in known.items()], now)
@@ -109,7 +112,9 @@ async def _write_wave(
     refreshed = await _read(db, names) if names else {}
     answers: list[Answer] = []
     for i, p in enumerate(wave):
-        if i in refused:
+        if i in gone:
+            answers.append(SiteGone(p.site_id))
+        elif i in refused:
             answers.append(SubscriptionLimitReached(p.site_id))
         elif i in inserted:
             answers.append((inserted[i], True))
@@ -123,6 +128,21 @@ async def _keys_of(db: aiosqlite.Connection, names: list[Name]) -> dict[Name, in
         f"SELECT s.site_id, s.endpoint, s.key FROM {_PAIRS}", (json.dumps(names),)
     )
     return {(row[0], row[1]): row[2] for row in rows}
+
+
+async def _of_sites_gone(
+    db: aiosqlite.Connection, new: list[tuple[int, PendingUpsert]]
+) -> set[int]:
+    """The new upserts whose site was deleted after the request read it (a site is read from
+    a cache kept for a moment: pushgate.api.site_cache)."""
+    if not new:
+        return set()
+    named = sorted({p.site_id for _, p in new})
+    rows = await db.execute_fetchall(
+        "SELECT id FROM sites WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(named),)
+    )
+    live = {row[0] for row in rows}
+    return {i for i, p in new if p.site_id not in live}
 
 
 async def _over_cap(db: aiosqlite.Connection, new: list[tuple[int, PendingUpsert]]) -> set[int]:
