@@ -15,7 +15,7 @@ from pushgate.errors import ApiError
 from pushgate.store.models import Audience, NewSubscription, SubscriptionChanges, TagValue
 from pushgate.subscribers import EDITABLE_FIELDS, MAX_TAGS
 from pushgate.webpush.allowlist import MAX_ENDPOINT_LENGTH, EndpointPolicy, EndpointRejected
-from pushgate.webpush.encryption import InvalidSubscriptionKeys, load_subscriber_keys
+from pushgate.webpush.encryption import InvalidSubscriptionKeys, check_subscriber_keys
 
 MAX_TAG_VALUE = 256
 MAX_TAG_CHANGES = 2 * MAX_TAGS  # a merge may delete every tag and set as many others
@@ -150,7 +150,7 @@ def _subscriber_keys(sub: dict[str, Any]) -> tuple[str, str]:
         if len(value) > MAX_KEY_LENGTH or not BASE64URL.match(value):
             raise ApiError("invalid_key", f"subscription.keys.{name} must be base64url")
     try:
-        load_subscriber_keys(p256dh, auth)
+        check_subscriber_keys(p256dh, auth)
     except InvalidSubscriptionKeys as exc:
         raise ApiError("invalid_key", f"subscription.keys: {exc}") from exc
     return p256dh, auth

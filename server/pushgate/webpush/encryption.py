@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pushgate.webpush.b64 import b64url_decode
 from pushgate.webpush.hmac256 import hmac_sha256
+from pushgate.webpush.p256 import is_uncompressed_point
 
 RECORD_SIZE = 4096
 MAX_BODY_BYTES = 4096  # RFC 8030 §7.2: push services must accept at least 4096 bytes.
@@ -46,8 +47,15 @@ def load_subscriber_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublic
     return public, secret
 
 
-def _load_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes]:
-    """The subscriber's key, its 65-byte encoding, and the auth secret."""
+def check_subscriber_keys(p256dh: str, auth: str) -> None:
+    """InvalidSubscriptionKeys unless these keys would load (what subscribe checks), without
+    making a key object."""
+    raw_public, _ = _decode_keys(p256dh, auth)
+    if not is_uncompressed_point(raw_public):
+        raise InvalidSubscriptionKeys("p256dh is not a point on P-256")
+
+
+def _decode_keys(p256dh: str, auth: str) -> tuple[bytes, bytes]:
     try:
         raw_public = b64url_decode(p256dh)
         secret = b64url_decode(auth)
@@ -57,6 +65,12 @@ def _load_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes
         raise InvalidSubscriptionKeys("p256dh must be a 65-byte uncompressed P-256 point")
     if len(secret) != 16:
         raise InvalidSubscriptionKeys("auth must be 16 bytes")
+    return raw_public, secret
+
+
+def _load_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes]:
+    """The subscriber's key, its 65-byte encoding, and the auth secret."""
+    raw_public, secret = _decode_keys(p256dh, auth)
     try:
         public = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, raw_public)
     except ValueError as exc:
