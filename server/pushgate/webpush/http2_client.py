@@ -23,7 +23,7 @@ from pushgate.webpush.http1 import (
     Http1Client,
 )
 from pushgate.webpush.http1_connection import Response
-from pushgate.webpush.http2_connection import ASSUMED_MAX_STREAMS, Http2Connection
+from pushgate.webpush.http2_connection import STREAMS_BEFORE_SETTINGS, Http2Connection
 from pushgate.webpush.http2_hpack import HeaderBlock
 from pushgate.webpush.http2_stream import Stream, Unprocessed
 
@@ -181,10 +181,9 @@ class PushHttpClient:
 
     async def _connect(self, origin: _Origin) -> Http2Connection:
         # Streams a new connection may open before its SETTINGS arrive: as many as the push
-        # service allows on the others, if known. Assuming 100 there would send a burst that
-        # a server with a lower limit refuses (REFUSED_STREAM), resent once and refused again.
+        # service allows on the others, if known, else one (http2_connection.py says why).
         known = (c.max_streams for c in origin.connections if c.settled and not c.closed)
-        max_streams = next(known, ASSUMED_MAX_STREAMS)
+        max_streams = next(known, STREAMS_BEFORE_SETTINGS)
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(
             lambda: Http2Connection(
@@ -256,7 +255,13 @@ class PushHttpClient:
             connection = origin.with_room()
             if connection is not None:
                 return connection
-            if not origin.connecting and len(origin.connections) < MAX_CONNECTIONS_PER_ORIGIN:
+            # One more connection only once the others' SETTINGS are in: before, their room
+            # is not known, and is likely to grow (a round trip) past what one more would add.
+            if (
+                not origin.connecting
+                and len(origin.connections) < MAX_CONNECTIONS_PER_ORIGIN
+                and all(c.settled for c in origin.connections)
+            ):
                 origin.connecting = True
                 try:
                     connection = await self._connect(origin)

@@ -20,7 +20,13 @@ from pushgate.webpush.http2_header_frames import MAX_HEADER_BLOCK_BYTES, HeaderF
 from pushgate.webpush.http2_hpack import DecodeError, HeaderBlock, RequestEncoder, ResponseDecoder
 from pushgate.webpush.http2_stream import Stream, StreamReset, Unprocessed, answer_status
 
-ASSUMED_MAX_STREAMS = 100  # until the peer's SETTINGS say (RFC 9113 §6.5.2 recommends ≥ 100)
+# RFC 9113 §6.5.2: MAX_CONCURRENT_STREAMS is unlimited until the peer's SETTINGS say otherwise,
+# but a server may enforce its limit from the first stream (nginx does), refusing the rest of a
+# burst (REFUSED_STREAM) or resetting it as a protocol error. So a connection opens one stream
+# until the peer's first SETTINGS arrive (a round trip), unless the origin's other connections
+# tell the limit; SETTINGS that name no limit allow this many (§6.5.2 recommends ≥ 100).
+STREAMS_BEFORE_SETTINGS = 1
+ASSUMED_MAX_STREAMS = 100
 RECEIVE_WINDOW = 1 << 24  # bytes: the connection and stream windows we grant (answers are small)
 _PROBE = b"pushgate"  # a PING's 8 bytes, sent when a stream times out
 _OUR_SETTINGS = {
@@ -40,7 +46,7 @@ class Http2Connection(asyncio.Protocol):
         port: int,
         authority: bytes,
         on_change: Callable[[], None],
-        max_streams: int = ASSUMED_MAX_STREAMS,
+        max_streams: int = STREAMS_BEFORE_SETTINGS,
     ) -> None:
         self.host_port = (host, port)
         self._loop = asyncio.get_running_loop()  # made by create_connection, inside the loop
@@ -295,7 +301,8 @@ class Http2Connection(asyncio.Protocol):
             self.close()
 
     def _settings(self, values: list[tuple[int, int]]) -> None:
-        self.settled = True
+        if not self.settled:  # the first: no limit named is no limit (§6.5.2)
+            self.max_streams, self.settled = ASSUMED_MAX_STREAMS, True
         for key, value in values:
             if key == f.HEADER_TABLE_SIZE:
                 self._encoder.resize(value)
