@@ -84,6 +84,7 @@ async def _serve(conn: Connection, limits: WorkerLimits) -> None:
         max_in_flight_per_host=limits.max_in_flight_per_host,
         service_of=push_service_of,
         http2=limits.http2,
+        pace=True,  # connections and streams as each push service's latency and rate need
     )
     async with client:
         while (item := await inbox.get()) is not None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pushgate.webpush.http2_client import PushHttpClient
 from pushgate.webpush.http2_hpack import HeaderBlock, request_headers
+from pushgate.webpush.pacing import Window
 from pushgate.webpush.quirks import classify_answer
 from pushgate.webpush.responses import Outcome, Verdict, backoff_delay, classify
 
 _ACCEPTED = {status: Outcome(Verdict.ACCEPTED, status) for status in range(200, 300)}
 MAX_CACHED_HEADER_BLOCKS = 1024
+MAX_WINDOWS = 1024  # origins paced; push services are a handful
 
 
 def push_headers(
@@ -41,11 +45,20 @@ class PushClient:
         max_in_flight_per_host: int,
         service_of: Callable[[str], str] = lambda endpoint: "other",
         http2: str = "auto",
+        pace: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # `service_of`: an endpoint's push service (fcm, mozilla, apple, wns, other), which
         # picks the rows of the quirk table that explain its refusals. `http2`: "auto" speaks
-        # HTTP/2 to push services that offer it (ALPN), "off" only HTTP/1.1.
+        # HTTP/2 to push services that offer it (ALPN), "off" only HTTP/1.1. `pace`: each
+        # origin's requests in flight follow its latency and rate (pacing.py), up to
+        # `max_in_flight_per_host`, timed by `clock`; without it, that maximum at once.
+        self._pace = pace
         self._service_of = service_of
+        self._max_in_flight = max_in_flight_per_host
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._windows: dict[str, Window] = {}  # scheme://host:port -> its in-flight window
         self._http = PushHttpClient(
             limit_per_origin=max_in_flight_per_host, timeout_seconds=timeout_seconds, http2=http2
         )
@@ -88,6 +101,17 @@ class PushClient:
         outcome, _ = await self.send_timed(endpoint, body, headers, **options)
         return outcome
 
+    def window(self, endpoint: str) -> Window:
+        """The in-flight window of the endpoint's origin (its scheme://host:port)."""
+        end = endpoint.find("/", endpoint.find("//") + 2)
+        prefix = endpoint if end < 0 else endpoint[:end]
+        window = self._windows.get(prefix)
+        if window is None:
+            if len(self._windows) >= MAX_WINDOWS:
+                self._windows.clear()  # requests in flight keep theirs until they end
+            window = self._windows[prefix] = Window(self._max_in_flight, clock=self._clock)
+        return window
+
     async def send_timed(
         self,
         endpoint: str,
@@ -101,12 +125,44 @@ class PushClient:
         answer: time spent waiting for a connection is the client's, not the service's).
         `timeout` (seconds, the client's by default) covers connecting and the whole answer;
         `attempt` sets the backoff of a retry."""
+        if not self._pace:
+            return await self._post(endpoint, body, headers, attempt, timeout, None, 0)
+        window = self.window(endpoint)
+        number = window.try_acquire()
+        if number is None:  # the wait for room counts against the timeout, as a connect does
+            timeout = self._timeout if timeout is None else timeout
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    number = await window.acquire()
+            except TimeoutError:
+                reason = f"TimeoutError: no connection within {timeout:g} s"
+                return Outcome(Verdict.RETRY, 0, reason, backoff_delay(attempt)), 0.0
+            timeout = max(0.001, deadline - loop.time())
+        return await self._post(endpoint, body, headers, attempt, timeout, window, number)
+
+    async def _post(
+        self,
+        endpoint: str,
+        body: bytes,
+        headers: bytes,
+        attempt: int,
+        timeout: float | None,
+        window: Window | None,
+        number: int,
+    ) -> tuple[Outcome, float]:
+        seconds = 0.0
         try:
             response = await self._http.post(endpoint, headers, body, timeout=timeout)
+            seconds = response.seconds
         except TimeoutError as exc:  # named as such: the caller tells slow from broken by it
             return Outcome(Verdict.RETRY, 0, f"TimeoutError: {exc}", backoff_delay(attempt)), 0.0
         except (OSError, ConnectionError, ValueError) as exc:
             return classify(0, None, f"{type(exc).__name__}: {exc}", attempt=attempt), 0.0
+        finally:
+            if window is not None:
+                window.release(number, seconds)
         if 200 <= response.status < 300:
             return _ACCEPTED[response.status], response.seconds
         excerpt = response.excerpt.decode("utf-8", "replace")
