@@ -1,7 +1,11 @@
 """`pushgate sites` (issue #13) against a running gateway's database: origins normalised as they
 are given, http warned about, what is no origin refused; sites listed and shown; a mistyped
 origin fixed without touching the database; prompt words set from a shell and served in the
-public config; a site deleted only with --yes, and then gone for its browsers and its key."""
+public config; a site deleted only with --yes, and then gone for its browsers and its key.
+
+The running gateway keeps each site its browser-facing routes read for CACHE_SECONDS
+(api/site_cache.py), so a change made from the shell must reach browsers within that time:
+`answered_within_cache_period` allows exactly that much (plus a request's worth), no more."""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ import asyncio
 import itertools
 import json
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from pushgate.api.site_cache import CACHE_SECONDS
 from pushgate.store import open_store
 from pushgate.store.models import SiteChange
 from tests.api.test_subscriptions import VALID_AUTH, VALID_P256DH
@@ -48,6 +55,16 @@ def show(gateway: Gateway, site: str) -> dict[str, Any]:
     out = pushgate(gateway, "sites", "show", site, "--json")
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout))
+
+
+def answered_within_cache_period(ask: Callable[[], httpx.Response], status: int) -> None:
+    """`ask` answers `status` once the gateway's kept copy of the site has expired."""
+    deadline = time.monotonic() + CACHE_SECONDS + 0.5
+    answer = ask()
+    while answer.status_code != status and time.monotonic() < deadline:
+        time.sleep(0.05)
+        answer = ask()
+    assert answer.status_code == status, answer.text
 
 
 def subscribe(gateway: Gateway, site_id: str, origin: str) -> httpx.Response:
@@ -218,7 +235,7 @@ def test_a_mistyped_origin_is_fixed_from_the_cli_and_browsers_get_in(gateway: Ga
     assert fixed.returncode == 0, fixed.stderr
     # The origin typed with :443 matched no browser either: it is kept in the form they send.
     assert json.loads(fixed.stdout)["origins"] == ["https://a.example", ORIGIN]
-    assert subscribe(gateway, created["id"], ORIGIN).status_code == 201
+    answered_within_cache_period(lambda: subscribe(gateway, created["id"], ORIGIN), 201)
     assert subscribe(gateway, created["id"], "https://a.example").status_code == 201
 
 
@@ -234,8 +251,9 @@ def test_delete_needs_yes_and_then_the_site_is_gone_for_browsers_and_its_key(
     out = pushgate(gateway, "sites", "delete", created["id"], "--yes")
     assert out.returncode == 0, out.stderr
     assert f"deleted site {created['id']}" in out.stdout
-    config = httpx.get(f"{gateway.base_url}/v1/sites/{created['id']}/config", timeout=10)
-    assert config.status_code == 404
+    config_url = f"{gateway.base_url}/v1/sites/{created['id']}/config"
+    answered_within_cache_period(lambda: httpx.get(config_url, timeout=10), 404)
+    assert subscribe(gateway, created["id"], ORIGIN).status_code == 404
     admin = httpx.get(
         f"{gateway.base_url}/api/v1/site",
         headers={"Authorization": f"Bearer {created['api_key']}"},
