@@ -937,3 +937,64 @@ async def test_header_table_size_0_keeps_both_tables_in_step(trusted: Path) -> N
     for request in server.requests:
         assert {name: request.headers[name] for name in expected} == expected
         assert request.headers[":authority"] == f"127.0.0.1:{server.port}"
+
+
+# What the sender's statistics and pacing read: the answer time
+
+
+HOLD_SECONDS = 0.6  # the server holds back its window (or its answer) this long
+
+
+async def test_seconds_count_from_the_write_not_from_a_wait_for_the_window(
+    trusted: Path,
+) -> None:
+    """A 4 KB body waits for the server's stream window (SETTINGS_INITIAL_WINDOW_SIZE 0) for
+    HOLD_SECONDS, then the server answers the moment the body is in: the answer time is from
+    the request's write, not from its wait for a window (before: ≥ HOLD_SECONDS)."""
+
+    async def window_held(peer: RawPeer) -> None:
+        await peer.start()
+        first = await peer.request()
+        assert first is not None
+        peer.send(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 0}))
+        peer.answer(first, 201)
+        while not peer.heads:
+            got = await peer.read_frame()
+            assert got is not None
+            peer._handle(*got)
+        await asyncio.sleep(HOLD_SECONDS)
+        peer.send(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 65_535}))
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, window_held) as server, push_client() as client:
+        headers = client.headers("vapid t=token, k=key", 60, "high", None)
+        await client.send(server.url("/first"), b"x", headers)
+        started = asyncio.get_running_loop().time()
+        outcome, seconds = await client.send_timed(server.url("/held"), b"h" * 4096, headers)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert (outcome.verdict, outcome.status) == (Verdict.ACCEPTED, 201)
+    assert elapsed >= HOLD_SECONDS and seconds < HOLD_SECONDS / 2, (elapsed, seconds)
+    assert [r.body for r in server.seen("/held")] == [b"h" * 4096]
+
+
+async def test_seconds_count_from_the_write_not_from_a_wait_in_the_queue(trusted: Path) -> None:
+    """One request in flight per push service: the second waits HOLD_SECONDS in the client's
+    queue for the first one's slot, then is answered at once: its answer time is its own."""
+
+    async def one_stream(peer: RawPeer) -> None:
+        await peer.start()
+        first = await peer.request()
+        assert first is not None
+        await asyncio.sleep(HOLD_SECONDS)
+        peer.answer(first, 201)
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, one_stream) as server, push_client(per_host=1) as client:
+        headers = client.headers("vapid t=token, k=key", 60, "high", None)
+        sends = [client.send_timed(server.url(f"/p/{n}"), b"x", headers) for n in range(2)]
+        (first, first_seconds), (second, second_seconds) = await asyncio.gather(*sends)
+    assert {first.verdict, second.verdict} == {Verdict.ACCEPTED}
+    assert first_seconds >= HOLD_SECONDS > HOLD_SECONDS / 2 > second_seconds
+    assert [r.path for r in server.requests] == ["/p/0", "/p/1"]

@@ -69,6 +69,7 @@ class Http2Connection(asyncio.Protocol):
         self._blocked: dict[int, Stream] = {}  # streams with body bytes waiting for window
         self._received = 0  # connection DATA bytes not yet given back
         self._out: list[bytes | memoryview] = []
+        self._unstamped: list[Stream] = []  # streams with frames in _out: sent_at is their write
         self._header_frames = HeaderFrames()
         self._probe_until: float | None = None  # a PING is out: dead if nothing comes by then
 
@@ -121,7 +122,8 @@ class Http2Connection(asyncio.Protocol):
         self._next_id += 2
         waiter = self._loop.create_future()
         stream = self.streams[stream_id] = Stream(stream_id, waiter, self._initial_window)
-        stream.deadline, stream.timeout, stream.sent_at = deadline, timeout, time.monotonic()
+        stream.deadline, stream.timeout = deadline, timeout
+        self._unstamped.append(stream)
         headers = self._encoder.encode(block, path, len(body))
         self._headers(stream_id, headers, end_stream=not body)
         if body:
@@ -172,6 +174,12 @@ class Http2Connection(asyncio.Protocol):
             return
         data = b"".join(self._out)
         self._out.clear()
+        # Answer times count from the write that ended each request (or carried its last
+        # frame so far), not from its wait for this turn's end or for a flow-control window.
+        now = time.monotonic()
+        for stream in self._unstamped:
+            stream.sent_at = now
+        self._unstamped.clear()
         self._written_through = self._next_id - 2
         if not self.transport.is_closing():
             self.transport.write(data)  # one TLS write for every request of this turn
@@ -194,6 +202,8 @@ class Http2Connection(asyncio.Protocol):
             size = min(len(pending), stream.window, self._window, self._max_frame)
             if size <= 0:
                 self._blocked[stream.id] = stream  # resumes on WINDOW_UPDATE or SETTINGS
+                if len(pending) < len(stream.pending):
+                    self._unstamped.append(stream)  # some of the body leaves at last
                 stream.pending = pending
                 return
             chunk, pending = pending[:size], pending[size:]
@@ -202,8 +212,10 @@ class Http2Connection(asyncio.Protocol):
             end = f.END_STREAM if not pending else 0
             self._queue(f.frame_head(f.DATA, end, stream.id, size))
             self._out.append(chunk)  # joined once, in _flush
+        if stream.id in self._blocked:
+            del self._blocked[stream.id]
+            self._unstamped.append(stream)  # its body's end leaves at last
         stream.pending = pending
-        self._blocked.pop(stream.id, None)
 
     def _unblock(self) -> None:
         for stream in list(self._blocked.values()):
