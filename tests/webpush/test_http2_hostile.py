@@ -27,6 +27,7 @@ from hpack import Decoder
 from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
+from pushgate.webpush.http1 import ClientStopping
 from pushgate.webpush.responses import Outcome, Verdict
 from pushgate.webpush.sender import PushClient
 from tests.webpush.scripted_server import self_signed_tls
@@ -998,3 +999,72 @@ async def test_seconds_count_from_the_write_not_from_a_wait_in_the_queue(trusted
     assert {first.verdict, second.verdict} == {Verdict.ACCEPTED}
     assert first_seconds >= HOLD_SECONDS > HOLD_SECONDS / 2 > second_seconds
     assert [r.path for r in server.requests] == ["/p/0", "/p/1"]
+
+
+# Pause and stop (sender.PushClient.pause, stop_new) hold a resend as they hold a first send
+
+
+@pytest.mark.parametrize("refusal", ["REFUSED_STREAM", "GOAWAY"])
+async def test_a_resend_waits_while_paused_and_stops_with_the_client(
+    trusted: Path, refusal: str
+) -> None:
+    """The server reads the request; the client is paused (its outcomes cannot be recorded);
+    then the server refuses the stream, unprocessed. The resend must wait like a first send,
+    and stop_new ends it unsent (ClientStopping: it stays pending for the next start).
+    Before: sent again at once, paused or not."""
+    read, refuse = threading.Event(), threading.Event()
+
+    async def refuse_when_told(peer: RawPeer) -> None:
+        await peer.start()
+        request = await peer.request()
+        assert request is not None
+        read.set()
+        assert await asyncio.to_thread(refuse.wait, 5)
+        if refusal == "GOAWAY":
+            peer.send(GOAWAY, 0, 0, goaway(0))
+        else:
+            peer.send(RST_STREAM, 0, request.stream_id, struct.pack(">L", REFUSED_STREAM))
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, refuse_when_told, answer_all) as server, push_client() as c:
+        sending = asyncio.create_task(send(c, server.url("/refused")))
+        assert await asyncio.to_thread(read.wait, 5)
+        connection = h2_connections(c)[0]
+        c.pause(True)
+        refuse.set()
+        while 1 in connection.streams:  # until the client has read the refusal
+            await asyncio.sleep(0.01)
+        c.stop_new()
+        with pytest.raises(ClientStopping):
+            await sending
+    assert len(server.seen("/refused")) == 1
+
+
+async def test_a_resend_after_a_pause_goes_once_resumed(trusted: Path) -> None:
+    """As above with REFUSED_STREAM, then the pause ends: the resend goes, once, and is
+    accepted."""
+    read, refuse = threading.Event(), threading.Event()
+
+    async def refuse_first(peer: RawPeer) -> None:
+        await peer.start()
+        request = await peer.request()
+        assert request is not None
+        read.set()
+        assert await asyncio.to_thread(refuse.wait, 5)
+        peer.send(RST_STREAM, 0, request.stream_id, struct.pack(">L", REFUSED_STREAM))
+        while (request := await peer.request()) is not None:
+            peer.answer(request, 201)
+
+    async with RawServer(trusted, refuse_first) as server, push_client() as client:
+        sending = asyncio.create_task(send(client, server.url("/refused")))
+        assert await asyncio.to_thread(read.wait, 5)
+        connection = h2_connections(client)[0]
+        client.pause(True)
+        refuse.set()
+        while 1 in connection.streams:
+            await asyncio.sleep(0.01)
+        client.pause(False)
+        outcome = await sending
+    assert (outcome.verdict, outcome.status) == (Verdict.ACCEPTED, 201)
+    assert len(server.seen("/refused")) == 2

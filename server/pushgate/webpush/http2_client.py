@@ -5,7 +5,8 @@ h2 → one connection carries up to the in-flight budget as streams (a few conne
 push service's MAX_CONCURRENT_STREAMS is lower); http/1.1 (or plain http) → Http1Client's
 keep-alive pool. At most once per attempt, as in http1.py: a request is sent again by the
 client only when the push service provably did not process it (RFC 9113 §8.7: above a
-GOAWAY's last stream id, or refused with REFUSED_STREAM), once; anything else is the engine's.
+GOAWAY's last stream id, or refused with REFUSED_STREAM), once, and like a first send: not
+while the client is paused, never once it is stopping. Anything else is the engine's.
 """
 
 from __future__ import annotations
@@ -216,11 +217,15 @@ class PushHttpClient:
             await self._slot(origin)
         try:
             await self._wait_resumed()
-            deadline = asyncio.get_running_loop().time() + timeout
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
             try:
                 return await self._attempt(origin, path, headers, body, deadline, timeout)
             except Unprocessed:
                 pass  # provably not processed: once more, on whichever connection has room
+            # A send like the first: it waits out a pause and ends unsent once stopping.
+            if await self._wait_resumed():
+                deadline = loop.time() + timeout  # the pause is not the push service's time
             return await self._attempt(origin, path, headers, body, deadline, timeout)
         finally:
             self._give_back(origin)
@@ -280,12 +285,14 @@ class PushHttpClient:
                 origin.changed = asyncio.get_running_loop().create_future()
             await asyncio.shield(origin.changed)
 
-    async def _wait_resumed(self) -> None:
-        """Http1Client's pause and stop apply here too."""
-        if self.http1.paused_or_stopping:
-            await self.http1.wait_resumed()
-            if self.http1.stopping:
-                raise ClientStopping("the client is stopping; the request was not sent")
+    async def _wait_resumed(self) -> bool:
+        """Http1Client's pause and stop apply here too; True if paused meanwhile."""
+        if not self.http1.paused_or_stopping:
+            return False
+        await self.http1.wait_resumed()
+        if self.http1.stopping:
+            raise ClientStopping("the client is stopping; the request was not sent")
+        return True
 
     async def _slot(self, origin: _Origin) -> None:
         waiter = asyncio.get_running_loop().create_future()
