@@ -33,7 +33,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument(
         "--sizes",
         type=_sizes,
-        help="audience sizes, comma-separated (default 10000,100000; with --audience alone, "
+        help="audience sizes, comma-separated (default 10000,20000,100000; with --audience alone, "
         "1000000)",
     )
     parser.add_argument(

@@ -10,7 +10,11 @@ REPO_DIR = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 VENV_PYTHON = REPO_DIR / ".venv" / "bin" / "python"
 
-DEFAULT_SIZES = (10_000, 100_000)
+DEFAULT_SIZES = (
+    10_000,
+    20_000,
+    100_000,
+)  # issue #14: far row at 10,000, ratios at 20,000 and 100,000
 MILLION = 1_000_000
 QUICK_SIZE = 1_000
 
