@@ -152,6 +152,7 @@ def run_broadcast(
     return result
 
 
+HTTP1_LABEL = "pushgate end to end, HTTP/1.1 only (PUSHGATE_HTTP2=off)"
 TEMPLATED_LABEL = (
     "pushgate end to end, title templated per subscriber (`{{ subscriber.tags.name }}`)"
 )
@@ -168,6 +169,7 @@ class PushgateRows:
         self.templated = Row("pushgate_templated", TEMPLATED_LABEL, size)
         self.far_row = Row("pushgate_far", f"pushgate end to end, sink +{FAR_DELAY_MS} ms", size)
         self.probe_row = Row("pushgate_probe", "pushgate end to end + subscribe probe", size)
+        self.http1_row = Row("pushgate_http1", HTTP1_LABEL, size)
         self.site = create_site(env.out_dir / f"pushgate-{size}.db")
         fill_store(env, self.site, size)
         self.gw = Gateway(env, self.site)
@@ -216,14 +218,31 @@ class PushgateRows:
             if not self.loop.note:
                 name = f"pushgate-probe-{size}"
                 run_broadcast(env, gw, site, self.probe_row, size, name, probe=True)
+            if not self.loop.note:
+                self._over_http1()
         except RuntimeError as exc:
             self.loop.note = self.loop.note or str(exc)[:200]
         finally:
             gw.stop()
             if env.sink.delay_ms:
                 env.sink.restart(0)
-        rows = (self.loop, self.templated, self.far_row, self.probe_row)
+        rows = (self.loop, self.templated, self.far_row, self.probe_row, self.http1_row)
         return [r for r in rows if r.rates or r.note]
+
+    def _over_http1(self) -> None:
+        """The loopback broadcast again with HTTP/2 off: the sink offers h2 (as FCM, Mozilla
+        and Apple do), so the plain row runs over HTTP/2 and this one shows HTTP/1.1."""
+        gw = self.gw
+        gw.stop()
+        plain = gw.extra
+        gw.extra = plain | {"PUSHGATE_HTTP2": "off"}
+        try:
+            gw.start()
+            name = f"pushgate-http1-{self.size}"
+            run_broadcast(self.env, gw, self.site, self.http1_row, self.size, name)
+        finally:
+            gw.stop()
+            gw.extra = plain
 
 
 POSTGRES_SINGLE = "pushgate_pg"

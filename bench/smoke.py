@@ -81,6 +81,7 @@ def run_smoke(out_dir: Path | None = None, size: int = QUICK_SIZE) -> dict[str, 
     expected = set(opts.rows)
     if "pushgate" in opts.rows:  # its templated, far, probe and slow-service rows too
         expected |= {"pushgate_templated", "pushgate_far", "pushgate_probe", "pushgate_slow"}
+        expected |= {"pushgate_http1"}
     missing = expected - {row.key for row in outcome.rows}
     problems += [f"{key}: no row" for key in sorted(missing)]
     return {
