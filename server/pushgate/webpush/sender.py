@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +55,6 @@ class PushClient:
         self._pace = pace
         self._service_of = service_of
         self._max_in_flight = max_in_flight_per_host
-        self._timeout = timeout_seconds
         self._clock = clock
         self._windows: dict[str, Window] = {}  # scheme://host:port -> its in-flight window
         self._http = PushHttpClient(
@@ -129,17 +127,10 @@ class PushClient:
             return await self._post(endpoint, body, headers, attempt, timeout, None, 0)
         window = self.window(endpoint)
         number = window.try_acquire()
-        if number is None:  # the wait for room counts against the timeout, as a connect does
-            timeout = self._timeout if timeout is None else timeout
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            try:
-                async with asyncio.timeout_at(deadline):
-                    number = await window.acquire()
-            except TimeoutError:
-                reason = f"TimeoutError: no connection within {timeout:g} s"
-                return Outcome(Verdict.RETRY, 0, reason, backoff_delay(attempt)), 0.0
-            timeout = max(0.001, deadline - loop.time())
+        if number is None:
+            # Not counted against the timeout, as the wait for a slot is not: the wait is ours,
+            # and a timeout tells the engine the push service is slow.
+            number = await window.acquire()
         return await self._post(endpoint, body, headers, attempt, timeout, window, number)
 
     async def _post(
