@@ -256,6 +256,36 @@ async def test_an_outcome_written_while_another_gateway_writes_it_counts_once(
     assert await db.fetchval("SELECT count(*) FROM subscriptions") == 10
 
 
+async def test_an_outcome_written_while_another_gateway_renews_some_of_its_leases_counts_all(
+    two_stores: tuple[Store, Store], db: asyncpg.Connection, postgres_url: str
+) -> None:
+    """A renewal gives a row a new version after record_accepted's snapshot: the row is
+    still accepted (not left pending, to go out again), and counted once."""
+    first, _ = two_stores
+    site_id = await _site(first, 10)
+    n = await _notification(first, site_id)
+    keys = sorted(await _expand(first, n))
+    other = await asyncpg.connect(postgres_url)
+    try:
+        async with other.transaction():  # a renewal of three of the leases, not yet committed
+            await other.execute(
+                "UPDATE deliveries SET next_attempt_at = $1 WHERE notification_key = $2 "
+                "AND subscription_key = ANY($3::bigint[])",
+                NOW + 2 * LEASE,
+                n.key,
+                keys[2:5],
+            )
+            late = asyncio.ensure_future(first.record_accepted(n.key, keys, 201, NOW))
+            await _waiting_for_locks(db, 1)
+        await asyncio.wait_for(late, PROMPTLY)
+    finally:
+        await other.close()
+    counts = await _counts(first, n)
+    assert (counts["accepted"], counts["pending"]) == (10, 0)
+    rows = await db.fetch("SELECT state, attempts, count(*) FROM deliveries GROUP BY 1, 2")
+    assert [tuple(r) for r in rows] == [("accepted", 1, 10)]
+
+
 async def test_cancel_mid_way_while_two_gateways_send_settles_every_delivery_once(
     two_stores: tuple[Store, Store], db: asyncpg.Connection
 ) -> None:
