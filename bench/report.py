@@ -352,7 +352,9 @@ def render(rows: Sequence[Row], ceilings: Sequence[Ceiling], command: str) -> st
     ]
     lines += [_ceiling_line(c) for c in ceilings]
     lines += [_row_line(r, rows) for r in rows]
-    issues = "#4, #8, #10, #11" if any(r.key in POSTGRES_KEYS for r in rows) else "#4, #8, #11"
+    issues = (
+        "#4, #8, #10, #11, #14" if any(r.key in POSTGRES_KEYS for r in rows) else "#4, #8, #11, #14"
+    )
     lines += ["", f"| target (issues {issues}) | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t.text} | {t.value} | {t.verdict()} |" for t in targets(rows)]
     return "\n".join(lines) + "\n"
